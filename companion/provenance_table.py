@@ -1,0 +1,159 @@
+"""Tables of the committed results' provenance and of the running environment's versions.
+
+Every committed result lives in ``book/results/<name>-<hash>/`` with a ``provenance.json`` beside
+its data. :func:`provenance_table` reads them all into one tidy frame, so that the book's
+reproducibility page can show where each number came from; :func:`environment_versions` lists
+the versions of the packages the book is running with now, to compare against them.
+
+The reader is deliberately tolerant about the exact layout of ``provenance.json`` (it only reads):
+a missing field becomes an empty cell, never an error.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_RESULTS_DIR = REPO_ROOT / "book" / "results"
+
+#: Packages whose versions matter for the book's numbers and its build.
+PACKAGES = ("torch", "torchvision", "numpy", "pandas", "seaborn", "matplotlib", "jupyter-book",
+            "myst-nb", "papermill", "mlxtend")
+
+#: Columns of :func:`provenance_table`, in order.
+COLUMNS = ("name", "hash", "device", "wall_time_s", "torch", "seeds", "created", "sha256",
+           "path")
+
+_WALL_KEYS = ("wall_time_s", "wall_s", "wall_time", "wall_seconds", "elapsed_s", "elapsed",
+              "runtime_s", "duration_s")
+_VERSION_KEYS = ("packages", "package_versions", "versions", "environment", "env")
+_CREATED_KEYS = ("created", "created_at", "timestamp", "date", "finished", "finished_at")
+
+
+def _first(mapping: dict, keys: Iterable[str]) -> Any:
+    for key in keys:
+        if isinstance(mapping, dict) and mapping.get(key) is not None:
+            return mapping[key]
+    return None
+
+
+def _find_seeds(obj: Any) -> list:
+    """Every value stored under a ``seed`` or ``seeds`` key, at any depth of ``obj``."""
+    found: list = []
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key in ("seed", "seeds"):
+                if isinstance(value, (list, tuple)):
+                    found.extend(value)
+                elif value is not None:
+                    found.append(value)
+            else:
+                found.extend(_find_seeds(value))
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            found.extend(_find_seeds(value))
+    return found
+
+
+def _format_seeds(seeds: list) -> str:
+    unique: list = []
+    for seed in seeds:
+        if seed not in unique:
+            unique.append(seed)
+    try:
+        unique.sort()
+    except TypeError:
+        pass
+    return ", ".join(str(s) for s in unique)
+
+
+def _torch_version(prov: dict) -> str | None:
+    for key in _VERSION_KEYS:
+        versions = prov.get(key)
+        if isinstance(versions, dict):
+            value = versions.get("torch")
+            if value is None and isinstance(versions.get("packages"), dict):
+                value = versions["packages"].get("torch")
+            if value is not None:
+                return str(value)
+    return None
+
+
+def _sha256(prov: dict) -> str | None:
+    value = _first(prov, ("sha256", "sha256s", "checksums", "hashes"))
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {str(v)[:12]}" for k, v in sorted(value.items()))
+    return str(value)[:12]
+
+
+def _split_folder_name(folder: str) -> tuple[str, str]:
+    """``<name>-<hash>`` -> (name, hash); a name without a dash has an empty hash."""
+    if "-" in folder:
+        name, digest = folder.rsplit("-", 1)
+        return name, digest
+    return folder, ""
+
+
+def _row(path: Path, results_dir: Path) -> dict:
+    prov = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(prov, dict):
+        raise ValueError(f"{path}: provenance.json must hold a JSON object, not {type(prov).__name__}")
+    folder_name, folder_hash = _split_folder_name(path.parent.name)
+    wall = _first(prov, _WALL_KEYS)
+    try:
+        wall = None if wall is None else float(wall)
+    except (TypeError, ValueError):
+        wall = None
+    device = prov.get("device")
+    if isinstance(device, dict):
+        device = _first(device, ("description", "name", "type"))
+    config = prov.get("config", {})
+    return {
+        "name": str(prov.get("name") or folder_name),
+        "hash": str(prov.get("hash") or prov.get("config_hash") or folder_hash),
+        "device": None if device is None else str(device),
+        "wall_time_s": wall,
+        "torch": _torch_version(prov),
+        "seeds": _format_seeds(_find_seeds(config)) or None,
+        "created": _first(prov, _CREATED_KEYS),
+        "sha256": _sha256(prov),
+        "path": path.parent.relative_to(results_dir).as_posix()
+        if path.parent.is_relative_to(results_dir) else str(path.parent),
+    }
+
+
+def provenance_table(results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """One row per ``<results_dir>/*/provenance.json`` (default: ``book/results/`` of this repository).
+
+    Columns: ``name``, ``hash`` (from the folder name ``<name>-<hash>`` unless the file says
+    otherwise), ``device``, ``wall_time_s``, ``torch`` (the torch version that produced the result),
+    ``seeds`` (every ``seed``/``seeds`` value found in the file's ``config``), ``created``,
+    ``sha256`` (shortened) and ``path`` (relative to ``results_dir``). Rows are sorted by name and
+    hash. A missing or empty ``results_dir`` gives an empty frame with these columns.
+    """
+    root = Path(results_dir).expanduser().resolve() if results_dir is not None else DEFAULT_RESULTS_DIR
+    if not root.is_dir():
+        return pd.DataFrame(columns=list(COLUMNS))
+    rows = [_row(path, root) for path in sorted(root.glob("*/provenance.json"))]
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    return frame.sort_values(["name", "hash"], kind="stable").reset_index(drop=True)
+
+
+def environment_versions(packages: Iterable[str] = PACKAGES) -> pd.DataFrame:
+    """Versions of ``python`` and of ``packages`` in the running environment (``package``, ``version``)."""
+    rows = [{"package": "python", "version": platform.python_version()}]
+    for name in packages:
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            version = "not installed"
+        rows.append({"package": name, "version": version})
+    return pd.DataFrame(rows, columns=["package", "version"])

@@ -1,0 +1,162 @@
+"""Greedy forward selection (Ye, Gong, Nie, Zhu, Liu, Liu, "Good Subnetworks Provably Exist: Pruning
+via Greedy Forward Selection", ICML 2020) and the baselines it is compared with.
+
+The dense net is an average of neuron functions g_r(x) = hidden(x)[r] * out_weights[r]; a subnetwork
+is a multiset S with f_S = (1/|S|) sum_{r in S} g_r. Greedy selection starts empty and at each step adds
+the neuron whose addition gives the smallest training loss
+
+    L(S) = (1/N) sum_i 0.5 * ||f_S(x_i) - y_i||^2.
+
+Closed form (squared loss): with s = |S|, F the current subnetwork output and R = s F - (s+1) Y,
+
+    ||f_{S+j} - Y||^2 = (||R||^2 + 2 <R, g_j> + ||g_j||^2) / (s+1)^2,
+
+and <R, g_j> = <P_j, a_j> with P = H^T R (m, C). Since s F = sum_{r in S} g_r, H^T (s F) = sum_{r in S}
+G[:, r] a_r^T, where G = H^T H is the neurons' Gram matrix: each step only needs the one Gram column
+of the neuron just added (an N x m mat-vec), not a forward pass per candidate. All work is chunked
+over samples so memory stays O(N C + m C + chunk * m) beyond the input H.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import validate
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Neuron indices in selection order and the mean training loss after each step."""
+
+    picks: list[int]
+    losses: list[float]
+
+
+def _check(hidden, out_weights, targets, k, allow_repeats):
+    if not all(isinstance(t, torch.Tensor) for t in (hidden, out_weights, targets)):
+        raise validate.ParameterError("parameters 'hidden', 'out_weights', 'targets' must be tensors")
+    if hidden.ndim != 2 or out_weights.ndim != 2 or targets.ndim != 2:
+        raise validate.ParameterError(
+            f"parameters 'hidden' {tuple(hidden.shape)}, 'out_weights' {tuple(out_weights.shape)}, "
+            f"'targets' {tuple(targets.shape)} must be 2-D: (N, m), (m, C), (N, C)")
+    n, m = hidden.shape
+    if out_weights.shape[0] != m or targets.shape != (n, out_weights.shape[1]):
+        raise validate.ParameterError(
+            f"shapes do not match: hidden {tuple(hidden.shape)} must be (N, m), out_weights "
+            f"{tuple(out_weights.shape)} (m, C), targets {tuple(targets.shape)} (N, C)")
+    if n == 0 or m == 0:
+        raise validate.ParameterError("parameter 'hidden' must have at least one sample and one neuron")
+    validate.integer("k", k, low=1, high=None if allow_repeats else m)
+    return n, m
+
+
+def _chunks(n: int, chunk: int):
+    return [(i, min(i + chunk, n)) for i in range(0, n, chunk)]
+
+
+@torch.no_grad()
+def greedy_forward_selection(hidden: torch.Tensor, out_weights: torch.Tensor, targets: torch.Tensor,
+                             k: int, *, allow_repeats: bool = True, chunk: int = 4096) -> Selection:
+    """Select k neurons greedily (Ye et al. 2020, Algorithm 1). Ties go to the lowest index.
+
+    Exactly the picks of a brute-force greedy that evaluates every candidate's loss, at the cost of one
+    (N x m) mat-vec per step plus O(N (m + C) C) set-up. Computes in the dtype of ``hidden``.
+    """
+    n, m = _check(hidden, out_weights, targets, k, allow_repeats)
+    validate.integer("chunk", chunk, low=1)
+    dtype = hidden.dtype
+    a = out_weights.to(dtype)
+    y = targets.to(dtype)
+    # Per-neuron constants: ||g_j||^2 = ||h_j||^2 ||a_j||^2, and H^T Y (m, C).
+    h_sq = torch.zeros(m, dtype=dtype, device=hidden.device)
+    hty = torch.zeros(m, a.shape[1], dtype=dtype, device=hidden.device)
+    for lo, hi in _chunks(n, chunk):
+        h = hidden[lo:hi]
+        h_sq += (h * h).sum(0)
+        hty += h.T @ y[lo:hi]
+    g_sq = h_sq * (a * a).sum(1)
+    hts = torch.zeros_like(hty)        # H^T (sum_{r in S} g_r)
+    sum_out = torch.zeros_like(y)      # sum_{r in S} g_r over samples, for ||R||^2
+    blocked = torch.zeros(m, dtype=torch.bool, device=hidden.device)
+    picks, losses = [], []
+    for s in range(k):
+        # R = sum_out - (s+1) Y;  P = H^T R;  score_j = 2 <P_j, a_j> + ||g_j||^2
+        p = hts - (s + 1) * hty
+        score = 2.0 * (p * a).sum(1) + g_sq
+        if not allow_repeats:
+            score = score.masked_fill(blocked, float("inf"))
+        j = int(torch.argmin(score))  # first minimum: lowest index wins ties
+        r_sq = ((sum_out - (s + 1) * y) ** 2).sum()
+        # (clamped: with an exact fit, cancellation can leave -1e-17)
+        losses.append(max(0.0, float((r_sq + score[j]) / (s + 1) ** 2 / (2 * n))))
+        picks.append(j)
+        blocked[j] = True
+        # Add neuron j: the Gram column G[:, j] = H^T h_j (chunked), then update H^T sum and outputs.
+        col = torch.zeros(m, dtype=dtype, device=hidden.device)
+        for lo, hi in _chunks(n, chunk):
+            col += hidden[lo:hi].T @ hidden[lo:hi, j]
+        hts += torch.outer(col, a[j])
+        sum_out += torch.outer(hidden[:, j], a[j])
+    return Selection(picks, losses)
+
+
+@torch.no_grad()
+def brute_force_greedy(hidden, out_weights, targets, k, *, allow_repeats=True) -> Selection:
+    """The reference: at each step, a forward pass of every candidate subnetwork S + {j}."""
+    n, m = _check(hidden, out_weights, targets, k, allow_repeats)
+    sum_out = torch.zeros_like(targets, dtype=hidden.dtype)
+    picks, losses = [], []
+    for s in range(k):
+        best, best_j = None, None
+        for j in range(m):
+            if not allow_repeats and j in picks:
+                continue
+            f = (sum_out + torch.outer(hidden[:, j], out_weights[j])) / (s + 1)
+            loss = float(0.5 * ((f - targets) ** 2).sum() / n)
+            if best is None or loss < best:
+                best, best_j = loss, j
+        picks.append(best_j)
+        losses.append(best)
+        sum_out += torch.outer(hidden[:, best_j], out_weights[best_j])
+    return Selection(picks, losses)
+
+
+def random_selection(m: int, k: int, *, seed: int = 0) -> list[int]:
+    """k distinct neurons drawn uniformly at random (seeded): the baseline at equal size."""
+    validate.integer("m", m, low=1)
+    validate.integer("k", k, low=1, high=m)
+    g = torch.Generator().manual_seed(validate.integer("seed", seed, low=0))
+    return torch.randperm(m, generator=g)[:k].tolist()
+
+
+def magnitude_selection(in_weights: torch.Tensor, out_weights: torch.Tensor, k: int) -> list[int]:
+    """The k neurons with the largest ||w_r|| * ||a_r|| (incoming times outgoing weight norm);
+    ties go to the lowest index."""
+    m = out_weights.shape[0]
+    validate.integer("k", k, low=1, high=m)
+    score = in_weights.norm(dim=1) * out_weights.norm(dim=1)
+    # stable sort on -score keeps the lowest index first among equal scores
+    return torch.sort(-score, stable=True).indices[:k].tolist()
+
+
+@torch.no_grad()
+def subnetwork_output(hidden, out_weights, picks, bias=None) -> torch.Tensor:
+    """f_S(x) = mean over r in S (a multiset) of hidden[:, r] * out_weights[r] (+ bias)."""
+    if len(picks) == 0:
+        raise validate.ParameterError("parameter 'picks' = [] is not allowed: select at least one neuron")
+    idx = torch.as_tensor(list(picks), dtype=torch.long, device=hidden.device)
+    out = hidden[:, idx] @ out_weights[idx].to(hidden.dtype) / len(picks)
+    return out if bias is None else out + bias.to(out.dtype)
+
+
+@torch.no_grad()
+def evaluate_subnetwork(hidden, out_weights, targets, picks, *, labels=None, bias=None) -> dict:
+    """Mean 0.5 ||f_S(x) - y||^2 and accuracy (argmax for C > 1, sign for C = 1) of subnetwork
+    ``picks`` on any data (training or held-out: pass that data's hidden activations)."""
+    out = subnetwork_output(hidden, out_weights, picks, bias)
+    loss = float(0.5 * ((out - targets.to(out.dtype)) ** 2).sum() / out.shape[0])
+    if labels is None:
+        labels = targets.argmax(1) if targets.shape[1] > 1 else (targets[:, 0] > 0).long()
+    pred = out.argmax(1) if out.shape[1] > 1 else (out[:, 0] > 0).long()
+    return {"loss": loss, "accuracy": float((pred == labels.to(pred.device)).double().mean())}

@@ -1,0 +1,39 @@
+"""Devices, seeding and the versions that go into every result's provenance."""
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+import torch
+
+from . import validate
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else the CPU. Results are bit-identical run to run on CPU only."""
+    validate.choice("device", device, DEVICES)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise validate.ParameterError("parameter 'device' = 'cuda' is not allowed: no CUDA device is "
+                                      "available here; use 'cpu' or 'auto'")
+    return torch.device(device)
+
+
+def device_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return f"cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("torch", "torchvision", "numpy", "pandas", "seaborn", "matplotlib", "jupyter-book",
+                 "myst-nb", "papermill", "mlxtend"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out

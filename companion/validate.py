@@ -1,0 +1,78 @@
+"""Parameter checks that fail fast with a message naming the parameter, its value and what is allowed.
+
+Every public function and every chapter validates its inputs with these before doing any work.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Iterable, Sequence
+
+
+class ParameterError(ValueError):
+    """A parameter is outside what is allowed; the message names it, its value and the allowed range."""
+
+
+def _fail(name: str, value, allowed: str):
+    raise ParameterError(f"parameter {name!r} = {value!r} is not allowed: {allowed}")
+
+
+def integer(name: str, value, *, low: int | None = None, high: int | None = None) -> int:
+    """An int (bools rejected) in [low, high]."""
+    rng = _range_text(low, high)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        _fail(name, value, f"must be an integer{rng}")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        _fail(name, value, f"must be an integer{rng}")
+    return value
+
+
+def real(name: str, value, *, low: float | None = None, high: float | None = None,
+         low_open: bool = False) -> float:
+    """A finite real number in [low, high] (or (low, high] when ``low_open``)."""
+    rng = _range_text(low, high, low_open)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        _fail(name, value, f"must be a finite number{rng}")
+    value = float(value)
+    if low is not None and (value < low or (low_open and value == low)):
+        _fail(name, value, f"must be a finite number{rng}")
+    if high is not None and value > high:
+        _fail(name, value, f"must be a finite number{rng}")
+    return value
+
+
+def positive(name: str, value) -> float:
+    return real(name, value, low=0.0, low_open=True)
+
+
+def choice(name: str, value, allowed: Iterable):
+    allowed = list(allowed)
+    if value not in allowed:
+        _fail(name, value, "must be one of " + ", ".join(repr(a) for a in allowed))
+    return value
+
+
+def integer_list(name: str, value, *, low: int | None = None, high: int | None = None,
+                 min_len: int = 1, unique: bool = True) -> list[int]:
+    """A non-empty list of ints in [low, high] (sorted copy returned when ``unique``)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        _fail(name, value, f"must be a list of at least {min_len} integer(s){_range_text(low, high)}")
+    if len(value) < min_len:
+        _fail(name, value, f"must be a list of at least {min_len} integer(s){_range_text(low, high)}")
+    out = [integer(f"{name}[{i}]", v, low=low, high=high) for i, v in enumerate(value)]
+    if unique:
+        if len(set(out)) != len(out):
+            _fail(name, value, "must not repeat a value")
+        out = sorted(out)
+    return out
+
+
+def _range_text(low, high, low_open=False) -> str:
+    if low is not None and high is not None:
+        return f" in {'(' if low_open else '['}{low}, {high}]"
+    if low is not None:
+        return f" {'>' if low_open else '>='} {low}"
+    if high is not None:
+        return f" <= {high}"
+    return ""
