@@ -27,7 +27,7 @@ PACKAGES = ("torch", "torchvision", "numpy", "pandas", "seaborn", "matplotlib", 
             "myst-nb", "papermill", "mlxtend")
 
 #: Columns of :func:`provenance_table`, in order.
-COLUMNS = ("name", "hash", "device", "wall_time_s", "torch", "seeds", "created", "sha256",
+COLUMNS = ("name", "hash", "device", "wall_time_s", "torch", "seeds", "rows", "created", "sha256",
            "path")
 
 _WALL_KEYS = ("wall_time_s", "wall_s", "wall_time", "wall_seconds", "elapsed_s", "elapsed",
@@ -123,6 +123,7 @@ def _row(path: Path, results_dir: Path) -> dict:
         "wall_time_s": wall,
         "torch": _torch_version(prov),
         "seeds": _format_seeds(_find_seeds(config)) or None,
+        "rows": prov.get("rows"),
         "created": _first(prov, _CREATED_KEYS),
         "sha256": _sha256(prov),
         "path": path.parent.relative_to(results_dir).as_posix()
@@ -135,14 +136,16 @@ def provenance_table(results_dir: str | os.PathLike | None = None) -> pd.DataFra
 
     Columns: ``name``, ``hash`` (from the folder name ``<name>-<hash>`` unless the file says
     otherwise), ``device``, ``wall_time_s``, ``torch`` (the torch version that produced the result),
-    ``seeds`` (every ``seed``/``seeds`` value found in the file's ``config``), ``created``,
+    ``seeds`` (every ``seed``/``seeds`` value found in the file's ``config``), ``rows`` (of the
+    stored frame), ``created``,
     ``sha256`` (shortened) and ``path`` (relative to ``results_dir``). Rows are sorted by name and
     hash. A missing or empty ``results_dir`` gives an empty frame with these columns.
     """
     root = Path(results_dir).expanduser().resolve() if results_dir is not None else DEFAULT_RESULTS_DIR
     if not root.is_dir():
         return pd.DataFrame(columns=list(COLUMNS))
-    rows = [_row(path, root) for path in sorted(root.glob("*/provenance.json"))]
+    rows = [_row(path, root) for path in sorted(root.glob("*/provenance.json"))
+            if not path.parent.name.startswith(".")]  # ".<name>.*": a write in progress
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     return frame.sort_values(["name", "hash"], kind="stable").reset_index(drop=True)
 

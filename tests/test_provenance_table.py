@@ -1,0 +1,68 @@
+"""The reproducibility page's tables: committed results' provenance and the environment's versions."""
+import json
+from importlib import metadata
+
+import pandas as pd
+
+from companion import cache
+from companion.provenance_table import COLUMNS, environment_versions, provenance_table
+
+
+def test_reads_what_the_cache_writes(tmp_path):
+    config = {"n_train": 500, "seeds": [2, 0, 1], "pretrain": {"lr": 0.1, "seed": 0}}
+    frame = pd.DataFrame({"t": [0, 100], "acc": [0.1, 0.9]})
+    cache.store("mnist_threshold", config, frame, device="cpu:x86_64 x2 threads", wall_time_s=12.3456,
+                cache_dir=tmp_path)
+    table = provenance_table(tmp_path)
+    assert list(table.columns) == list(COLUMNS)
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert row["name"] == "mnist_threshold"
+    assert row["hash"] == cache.config_hash(config)
+    assert row["path"] == f"mnist_threshold-{cache.config_hash(config)}"
+    assert row["device"] == "cpu:x86_64 x2 threads"
+    assert abs(row["wall_time_s"] - 12.346) < 1e-9
+    assert row["torch"] == metadata.version("torch")
+    assert row["seeds"] == "0, 1, 2"
+    assert row["rows"] == 2
+    assert len(row["sha256"]) == 12
+
+
+def test_tolerates_sparse_files_and_skips_writes_in_progress(tmp_path):
+    (tmp_path / "b_result-123abc").mkdir()
+    (tmp_path / "b_result-123abc" / "provenance.json").write_text(json.dumps({"config": {}}))
+    (tmp_path / "a_result-ffff00").mkdir()
+    (tmp_path / "a_result-ffff00" / "provenance.json").write_text(
+        json.dumps({"config": {"seed": 7}, "versions": {"torch": "9.9"}, "wall_s": "3.5",
+                    "device": {"type": "cuda"}, "sha256": {"frame.csv": "ab" * 32}}))
+    (tmp_path / ".a_result-ffff00.tmp123").mkdir()
+    (tmp_path / ".a_result-ffff00.tmp123" / "provenance.json").write_text("{")
+    (tmp_path / "not_a_result").mkdir()
+    table = provenance_table(tmp_path)
+    assert table["name"].tolist() == ["a_result", "b_result"]
+    assert table["hash"].tolist() == ["ffff00", "123abc"]
+    first = table.iloc[0]
+    assert (first["seeds"], first["torch"], first["wall_time_s"], first["device"]) == ("7", "9.9", 3.5, "cuda")
+    assert first["sha256"].startswith("frame.csv: abab")
+    second = table.iloc[1]
+    assert pd.isna(second["device"]) and pd.isna(second["wall_time_s"]) and pd.isna(second["seeds"])
+
+
+def test_missing_folder_gives_empty_table(tmp_path):
+    table = provenance_table(tmp_path / "nothing here")
+    assert table.empty and list(table.columns) == list(COLUMNS)
+
+
+def test_default_is_the_committed_results_folder():
+    table = provenance_table()  # book/results/ of this repository, possibly empty
+    assert list(table.columns) == list(COLUMNS)
+
+
+def test_environment_versions_lists_the_build_packages():
+    env = environment_versions()
+    assert list(env.columns) == ["package", "version"]
+    versions = dict(zip(env["package"], env["version"]))
+    for name in ("python", "torch", "numpy", "pandas", "seaborn", "jupyter-book", "myst-nb", "papermill"):
+        assert name in versions
+    assert versions["torch"] == metadata.version("torch")
+    assert environment_versions(["surely-not-a-package-xyz"])["version"].tolist()[-1] == "not installed"
