@@ -17,8 +17,8 @@ export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH),)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 # `--all` re-reads every page (executed notebooks still come from the cache in
 # _build/.jupyter_cache), so that a warning from an earlier build is reported again instead of
-# being hidden by Sphinx's incremental build.
-BUILD_BOOK := $(JB) build . -W --keep-going --all
+# being hidden by Sphinx's incremental build. TQDM_DISABLE keeps progress bars out of the pages.
+BUILD_BOOK := TQDM_DISABLE=1 $(JB) build . -W --keep-going --all
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: book test browser-check clean
