@@ -147,6 +147,7 @@ def provenance_table(results_dir: str | os.PathLike | None = None) -> pd.DataFra
     rows = [_row(path, root) for path in sorted(root.glob("*/provenance.json"))
             if not path.parent.name.startswith(".")]  # ".<name>.*": a write in progress
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame["wall_time_s"] = pd.to_numeric(frame["wall_time_s"], errors="coerce")
     return frame.sort_values(["name", "hash"], kind="stable").reset_index(drop=True)
 
 
@@ -160,3 +161,19 @@ def environment_versions(packages: Iterable[str] = PACKAGES) -> pd.DataFrame:
             version = "not installed"
         rows.append({"package": name, "version": version})
     return pd.DataFrame(rows, columns=["package", "version"])
+
+
+def provenance_summary(results_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """:func:`provenance_table` trimmed for display: one row per result, indexed by ``result``
+    (the folder name), with device, wall time, torch version, seeds, creation date and checksum."""
+    table = provenance_table(results_dir)
+    shown = pd.DataFrame({
+        "result": table["path"],
+        "device": table["device"],
+        "wall time (s)": pd.to_numeric(table["wall_time_s"], errors="coerce").round(1),
+        "torch": table["torch"],
+        "seeds": table["seeds"],
+        "created": table["created"].map(lambda v: None if v is None or pd.isna(v) else str(v)[:10]),
+        "sha256": table["sha256"],
+    })
+    return shown.set_index("result")

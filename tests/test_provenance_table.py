@@ -5,7 +5,7 @@ from importlib import metadata
 import pandas as pd
 
 from companion import cache
-from companion.provenance_table import COLUMNS, environment_versions, provenance_table
+from companion.provenance_table import COLUMNS, environment_versions, provenance_summary, provenance_table
 
 
 def test_reads_what_the_cache_writes(tmp_path):
@@ -66,3 +66,13 @@ def test_environment_versions_lists_the_build_packages():
         assert name in versions
     assert versions["torch"] == metadata.version("torch")
     assert environment_versions(["surely-not-a-package-xyz"])["version"].tolist()[-1] == "not installed"
+
+
+def test_summary_for_the_page(tmp_path):
+    cache.store("sweep", {"seed": 3}, pd.DataFrame({"a": [1]}), device="cpu", wall_time_s=1.26,
+                cache_dir=tmp_path)
+    summary = provenance_summary(tmp_path)
+    assert summary.index.name == "result" and summary.index[0].startswith("sweep-")
+    assert summary.iloc[0]["wall time (s)"] == 1.3 and summary.iloc[0]["seeds"] == "3"
+    assert len(summary.iloc[0]["created"]) == 10
+    assert provenance_summary(tmp_path / "none").empty
