@@ -19,10 +19,17 @@ import math
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+
+with warnings.catch_warnings():
+    # tqdm.auto warns (on stderr, once per process) when ipywidgets is missing and falls back to text
+    # bars; imported here first, quietly, so a notebook that imports this module shows no red box.
+    warnings.simplefilter("ignore")
+    from tqdm.auto import tqdm
 
 from . import cache, data, theory, validate
 from .model import TwoLayerNet
@@ -116,6 +123,7 @@ class TheoremParams:
     mc_samples: list
     mc_seed: int
     delta: float
+    eps: float
     width_used: int
     device: str
     cache_dir: object
@@ -123,7 +131,7 @@ class TheoremParams:
 
 
 def check_theorem_params(*, sizes, seeds, source, synthetic_dims, mc_size, mc_samples, mc_seed=0,
-                         delta=0.1, width_used=1024, device="auto", cache_dir=None, progress=True,
+                         delta=0.1, eps=1e-3, width_used=1024, device="auto", cache_dir=None, progress=True,
                          **_ignored) -> TheoremParams:
     """Validate chapter 1's parameters before any work (errors name the parameter, value, range)."""
     validate.choice("source", source, data.SOURCES)
@@ -137,11 +145,12 @@ def check_theorem_params(*, sizes, seeds, source, synthetic_dims, mc_size, mc_sa
     delta = validate.real("delta", delta, low=0.0, high=1.0, low_open=True)
     if delta == 1.0:
         raise validate.ParameterError("parameter 'delta' = 1.0 is not allowed: must be in (0, 1)")
+    eps = validate.positive("eps", eps)
     validate.integer("width_used", width_used, low=1)
     validate.choice("device", device, ("auto", "cpu", "cuda"))
     if not isinstance(progress, bool):
         raise validate.ParameterError(f"parameter 'progress' = {progress!r} is not allowed: must be True or False")
-    return TheoremParams(sizes, seeds, source, synthetic_dims, mc_size, mc_samples, mc_seed, delta,
+    return TheoremParams(sizes, seeds, source, synthetic_dims, mc_size, mc_samples, mc_seed, delta, eps,
                          width_used, device, cache_dir, progress)
 
 
@@ -176,22 +185,30 @@ def spectrum(p: TheoremParams) -> pd.DataFrame:
         for name, d, n, s in tqdm(jobs, desc="H_inf spectra", disable=not p.progress, leave=False):
             x = pool.x(n, s) if name == "MNIST" else data.synthetic(n, d, seed=s).x
             ev = torch.linalg.eigvalsh(theory.gram_infinity(x))
-            rows.append({"dataset": name, "d": d, "N": n, "seed": s, "lambda_0": float(ev[0]),
+            rows.append({"dataset": name, "d": d, "outputs": data.NUM_CLASSES if name == "MNIST" else 1,
+                         "N": n, "seed": s, "lambda_0": float(ev[0]),
                          "lambda_max": float(ev[-1])})
         return pd.DataFrame(rows)
 
     return _cached("ch1_spectrum", config, compute, p)
 
 
-def du_requirements(frame: pd.DataFrame, delta: float) -> pd.DataFrame:
+def du_requirements(frame: pd.DataFrame, delta: float, eps: float) -> pd.DataFrame:
     """Du et al. (2019, Thm 4.1) in the form m >= N^6 / (lambda_0^4 delta^3) and eta <= lambda_0 / N^2,
     with every hidden constant set to 1 (our choice), next to the step 1 / lambda_max that GD on the
-    summed loss can actually take (stable below 2 / lambda_max)."""
+    summed loss can actually take (stable below 2 / lambda_max); and the bound's t*(N) =
+    (2 / (eta lambda_0)) log(E||y - u(0)||^2 / eps) for each step, with E||y - u(0)||^2 = N (1 + C/2)
+    for targets of squared norm 1 and C outputs (one-hot MNIST: C = 10; +-1 labels: C = 1)."""
     delta = validate.real("delta", delta, low=0.0, high=1.0, low_open=True)
+    eps = validate.positive("eps", eps)
     out = frame.copy()
-    out["width_required"] = out["N"].astype(float) ** 6 / (out["lambda_0"] ** 4 * delta ** 3)
-    out["eta_required"] = out["lambda_0"] / out["N"].astype(float) ** 2
+    n = out["N"].astype(float)
+    out["width_required"] = n ** 6 / (out["lambda_0"] ** 4 * delta ** 3)
+    out["eta_required"] = out["lambda_0"] / n ** 2
     out["eta_stable"] = 1.0 / out["lambda_max"]
+    r0 = n * (1.0 + out["outputs"] / 2.0)
+    out["t_bound_required_eta"] = 2.0 / (out["eta_required"] * out["lambda_0"]) * np.log(r0 / eps)
+    out["t_bound_stable_eta"] = 2.0 / (out["eta_stable"] * out["lambda_0"]) * np.log(r0 / eps)
     return out
 
 
