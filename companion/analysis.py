@@ -306,9 +306,12 @@ def verdict(table: pd.DataFrame, oos: dict, regime: str, useful: bool, pruned_be
     head = ("the log-N law fits best" if holds else
             f"the log-N law is not the best fit ({best} is)")
     aic_txt = ("AIC agrees" if best_aic == best else f"AIC prefers {best_aic}")
+    lo, hi = row.get("b_lo", math.nan), row.get("b_hi", math.nan)
+    ci_txt = (f"95% CI {lo:.0f} to {hi:.0f}" if np.isfinite(lo) and hi > lo else
+              "no bootstrap interval: a single seed per size")
     return (f"In the {regime} regime {head} by leave-one-size-out error (RMSE log {rmse['log']:.0f}, "
             f"linear {rmse['linear']:.0f}, power {rmse['power']:.0f} iterations; {aic_txt}); the "
-            f"log-fit slope is b = {row['b']:.0f} iterations per e-fold of N (95% CI "
-            f"{row.get('b_lo', math.nan):.0f} to {row.get('b_hi', math.nan):.0f}). Fitted on the smaller "
+            f"log-fit slope is b = {row['b']:.0f} iterations per e-fold of N ({ci_txt}). Fitted on "
+            f"the smaller "
             f"sizes, the log law predicts T* = {oos['predicted']:.0f} at N = {oos['n']:,} against "
             f"{oos['measured']:.0f} measured (relative error {oos['rel_error']:.1%}).")

@@ -1,0 +1,140 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from companion import analysis
+from companion.validate import ParameterError
+
+T = [0, 10, 100, 1000]
+LOSS = [1.0, 0.5, 0.2, 0.1]
+
+
+def test_within_delta_exact_grid_point():
+    # best 0.1, delta 0.1 -> first t with loss <= 0.2 is exactly t = 100
+    assert analysis.threshold_time(T, LOSS, rule="within_delta", delta=0.1) == pytest.approx(100)
+
+
+def test_within_delta_interpolates_in_log_t():
+    # target 0.35 lies half-way between 0.5 (t=10) and 0.2 (t=100): midpoint in log(1+t)
+    got = analysis.threshold_time(T, LOSS, rule="within_delta", delta=0.25)
+    assert got == pytest.approx(math.sqrt(11 * 101) - 1)
+    assert 10 < got < 100
+
+
+def test_reaches_accuracy_and_never_and_at_zero():
+    acc = [0.1, 0.5, 0.8, 0.9]
+    assert analysis.threshold_time(T, acc, rule="reaches", metric="accuracy", level=0.8) == \
+        pytest.approx(100)
+    assert math.isnan(analysis.threshold_time(T, acc, rule="reaches", metric="accuracy", level=0.95))
+    assert analysis.threshold_time(T, acc, rule="reaches", metric="accuracy", level=0.05) == 0
+    # accuracy within delta of its best (0.9): >= 0.85 crossed between t=100 and t=1000
+    got = analysis.threshold_time(T, acc, rule="within_delta", metric="accuracy", delta=0.05)
+    assert 100 < got < 1000
+
+
+def test_unsorted_input_is_sorted_first():
+    order = [3, 0, 2, 1]
+    got = analysis.threshold_time([T[i] for i in order], [LOSS[i] for i in order], delta=0.1)
+    assert got == pytest.approx(100)
+
+
+def _frame(curves):
+    rows = []
+    for (regime, n, seed), losses in curves.items():
+        for t, v in zip(T, losses):
+            rows.append({"regime": regime, "n": n, "seed": seed, "t": t, "method": "greedy",
+                         "split": "train", "loss": v, "accuracy": 1 - v})
+            rows.append({"regime": regime, "n": n, "seed": seed, "t": t, "method": "dense",
+                         "split": "train", "loss": 0.0, "accuracy": 1.0})
+    return pd.DataFrame(rows)
+
+
+def test_thresholds_per_unit_uses_greedy_train_rows():
+    frame = _frame({("mean_field", 100, 0): LOSS, ("mean_field", 200, 0): [1.0, 0.9, 0.8, 0.1]})
+    ts = analysis.thresholds(frame, rule="within_delta", metric="loss", delta=0.1)
+    assert list(ts["n"]) == [100, 200]
+    assert ts["t_star"].iloc[0] == pytest.approx(100)
+    assert 100 < ts["t_star"].iloc[1] < 1000
+    assert ts["reached"].all() and ts["best"].iloc[0] == pytest.approx(0.1)
+
+
+SIZES = np.array([500, 1000, 2000, 4000, 8000, 16000])
+
+
+def _synthetic(law, seeds=3, noise=20.0, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n in SIZES:
+        for s in range(seeds):
+            rows.append({"regime": "r", "n": int(n), "seed": s,
+                         "t_star": law(n) + noise * rng.standard_normal(), "reached": True})
+    return pd.DataFrame(rows)
+
+
+def test_fit_recovers_exact_parameters():
+    n = SIZES.astype(float)
+    assert analysis.fit(n, 100 + 300 * np.log(n), "log") == pytest.approx((100, 300))
+    assert analysis.fit(n, 50 + 0.2 * n, "linear") == pytest.approx((50, 0.2))
+    assert analysis.fit(n, 3 * n ** 0.4, "power") == pytest.approx((3, 0.4), rel=1e-6)
+
+
+def test_log_law_data_log_model_wins():
+    ts = _synthetic(lambda n: 100 + 300 * np.log(n))
+    table = analysis.fit_table(ts, n_boot=200)
+    assert analysis.best_model(table, "r", "loso") == "log"
+    assert analysis.best_model(table, "r", "aic") == "log"
+    row = table[table["model"] == "log"].iloc[0]
+    assert row["b_lo"] < row["b"] < row["b_hi"]
+    assert abs(row["b"] - 300) < 20 and row["b_hi"] - row["b_lo"] < 60
+    oos = analysis.out_of_sample(ts, "r", "log")
+    assert oos["n"] == 16000 and oos["rel_error"] < 0.03
+    # the linear law extrapolates the log data badly
+    assert analysis.out_of_sample(ts, "r", "linear")["rel_error"] > 0.1
+
+
+def test_bootstrap_ci_covers_truth_with_many_seeds():
+    ts = _synthetic(lambda n: 100 + 300 * np.log(n), seeds=12, seed=1)
+    ci = analysis.bootstrap(ts["n"], ts["t_star"], ts["seed"], "log", n_boot=300, at=[32000])
+    assert ci["b_lo"] < 300 < ci["b_hi"]
+    assert ci["pred_lo"][0] < 100 + 300 * np.log(32000) < ci["pred_hi"][0]
+
+
+def test_linear_data_linear_model_wins():
+    ts = _synthetic(lambda n: 500 + 0.1 * n)
+    table = analysis.fit_table(ts, n_boot=100)
+    assert analysis.best_model(table, "r", "loso") == "linear"
+    assert analysis.best_model(table, "r", "aic") == "linear"
+    assert analysis.out_of_sample(ts, "r", "log")["rel_error"] > 0.1
+
+
+def test_nan_thresholds_are_left_out_of_fits():
+    ts = _synthetic(lambda n: 100 + 300 * np.log(n), noise=0.0)
+    ts.loc[0, "t_star"] = np.nan
+    table = analysis.fit_table(ts, n_boot=20)
+    row = table[table["model"] == "log"].iloc[0]
+    assert row["points"] == len(ts) - 1 and row["b"] == pytest.approx(300)
+
+
+def test_verdicts_are_computed_text():
+    ts = _synthetic(lambda n: 100 + 300 * np.log(n))
+    table = analysis.fit_table(ts, n_boot=50)
+    text = analysis.verdict(table, analysis.out_of_sample(ts, "r", "log"), "r", True, 0.9, 0.5)
+    assert "log-N law fits best" in text and "16,000" in text
+    useless = analysis.verdict(table, {}, "ntk", False, 0.12, 0.5)
+    assert "useless" in useless and "0.120" in useless
+
+
+@pytest.mark.parametrize("kw, name", [
+    ({"threshold_rule": "foo"}, "threshold_rule"),
+    ({"delta": -1.0}, "delta"),
+    ({"deltas": []}, "deltas"),
+    ({"threshold_metric": "accuracy", "level": 1.5}, "level"),
+    ({"n_boot": 2}, "n_boot"),
+])
+def test_check_params_names_the_parameter(kw, name):
+    good = dict(threshold_rule="within_delta", threshold_metric="loss", delta=0.01, deltas=[0.01],
+                level=0.8, levels=[0.8], n_boot=100, useful_accuracy=0.5)
+    with pytest.raises(ParameterError, match=name):
+        analysis.check_params(**{**good, **kw})

@@ -1,0 +1,90 @@
+"""Chapter 3 end to end through papermill: the quick preset from an empty cache, and bad parameters."""
+import math
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+papermill = pytest.importorskip("papermill")
+
+from companion import presets, sweep  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+BOOK = REPO / "book"
+NB = BOOK / "03_mnist_validation.ipynb"
+CHAPTER = "03_mnist_validation"
+
+
+@pytest.fixture(autouse=True)
+def _kernel_env(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+
+
+def _run(tmp_path, **overrides):
+    out = tmp_path / "out.ipynb"
+    params = {**presets.load(CHAPTER, "quick"), "cache_dir": str(tmp_path / "cache"), **overrides}
+    papermill.execute_notebook(str(NB), str(out), parameters=params, cwd=str(BOOK),
+                               kernel_name="python3", progress_bar=False)
+    return nbformat.read(out, as_version=4)
+
+
+def _glued(nb) -> dict:
+    values = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                data = output["data"]
+                text = next(v for k, v in data.items() if k.endswith("text/plain"))
+                values[name] = text
+    return values
+
+
+def test_defaults_equal_paper_preset():
+    nb = nbformat.read(NB, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    ns: dict = {}
+    exec(cell.source, ns)  # noqa: S102 - our own parameters cell: plain assignments
+    paper = presets.load(CHAPTER, "paper")
+    for key, value in paper.items():
+        assert ns[key] == value, key
+    assert ns["cache_dir"] is None
+
+
+def test_quick_preset_from_empty_cache(tmp_path):
+    nb = _run(tmp_path)
+    quick = presets.load(CHAPTER, "quick")
+    spec = sweep.check_params(**quick)["spec"]
+    # one cached unit per (regime, N, seed), all written
+    assert sweep.missing_units(spec, tmp_path / "cache") == []
+    assert len(list((tmp_path / "cache").glob("ch3-*"))) == len(spec.units())
+    g = _glued(nb)
+    assert int(g["ch3_n_units"]) == len(spec.units())
+    assert int(g["ch3_width"]) == quick["width"] and int(g["ch3_k"]) == quick["k"]
+    for key in ("ch3_mean_field_greedy_best_best", "ch3_ntk_greedy_best_best", "ch3_final_greedy_train"):
+        assert 0.0 <= float(g[key]) <= 1.0
+    # even the quick net: greedy beats random at the largest N (training accuracy)
+    assert float(g["ch3_final_greedy_train"]) > float(g["ch3_final_random_train"])
+    assert "mean_field regime" in g["ch3_verdict_mean_field"]
+    assert math.isfinite(float(g["ch3_oos_pred"])) and int(g["ch3_oos_n"]) == max(quick["sizes"])
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"
+              or (o.get("output_type") == "stream" and o.get("name") == "stderr"
+                  and "sweep units" not in o["text"] and o["text"].strip())]  # progress bars are fine
+    assert not errors
+
+
+@pytest.mark.parametrize("override, name", [
+    ({"sizes": []}, "sizes"),
+    ({"k": 100}, "'k'"),
+    ({"source": "foo"}, "source"),
+    ({"lr_mean_field": -0.1}, "lr_mean_field"),
+    ({"regimes": ["mean_field", "standard"]}, "regimes"),
+])
+def test_bad_parameter_fails_fast_and_writes_nothing(tmp_path, override, name):
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        _run(tmp_path, **override)
+    assert "ParameterError" in str(err.value) and name in str(err.value)
+    cache = tmp_path / "cache"
+    assert not cache.exists() or not any(cache.iterdir())
