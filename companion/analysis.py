@@ -223,10 +223,11 @@ def fit_table(ts: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0) -> pd.Data
             rows.append(row)
     table = pd.DataFrame(rows)
     for col in ("loso_rmse", "aic"):
-        best = table.loc[table.groupby("regime")[col].idxmin()] if table[col].notna().any() else None
-        table[f"best_{col.split('_')[0]}"] = False
-        if best is not None:
-            table.loc[best.index, f"best_{col.split('_')[0]}"] = True
+        flag = f"best_{col.split('_')[0]}"
+        table[flag] = False
+        for _, g in table.groupby("regime"):
+            if g[col].notna().any():
+                table.loc[g[col].idxmin(), flag] = True
     return table
 
 
@@ -298,6 +299,9 @@ def verdict(table: pd.DataFrame, oos: dict, regime: str, useful: bool, pruned_be
                 f"is {pruned_best:.3f} (below {useful_accuracy:.2f}), so T*(N) measures nothing and "
                 "the log-N law cannot be tested there.")
     best = best_model(table, regime, "loso")
+    if best is None:
+        return (f"In the {regime} regime T*(N) could not be compared across sizes: the threshold rule "
+                "is met at fewer than three sizes within the grid.")
     best_aic = best_model(table, regime, "aic")
     row = table[(table["regime"] == regime) & (table["model"] == "log")].iloc[0]
     rmse = {m: float(table[(table["regime"] == regime) & (table["model"] == m)]["loso_rmse"].iloc[0])
