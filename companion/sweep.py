@@ -23,7 +23,7 @@ Regimes (both squared loss on one-hot targets, mini-batch SGD with a learning ra
 """
 from __future__ import annotations
 
-import math
+import os
 import time
 from dataclasses import asdict, dataclass
 
@@ -138,7 +138,7 @@ def check_params(*, regimes, sizes, seeds, n_test, width, k, steps, num_checkpoi
     if not isinstance(progress, bool):
         raise validate.ParameterError(f"parameter 'progress' = {progress!r} is not allowed: must be "
                                       "True or False")
-    if cache_dir is not None and not isinstance(cache_dir, str):
+    if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
         raise validate.ParameterError(f"parameter 'cache_dir' = {cache_dir!r} is not allowed: must be "
                                       "None (the committed results) or a path")
     spec = SweepSpec(regimes=tuple(regimes), sizes=tuple(sizes), seeds=tuple(seeds), n_test=n_test,
