@@ -183,7 +183,8 @@ def loso_rmse(n, t, model: str) -> float:
 
 def bootstrap(n, t, seed_ids, model: str, *, n_boot: int = 1000, seed: int = 0,
               at=None) -> dict:
-    """Bootstrap over seeds, resampled with replacement within each size. Returns 95% percentile
+    """Bootstrap over seeds: the (n, t) points of each size (one per seed, ``seed_ids``) are resampled
+    with replacement within that size. Returns 95% percentile
     CIs of a, b and, when ``at`` is given, of the prediction at those N (arrays)."""
     n = np.asarray(n, dtype=float)
     t = np.asarray(t, dtype=float)
