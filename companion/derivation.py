@@ -19,17 +19,10 @@ import math
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import torch
-
-with warnings.catch_warnings():
-    # tqdm.auto warns (on stderr, once per process) when ipywidgets is missing and falls back to text
-    # bars; imported here first, quietly, so a notebook that imports this module shows no red box.
-    warnings.simplefilter("ignore")
-    from tqdm.auto import tqdm
+from tqdm import tqdm  # plain tqdm: tqdm.auto warns on stderr without ipywidgets
 
 from . import cache, data, theory, validate
 from .model import TwoLayerNet
