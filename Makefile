@@ -23,8 +23,11 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: book test browser-check clean
 
-$(VENV)/.installed: requirements.txt
-	python3 -m venv $(VENV) && $(VENV)/bin/pip install -r requirements.txt && touch $@
+# The companion package is installed in editable mode, so `import companion` works in any kernel
+# (Jupyter, papermill, nbval, the book build) whatever its working directory.
+$(VENV)/.installed: requirements.txt pyproject.toml
+	python3 -m venv $(VENV) && $(VENV)/bin/pip install -r requirements.txt \
+	  && $(VENV)/bin/pip install --no-deps -e . && touch $@
 
 book: $(VENV)/.installed
 	$(BUILD_BOOK)
