@@ -88,3 +88,11 @@ def test_bad_parameter_fails_fast_and_writes_nothing(tmp_path, override, name):
     assert "ParameterError" in str(err.value) and name in str(err.value)
     cache = tmp_path / "cache"
     assert not cache.exists() or not any(cache.iterdir())
+
+
+def test_divergence_stops_with_a_message_naming_the_learning_rate(tmp_path):
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        _run(tmp_path, regimes=["mean_field"], sizes=[250], lr_mean_field=1e6, n_jobs=1)
+    assert "TrainingDiverged" in str(err.value) and "lr = 1e+06" in str(err.value)
+    cache = tmp_path / "cache"
+    assert not cache.exists() or not list(cache.glob("ch3-*"))  # no result stored for the failed unit
