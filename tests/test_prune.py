@@ -23,6 +23,9 @@ def test_greedy_equals_brute_force(seed, allow_repeats):
     slow = prune.brute_force_greedy(hidden, out_w, targets, k, allow_repeats=allow_repeats)
     assert fast.picks == slow.picks
     assert fast.losses == pytest.approx(slow.losses, rel=1e-10, abs=1e-12)
+    literal = prune.brute_force_greedy(hidden, out_w, targets, k, allow_repeats=allow_repeats,
+                                       incremental=False)
+    assert literal.picks == slow.picks
     if not allow_repeats:
         assert sorted(fast.picks) == list(range(m))
 
