@@ -44,8 +44,9 @@ REGIMES = {
 METHODS = ("dense", "greedy", "random", "magnitude")
 SPLITS = ("train", "test")
 SOURCES = ("embedded", "torchvision")
-#: Largest training / held-out sets of each source (class-balanced samples are drawn from them).
-SOURCE_LIMITS = {"embedded": (4_000, 1_000), "torchvision": (60_000, 10_000)}
+#: Largest class-balanced training / held-out samples of each source: 10 x the rarest class (MNIST's
+#: digit 5 has 5,421 training and 892 test images; the embedded pool has 400 + 100 of each digit).
+SOURCE_LIMITS = {"embedded": (4_000, 1_000), "torchvision": (54_210, 8_920)}
 DTYPES = ("float32", "float64")
 INPUT_DIM = 784
 NUM_CLASSES = 10

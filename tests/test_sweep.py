@@ -37,6 +37,7 @@ def test_checkpoint_grid_is_geometric_with_zero():
     ({"lr_mean_field": -0.1}, "lr_mean_field"),
     ({"regimes": ["ntk", "bogus"]}, "regimes"),
     ({"sizes": [5000]}, "sizes"),  # embedded holds 4,000 training images
+    ({"sizes": [60000], "source": "torchvision"}, "sizes"),  # balanced: at most 10 x 5,421 (digit 5)
     ({"batch_size": 30}, "batch_size"),  # larger than the smallest size
     ({"threshold_rule": "sometimes"}, "threshold_rule"),
 ])
