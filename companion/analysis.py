@@ -320,3 +320,23 @@ def verdict(table: pd.DataFrame, oos: dict, regime: str, useful: bool, pruned_be
             f"the smaller "
             f"sizes, the log law predicts T* = {oos['predicted']:.0f} at N = {oos['n']:,} against "
             f"{oos['measured']:.0f} measured (relative error {oos['rel_error']:.1%}).")
+
+
+def trend(ts: pd.DataFrame, regime: str) -> dict:
+    """How the seed-mean T*(N) moves with N in one regime: where it peaks, its value at the largest
+    N, whether it is monotone, and a sentence saying so (built from the numbers)."""
+    means = ts[ts["regime"] == regime].groupby("n")["t_star"].mean().dropna().sort_index()
+    if len(means) < 2:
+        return {"n_peak": math.nan, "t_peak": math.nan, "n_last": math.nan, "t_last": math.nan,
+                "monotone": False, "text": f"T*(N) is defined at fewer than two sizes in the {regime} regime."}
+    n_peak = int(means.idxmax())
+    out = {"n_peak": n_peak, "t_peak": float(means.max()), "n_last": int(means.index[-1]),
+           "t_last": float(means.iloc[-1]), "monotone": bool(means.is_monotonic_increasing)}
+    if out["monotone"]:
+        out["text"] = (f"The mean T* grows with N at every size, from {means.iloc[0]:.0f} to "
+                       f"{out['t_last']:.0f} iterations.")
+    else:
+        out["text"] = (f"The mean T* does not grow monotonically with N: it is largest at N = "
+                       f"{n_peak:,} ({out['t_peak']:.0f} iterations) and is {out['t_last']:.0f} at the "
+                       f"largest size, N = {out['n_last']:,}.")
+    return out

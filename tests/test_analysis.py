@@ -138,3 +138,13 @@ def test_check_params_names_the_parameter(kw, name):
                 level=0.8, levels=[0.8], n_boot=100, useful_accuracy=0.5)
     with pytest.raises(ParameterError, match=name):
         analysis.check_params(**{**good, **kw})
+
+
+def test_trend_finds_a_peak_and_a_monotone_law():
+    rows = [{"regime": "r", "n": n, "seed": s, "t_star": t + s}
+            for n, t in [(100, 10.0), (200, 30.0), (400, 50.0), (800, 40.0)] for s in (0, 1)]
+    got = analysis.trend(pd.DataFrame(rows), "r")
+    assert (got["n_peak"], got["t_peak"], got["n_last"], got["t_last"]) == (400, 50.5, 800, 40.5)
+    assert not got["monotone"] and "largest at N = 400" in got["text"]
+    grow = pd.DataFrame([{"regime": "r", "n": n, "seed": 0, "t_star": np.log(n)} for n in (1, 10, 100)])
+    assert analysis.trend(grow, "r")["monotone"]
