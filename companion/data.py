@@ -83,12 +83,21 @@ def _gunzip_missing(data_root) -> None:
 
 
 def _torchvision_arrays(train: bool, data_root, download: bool):
-    from torchvision.datasets import MNIST
-
     root = Path(data_root or paths.data_root())
     _gunzip_missing(root)
-    ds = MNIST(str(root), train=train, download=download)
-    return ds.data.reshape(len(ds.data), -1).numpy(), ds.targets.numpy()
+    return _read_torchvision(train, str(root.resolve()), download)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_torchvision(train: bool, root: str, download: bool):
+    """Full MNIST pixels and labels, read once per process and folder (read-only arrays: callers copy)."""
+    from torchvision.datasets import MNIST
+
+    ds = MNIST(root, train=train, download=download)
+    x, y = ds.data.reshape(len(ds.data), -1).numpy(), ds.targets.numpy()
+    x.flags.writeable = False
+    y.flags.writeable = False
+    return x, y
 
 
 @functools.lru_cache(maxsize=1)
