@@ -17,3 +17,11 @@ def test_unknown_chapter_and_preset_are_clear_errors(capsys):
     for chapter in presets.chapters():
         with pytest.raises(ParameterError, match="'preset' = 'huge'.*quick"):
             presets.load(chapter, "huge")
+
+
+def test_run_reports_a_bad_parameter_from_the_notebook(tmp_path, capsys):
+    code = cli.main(["run", "01_theorem", "--preset", "quick", "-p", "sizes=[]",
+                     "-p", f"cache_dir={tmp_path / 'cache'}", "--output", str(tmp_path / "out.ipynb")])
+    assert code == 1
+    assert "ParameterError: parameter 'sizes' = []" in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists()
