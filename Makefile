@@ -21,7 +21,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 BUILD_BOOK := TQDM_DISABLE=1 $(JB) build . -W --keep-going --all
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: book test browser-check clean
+.PHONY: book test chromium browser-check clean
 
 # The companion package is installed in editable mode, so `import companion` works in any kernel
 # (Jupyter, papermill, nbval, the book build) whatever its working directory.
@@ -32,18 +32,21 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 book: $(VENV)/.installed
 	$(BUILD_BOOK)
 
-test: $(VENV)/.installed
+# Chromium first, so that the tests of the browser check itself run too (they skip without it).
+test: $(VENV)/.installed chromium
 	$(PYTHON) -m pytest -q tests
 	$(PYTHON) -m pytest -q --nbval book/*.ipynb --nbval-sanitize-with book/nbval_sanitize.cfg
 	$(BUILD_BOOK)
 	$(MAKE) --no-print-directory browser-check
 
-browser-check: $(VENV)/.installed
+chromium:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
 	  echo "Installing Chromium and chromedriver (Debian packages) for the browser check"; \
 	  $(SUDO) apt-get update && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver; \
 	fi
+
+browser-check: $(VENV)/.installed chromium
 	$(PYTHON) scripts/check_rendered.py _build/html
 
 clean:
