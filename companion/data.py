@@ -155,14 +155,6 @@ def load_mnist(source: str = "auto", *, train: bool = True, data_root=None, down
     return x, y, used
 
 
-def available(source: str = "auto", *, train: bool = True, data_root=None) -> int:
-    """How many images the source holds (train or test pool)."""
-    used = resolve_source(source, data_root)
-    if used == "torchvision":
-        return 60_000 if train else 10_000
-    return NUM_CLASSES * (EMBEDDED_TRAIN_PER_CLASS if train else 500 - EMBEDDED_TRAIN_PER_CLASS)
-
-
 def balanced_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     """A seeded, class-balanced sample of n indices (n // 10 per class, the remainder to the first
     classes); errors if a class has too few examples."""

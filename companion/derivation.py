@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm  # plain tqdm: tqdm.auto warns on stderr without ipywidgets
 
-from . import cache, data, theory, validate
+from . import analysis, cache, data, theory, validate
 from .model import TwoLayerNet
-from .pretrain import TrainConfig, model_at, pretrain
+from .pretrain import TrainConfig, geometric_checkpoints, model_at, pretrain
 from .prune import greedy_forward_selection
-from .runtime import device_description, resolve_device
+from .runtime import DEVICES, device_description, resolve_device
 
 # Bump when a change here changes what a configuration computes (old results stop matching).
 EXPERIMENT_VERSION = 1
@@ -73,10 +73,10 @@ def fit_log_vs_linear(n, t) -> dict:
     if len(np.unique(n)) < 2:
         raise validate.ParameterError("a fit in N needs at least two distinct N with a finite threshold")
     out = {}
-    for name, feature in (("log", np.log(n)), ("linear", n)):
-        b, a = np.polyfit(feature, t, 1)
-        pred = a + b * feature
-        out[name] = {"a": float(a), "b": float(b), "rmse": float(np.sqrt(np.mean((t - pred) ** 2))),
+    for name in ("log", "linear"):
+        a, b = analysis.fit(n, t, name)
+        pred = analysis.predict(n, name, a, b)
+        out[name] = {"a": a, "b": b, "rmse": float(np.sqrt(np.mean((t - pred) ** 2))),
                      "r2": _r2(t, pred)}
     out["better"] = "log" if out["log"]["rmse"] <= out["linear"]["rmse"] else "linear"
     return out
@@ -141,7 +141,7 @@ def check_theorem_params(*, sizes, seeds, source, synthetic_dims, mc_size, mc_sa
         raise validate.ParameterError("parameter 'delta' = 1.0 is not allowed: must be in (0, 1)")
     eps = validate.positive("eps", eps)
     validate.integer("width_used", width_used, low=1)
-    validate.choice("device", device, ("auto", "cpu", "cuda"))
+    validate.choice("device", device, DEVICES)
     if not isinstance(progress, bool):
         raise validate.ParameterError(f"parameter 'progress' = {progress!r} is not allowed: must be True or False")
     return TheoremParams(sizes, seeds, source, synthetic_dims, mc_size, mc_samples, mc_seed, delta, eps,
@@ -206,18 +206,10 @@ def monte_carlo(p: TheoremParams, chunk: int = 20_000) -> pd.DataFrame:
         x = _mnist_x(p.mc_size, p.mc_seed, source)
         exact = theory.gram_infinity(x)
         lam_exact = theory.lambda_min(exact)
-        g = torch.Generator().manual_seed(p.mc_seed)
-        dots = x @ x.T
-        acc = torch.zeros_like(exact)
-        done, rows = 0, []
-        for target in tqdm(p.mc_samples, desc="Monte-Carlo H", disable=not p.progress, leave=False):
-            while done < target:
-                take = min(chunk, target - done)
-                w = torch.randn(take, x.shape[1], generator=g, dtype=torch.float64)
-                act = (x @ w.T >= 0).to(torch.float64)
-                acc += act @ act.T
-                done += take
-            est = dots * acc / done
+        rows = []
+        path = theory.gram_monte_carlo_path(x, p.mc_samples, seed=p.mc_seed, chunk=chunk)
+        for target, est in tqdm(path, total=len(p.mc_samples), desc="Monte-Carlo H",
+                                disable=not p.progress, leave=False):
             err = est - exact
             rows.append({"samples": target, "max_abs_error": float(err.abs().max()),
                          "rel_fro_error": float(err.norm() / exact.norm()),
@@ -282,7 +274,7 @@ def check_derivation_params(*, d_high, sizes_high, d_low, sizes_low, width, seed
     greedy_widths = validate.integer_list("greedy_widths", greedy_widths, low=1, high=65_536, min_len=2)
     greedy_k_max = validate.integer("greedy_k_max", greedy_k_max, low=2, high=1_000_000)
     greedy_seeds = validate.integer_list("greedy_seeds", greedy_seeds, low=0)
-    validate.choice("device", device, ("auto", "cpu", "cuda"))
+    validate.choice("device", device, DEVICES)
     if not isinstance(progress, bool):
         raise validate.ParameterError(f"parameter 'progress' = {progress!r} is not allowed: must be True or False")
     return DerivationParams(d_high, sizes_high, d_low, sizes_low, width, seeds, eps, k, num_checkpoints,
@@ -322,8 +314,7 @@ def initial_residuals(p: DerivationParams) -> pd.DataFrame:
 def checkpoint_grid(steps: int, num: int) -> list[int]:
     """0 and about ``num`` geometrically spaced iterations in [1, steps] (always including ``steps``)."""
     steps = validate.integer("steps", steps, low=1)
-    grid = np.unique(np.round(np.geomspace(1, steps, num)).astype(int))
-    return [0] + [int(t) for t in grid if t >= 1]
+    return geometric_checkpoints(1, steps, num)
 
 
 def _record_grid(steps: int) -> set[int]:
@@ -465,6 +456,3 @@ def inverse_k_fits(frame: pd.DataFrame, k_min: int = 1) -> pd.DataFrame:
         rows.append({"width": m, "seed": s, "stage": stage, "dense_loss": float(g["dense_loss"].iloc[0]), **fit})
     return pd.DataFrame(rows)
 
-
-def params_dict(p) -> dict:
-    return asdict(p)

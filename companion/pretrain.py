@@ -10,13 +10,14 @@ import copy
 import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
 
 from . import validate
 from .data import Dataset
-from .runtime import resolve_device
+from .runtime import DEVICES, resolve_device
 
 OPTIMIZERS = ("gd", "sgd")
 LOSSES = ("mse", "ce")
@@ -45,7 +46,7 @@ class TrainConfig:
         validate.choice("loss", self.loss, LOSSES)
         validate.choice("reduction", self.reduction, REDUCTIONS)
         validate.integer("seed", self.seed, low=0)
-        validate.choice("device", self.device, ("auto", "cpu", "cuda"))
+        validate.choice("device", self.device, DEVICES)
         if self.optimizer == "sgd":
             validate.integer("batch_size", self.batch_size, low=1)
         elif self.batch_size is not None:
@@ -62,6 +63,15 @@ class PretrainResult:
 
     states: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
     history: pd.DataFrame | None = None
+
+
+def geometric_checkpoints(first: int, last: int, points: int) -> list[int]:
+    """0 and ``points`` iterations spaced geometrically from ``first`` to ``last``, rounded (duplicates
+    after rounding dropped): a grid fine enough to locate a threshold without recording every step."""
+    validate.integer("first", first, low=1)
+    validate.integer("last", last, low=first)
+    validate.integer("points", points, low=1)
+    return sorted({0, *(int(round(v)) for v in np.geomspace(first, last, points))})
 
 
 def loss_fn(out: torch.Tensor, data_targets: torch.Tensor, labels: torch.Tensor, loss: str,

@@ -12,19 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_RESULTS_DIR = REPO_ROOT / "book" / "results"
-
-#: Packages whose versions matter for the book's numbers and its build.
-PACKAGES = ("torch", "torchvision", "numpy", "pandas", "seaborn", "matplotlib", "jupyter-book",
-            "myst-nb", "papermill", "mlxtend")
+from . import paths
+from .runtime import PACKAGES, package_versions
 
 #: Columns of :func:`provenance_table`, in order.
 COLUMNS = ("name", "hash", "device", "wall_time_s", "torch", "seeds", "rows", "created", "sha256",
@@ -141,7 +135,7 @@ def provenance_table(results_dir: str | os.PathLike | None = None) -> pd.DataFra
     ``sha256`` (shortened) and ``path`` (relative to ``results_dir``). Rows are sorted by name and
     hash. A missing or empty ``results_dir`` gives an empty frame with these columns.
     """
-    root = Path(results_dir).expanduser().resolve() if results_dir is not None else DEFAULT_RESULTS_DIR
+    root = paths.cache_dir(results_dir).resolve()
     if not root.is_dir():
         return pd.DataFrame(columns=list(COLUMNS))
     rows = [_row(path, root) for path in sorted(root.glob("*/provenance.json"))
@@ -153,14 +147,8 @@ def provenance_table(results_dir: str | os.PathLike | None = None) -> pd.DataFra
 
 def environment_versions(packages: Iterable[str] = PACKAGES) -> pd.DataFrame:
     """Versions of ``python`` and of ``packages`` in the running environment (``package``, ``version``)."""
-    rows = [{"package": "python", "version": platform.python_version()}]
-    for name in packages:
-        try:
-            version = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            version = "not installed"
-        rows.append({"package": name, "version": version})
-    return pd.DataFrame(rows, columns=["package", "version"])
+    versions = package_versions(tuple(packages))
+    return pd.DataFrame(list(versions.items()), columns=["package", "version"])
 
 
 def provenance_summary(results_dir: str | os.PathLike | None = None) -> pd.DataFrame:

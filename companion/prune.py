@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from . import validate
+from .pretrain import accuracy
 
 
 @dataclass(frozen=True)
@@ -166,5 +167,4 @@ def evaluate_subnetwork(hidden, out_weights, targets, picks, *, labels=None, bia
     loss = float(0.5 * ((out - targets.to(out.dtype)) ** 2).sum() / out.shape[0])
     if labels is None:
         labels = targets.argmax(1) if targets.shape[1] > 1 else (targets[:, 0] > 0).long()
-    pred = out.argmax(1) if out.shape[1] > 1 else (out[:, 0] > 0).long()
-    return {"loss": loss, "accuracy": float((pred == labels.to(pred.device)).double().mean())}
+    return {"loss": loss, "accuracy": accuracy(out, labels.to(out.device))}

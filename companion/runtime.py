@@ -28,12 +28,17 @@ def device_description(device: torch.device) -> str:
     return f"cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
 
 
-def package_versions() -> dict[str, str]:
+#: Packages whose versions matter for the book's numbers and its build.
+PACKAGES = ("torch", "torchvision", "numpy", "pandas", "seaborn", "matplotlib", "jupyter-book",
+            "myst-nb", "papermill", "mlxtend")
+
+
+def package_versions(packages=PACKAGES) -> dict[str, str]:
+    """Python's version and each package's ("not installed" when absent)."""
     out = {"python": platform.python_version()}
-    for name in ("torch", "torchvision", "numpy", "pandas", "seaborn", "matplotlib", "jupyter-book",
-                 "myst-nb", "papermill", "mlxtend"):
+    for name in packages:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
-            pass
+            out[name] = "not installed"
     return out

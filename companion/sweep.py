@@ -24,16 +24,15 @@ Regimes (both squared loss on one-hot targets, mini-batch SGD with a learning ra
 from __future__ import annotations
 
 import os
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
 
 from . import analysis, cache, validate
-from .runtime import device_description, resolve_device
+from .pretrain import geometric_checkpoints
+from .runtime import DEVICES, device_description, resolve_device
 
 #: Per-regime settings that are not chapter parameters.
 REGIMES = {
@@ -58,8 +57,7 @@ def checkpoint_grid(steps: int, num_checkpoints: int, first: int = 10) -> list[i
     validate.integer("steps", steps, low=1)
     validate.integer("num_checkpoints", num_checkpoints, low=2)
     validate.integer("first_checkpoint", first, low=1, high=steps)
-    grid = np.geomspace(first, steps, num_checkpoints - 1)
-    return sorted({0, *(int(round(v)) for v in grid)})
+    return geometric_checkpoints(first, steps, num_checkpoints - 1)
 
 
 @dataclass(frozen=True)
@@ -133,7 +131,7 @@ def check_params(*, regimes, sizes, seeds, n_test, width, k, steps, num_checkpoi
     batch_size = validate.integer("batch_size", batch_size, low=1, high=sizes[0])
     lr_mean_field = validate.positive("lr_mean_field", lr_mean_field)
     lr_ntk = validate.positive("lr_ntk", lr_ntk)
-    validate.choice("device", device, ("auto", "cpu", "cuda"))
+    validate.choice("device", device, DEVICES)
     n_jobs = validate.integer("n_jobs", n_jobs, low=1)
     validate.choice("dtype", dtype, DTYPES)
     if not isinstance(progress, bool):
@@ -288,6 +286,3 @@ def provenance(spec: SweepSpec, cache_dir=None) -> pd.DataFrame:
                          "torch": prov.get("packages", {}).get("torch")})
     return pd.DataFrame(rows, columns=["regime", "n", "seed", "device", "wall_time_s", "torch"])
 
-
-def spec_dict(spec: SweepSpec) -> dict:
-    return {**asdict(spec), "checkpoints": spec.checkpoints}

@@ -35,14 +35,31 @@ def gram_infinity(x: torch.Tensor) -> torch.Tensor:
     return dots * (math.pi - torch.arccos(dots)) / (2 * math.pi)
 
 
-def gram_monte_carlo(x: torch.Tensor, samples: int, seed: int = 0) -> torch.Tensor:
-    """Monte-Carlo estimate of E_w[x_i.x_j 1{w.x_i >= 0, w.x_j >= 0}] with ``samples`` draws of w."""
+def gram_monte_carlo_path(x: torch.Tensor, sample_counts, seed: int = 0, chunk: int = 20_000):
+    """Monte-Carlo estimates of E_w[x_i.x_j 1{w.x_i >= 0, w.x_j >= 0}] (the Gram matrix of a width-S
+    NTK network at initialisation) for each S in ``sample_counts``, from one nested stream of draws of
+    w ~ N(0, I) taken ``chunk`` at a time. Yields (S, estimate)."""
     x = _unit_rows(x)
-    validate.integer("samples", samples, low=1)
+    counts = validate.integer_list("sample_counts", list(sample_counts), low=1)
+    validate.integer("chunk", chunk, low=1)
     g = torch.Generator().manual_seed(seed)
-    w = torch.randn(samples, x.shape[1], generator=g, dtype=torch.float64)
-    act = (x @ w.T >= 0).to(torch.float64)  # (N, samples)
-    return (x @ x.T) * (act @ act.T) / samples
+    dots = x @ x.T
+    both_active = torch.zeros_like(dots)
+    done = 0
+    for target in counts:
+        while done < target:
+            take = min(chunk, target - done)
+            w = torch.randn(take, x.shape[1], generator=g, dtype=torch.float64)
+            act = (x @ w.T >= 0).to(torch.float64)  # (N, take)
+            both_active += act @ act.T
+            done += take
+        yield target, dots * both_active / done
+
+
+def gram_monte_carlo(x: torch.Tensor, samples: int, seed: int = 0) -> torch.Tensor:
+    """Monte-Carlo estimate of H_inf with ``samples`` draws of w."""
+    validate.integer("samples", samples, low=1)
+    return next(gram_monte_carlo_path(x, [samples], seed))[1]
 
 
 def lambda_min(h: torch.Tensor) -> float:

@@ -1,10 +1,8 @@
 """Unit tests for companion.derivation (chapters 1-2): fits, parameter checks, and small experiments."""
-import math
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from companion import data, derivation, theory
 from companion.validate import ParameterError

@@ -1,10 +1,8 @@
 """Library-wide reliability: offline by default, safe loading, determinism across processes."""
-import hashlib
 import re
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
