@@ -56,6 +56,10 @@ def test_missing_folder_gives_empty_table(tmp_path):
 def test_default_is_the_committed_results_folder():
     table = provenance_table()  # book/results/ of this repository, possibly empty
     assert list(table.columns) == list(COLUMNS)
+    from companion import paths
+    folders = sorted(p.parent.name for p in paths.RESULTS_DIR.glob("*/provenance.json"))
+    assert sorted(table["path"]) == folders
+    assert all(path.endswith("-" + digest) for path, digest in zip(table["path"], table["hash"]))
 
 
 def test_environment_versions_lists_the_build_packages():
