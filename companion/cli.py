@@ -2,6 +2,9 @@
 
 A thin layer over papermill: load the chapter's preset, apply overrides (values parsed as YAML, so
 ``-p sizes='[500, 1000]'`` gives a list; never ``eval``), execute the notebook with a progress bar.
+A name that the chapter's ``parameters`` cell does not define (a typo such as ``sizez``), on the
+command line or in the preset file, is refused before anything runs: papermill itself would only log
+"Passed unknown parameter" and run the chapter with its defaults.
 """
 from __future__ import annotations
 
@@ -24,16 +27,39 @@ def parse_overrides(pairs: list[str]) -> dict:
     return out
 
 
+def _kernel_config():
+    """Configuration for the kernel manager: encrypt the kernel's connection (CurveZMQ keys from the
+    manager) where jupyter_client, pyzmq and the kernelspec support it. Without it ipykernel warns on
+    every run that it "is running over TCP without encryption"; other warnings are left alone."""
+    import zmq
+    from jupyter_client import KernelManager
+    from traitlets.config import Config
+
+    config = Config()
+    if zmq.has("curve") and KernelManager.class_traits().get("transport_encryption") is not None:
+        config.KernelManager.transport_encryption = "auto"  # 'auto': only if the kernelspec declares it
+    return config
+
+
 def run(chapter: str, preset: str = "quick", overrides: dict | None = None,
         output: str | Path | None = None, progress: bool = True) -> Path:
-    """Execute ``chapter`` with ``preset`` (+ overrides); returns the executed notebook's path."""
+    """Execute ``chapter`` with ``preset`` (+ overrides); returns the executed notebook's path.
+
+    Every name in the preset file and in ``overrides`` (the ``-p`` options) must be a parameter of the
+    chapter: an unknown one raises ParameterError before anything is executed or written."""
     notebook = presets.notebook(chapter)
-    params = presets.load(chapter, preset) | (overrides or {})
+    overrides = overrides or {}
+    params = presets.load(chapter, preset)
+    presets.check_names(chapter, overrides, "-p")
+    params = params | overrides
+    if isinstance(params.get("cache_dir"), str):
+        # The kernel runs in book/; a relative cache_dir means relative to where the command was typed.
+        params["cache_dir"] = str(Path(params["cache_dir"]).expanduser().resolve())
     output = Path(output) if output else Path.cwd() / f"{chapter}-{preset}.ipynb"
     import papermill  # imported late: `--help` stays fast
 
     papermill.execute_notebook(str(notebook), str(output), parameters=params, cwd=str(paths.BOOK_DIR),
-                               kernel_name="python3", progress_bar=progress)
+                               kernel_name="python3", progress_bar=progress, config=_kernel_config())
     return output
 
 

@@ -6,10 +6,13 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BOOK_DIR = REPO_ROOT / "book"
-# Results committed with the book: the default cache of every chapter, so that building the
-# book re-uses them instead of recomputing (one folder per result: <name>-<config hash>/).
+# Results committed with the book (one folder per result: <name>-<config hash>/). Every chapter
+# reads them first, so building the book re-uses them instead of recomputing; they are read-only
+# to the code except when a run names this folder as its ``cache_dir`` (the regenerate command).
 RESULTS_DIR = BOOK_DIR / "results"
 PARAMS_DIR = BOOK_DIR / "params"
+# Where runs with new settings store their results unless told otherwise (ignored by git).
+DEFAULT_CACHE_DIR = REPO_ROOT / ".cache"
 
 
 def data_root() -> Path:
@@ -18,5 +21,14 @@ def data_root() -> Path:
 
 
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
-    """The cache a computation reads and writes: ``path`` if given, else the committed results."""
-    return Path(path).expanduser() if path is not None else RESULTS_DIR
+    """The folder a computation writes new results to: ``path`` if given, else the environment
+    variable COMPANION_CACHE_DIR, else ``.cache/`` in the repository. Never the committed results
+    unless ``path`` names them explicitly."""
+    if path is None:
+        path = os.environ.get("COMPANION_CACHE_DIR") or DEFAULT_CACHE_DIR
+    return Path(path).expanduser().resolve()
+
+
+def is_results_dir(path: str | os.PathLike) -> bool:
+    """True when ``path`` is the folder of committed results (the regenerate command writes there)."""
+    return Path(path).expanduser().resolve() == RESULTS_DIR.resolve()

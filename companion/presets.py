@@ -2,7 +2,9 @@
 and a first look, ``paper`` for the published configuration, which is also the notebook default)."""
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
+from typing import Iterable
 
 import yaml
 
@@ -25,9 +27,44 @@ def available(chapter: str) -> list[str]:
 
 
 def load(chapter: str, preset: str) -> dict:
-    """The parameters of ``preset`` for ``chapter`` (safe YAML: plain data only)."""
+    """The parameters of ``preset`` for ``chapter`` (safe YAML: plain data only); a key that the
+    chapter's ``parameters`` cell does not define is an error (see :func:`check_names`)."""
     validate.choice("preset", preset, available(chapter))
-    params = yaml.safe_load((paths.PARAMS_DIR / chapter / f"{preset}.yaml").read_text()) or {}
+    path = paths.PARAMS_DIR / chapter / f"{preset}.yaml"
+    params = yaml.safe_load(path.read_text()) or {}
     if not isinstance(params, dict):
         raise validate.ParameterError(f"preset file for {chapter}/{preset} must hold a mapping")
+    check_names(chapter, params, f"preset file {path}")
     return params
+
+
+_PARAMETERS: dict[Path, dict[str, str]] = {}
+
+
+def notebook_parameters(chapter: str) -> dict[str, str]:
+    """The names the chapter's ``parameters`` cell defines, with their default values as source text
+    (``{'sizes': '[500, 1000]', ...}``), as papermill reads them; read once per process."""
+    path = notebook(chapter)
+    if path not in _PARAMETERS:
+        import papermill  # imported late: `python -m companion --help` stays fast
+
+        _PARAMETERS[path] = {name: info["default"]
+                             for name, info in papermill.inspect_notebook(str(path)).items()}
+    return dict(_PARAMETERS[path])
+
+
+def check_names(chapter: str, names: Iterable[str], where: str) -> None:
+    """Refuse any of ``names`` that the chapter's ``parameters`` cell does not define.
+
+    papermill only logs "Passed unknown parameter" for such a name and runs the notebook with its
+    defaults, so a typo (``sizez``) would silently give the published configuration's result.
+    ``where`` says where the names came from (``-p``, a preset file) for the message."""
+    known = notebook_parameters(chapter)
+    for name in names:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(str(name), list(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else "."
+        raise validate.ParameterError(
+            f"parameter {name!r} is not a parameter of chapter {chapter} (from {where}){hint} "
+            f"Allowed: {', '.join(known) or '(none)'}")

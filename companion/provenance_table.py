@@ -135,7 +135,7 @@ def provenance_table(results_dir: str | os.PathLike | None = None) -> pd.DataFra
     ``sha256`` (shortened) and ``path`` (relative to ``results_dir``). Rows are sorted by name and
     hash. A missing or empty ``results_dir`` gives an empty frame with these columns.
     """
-    root = paths.cache_dir(results_dir).resolve()
+    root = Path(results_dir if results_dir is not None else paths.RESULTS_DIR).expanduser().resolve()
     if not root.is_dir():
         return pd.DataFrame(columns=list(COLUMNS))
     rows = [_row(path, root) for path in sorted(root.glob("*/provenance.json"))

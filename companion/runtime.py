@@ -25,7 +25,10 @@ def resolve_device(device: str = "auto") -> torch.device:
 def device_description(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
-    return f"cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
+    # The vector instruction set torch dispatches to (AVX2, AVX512, ...) decides the last bits of a
+    # float32 matrix product, so results are bitwise comparable only between equal descriptions.
+    return (f"cpu:{platform.processor() or platform.machine()} {torch.backends.cpu.get_cpu_capability()}"
+            f" x{torch.get_num_threads()} threads")
 
 
 #: Packages whose versions matter for the book's numbers and its build.

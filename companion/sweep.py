@@ -139,7 +139,7 @@ def check_params(*, regimes, sizes, seeds, n_test, width, k, steps, num_checkpoi
                                       "True or False")
     if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
         raise validate.ParameterError(f"parameter 'cache_dir' = {cache_dir!r} is not allowed: must be "
-                                      "None (the committed results) or a path")
+                                      "None (the user cache, .cache/) or a path")
     spec = SweepSpec(regimes=tuple(regimes), sizes=tuple(sizes), seeds=tuple(seeds), n_test=n_test,
                      width=width, k=k, steps=steps, num_checkpoints=num_checkpoints,
                      first_checkpoint=first_checkpoint, batch_size=batch_size,
@@ -222,9 +222,7 @@ def _run_unit_tagged(spec, unit, device, cache_dir):
 
 def missing_units(spec: SweepSpec, cache_dir=None) -> list[tuple[str, int, int]]:
     """Units without a cache entry (checks existence only: reads no frame)."""
-    return [u for u in spec.units()
-            if not (cache.result_dir(unit_name(*u), spec.unit_config(*u), cache_dir)
-                    / "provenance.json").exists()]
+    return [u for u in spec.units() if not cache.exists(unit_name(*u), spec.unit_config(*u), cache_dir)]
 
 
 def run_sweep(spec: SweepSpec, *, cache_dir=None, n_jobs: int = 1, device: str = "auto",

@@ -11,8 +11,16 @@ loopback included), and DevTools emulates an offline network. A page FAILS when
 
 * it asked the network for anything (a CDN script, a web font, ...): the book must work offline;
 * MathJax did not finish (or never loaded) on a page that has math, or reported a TeX error;
-* its visible text, outside code blocks, still shows raw TeX: ``$$``, ``\\(``, ``\\[``,
-  ``\\begin{`` or ``\\frac``;
+* its visible text, outside typeset math and code (``mjx-container``, ``pre``, ``code``, ``kbd``,
+  ``.highlight``, ``.cell_input``, ...), shows
+  - a MyST glue role that did not render (``glue:`` or ``{glue``),
+  - a ``$`` that MathJax did not consume (an unbalanced ``$`` in the source), or
+  - raw TeX: ``$$``, ``\\(``, ``\\[``, ``\\begin{``, any backslash command (``\\frac``,
+    ``\\lambda``, ``\\mathrm``, ``\\left`` ...), ``\\|``, ``^{`` or ``_{``;
+* its typeset math contains a glue role, or reads like prose (``PROSE_WORDS`` words in a row
+  outside ``\\text{...}``): an unbalanced ``$`` typesets the prose up to the next ``$`` as one
+  long italic formula, which MathJax renders without complaint. The TeX is taken from MathJax's
+  math items (``MathJax.startup.document.getMathItemsWithin``);
 * an image is broken (``img.complete && img.naturalWidth === 0``);
 * it shows an error: a notebook traceback or error output, a stderr output mentioning an
   error, or a docutils system message / problematic node.
@@ -20,7 +28,9 @@ loopback included), and DevTools emulates an offline network. A page FAILS when
 A full-page screenshot of each page is saved under ``<build>/_screenshots/<page>.png`` (width
 1280, height the page's scroll height capped at 8000). The script prints one line per page and
 the summary ``N pages checked, N failed``; it exits 1 when a page failed, 2 when it could not
-run at all.
+run at all. Each problem comes with a short excerpt of the page; the text checks report one
+excerpt per kind of problem and paragraph (list item, table cell, ...), with a count of the rest,
+and show typeset math in an excerpt as ``⟨its TeX⟩``.
 """
 from __future__ import annotations
 
@@ -39,7 +49,22 @@ SKIP_FILES = {"genindex.html", "search.html", "py-modindex.html"}
 WIDTH = 1280
 MAX_HEIGHT = 8000
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:", "chrome:", "chrome-extension:", "devtools:")
-RAW_TEX = ("$$", "\\(", "\\[", "\\begin{", "\\frac")
+# Raw TeX that must not be visible in prose (outside typeset math and code): JavaScript regular
+# expressions, tried in this order at each position of a text node; the earliest hit is reported
+# as the text it matched (so a command shows up as itself: '\\lambda', '\\frac', ...).
+RAW_TEX = (
+    r"\$\$",
+    r"\\[()\[\]]",            # \( \) \[ \]
+    r"\\(?:begin|end)\s*\{",
+    r"\\[A-Za-z]+",           # any command: \frac, \lambda, \mathrm, \left, ...
+    r"\\[|{}]",               # \| \{ \}
+    r"[\^_]\{",               # ^{ _{
+)
+# Visible text, or typeset math, that shows a MyST glue role instead of its value.
+GLUE = r"\{glue|glue:"
+# Typeset math whose TeX reads like prose, PROSE_WORDS or more words in a row outside \text{...}:
+# what an unbalanced $ does (the prose up to the next $ is typeset as one long italic formula).
+PROSE_WORDS = 4
 
 CHROME_FLAGS = [
     "--headless=new",
@@ -90,12 +115,16 @@ const mathjaxScript = () => document.querySelector('script[src*="mathjax" i], sc
 
 # Everything the page shows that could mean it rendered badly.
 INSPECT_JS = r"""
-const RAW = arguments[0];
-const out = {rawTex: [], brokenImages: [], pendingImages: [], errors: [], mathjaxErrors: [],
+const RAW = new RegExp(arguments[0], 'g');
+const GLUE = new RegExp(arguments[1]);
+const PROSE_WORDS = arguments[2];
+const out = {rawTex: [], glue: [], dollar: [], mathGlue: [], mathProse: [],
+             brokenImages: [], pendingImages: [], errors: [], mathjaxErrors: [],
              mjx: document.querySelectorAll('mjx-container').length,
              images: document.images.length,
              mathNodes: document.querySelectorAll('.math').length,
              height: Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)};
+const squash = (s) => s.replace(/\s+/g, ' ').trim();
 const visible = (el) => {
   if (!el) return false;
   if (typeof el.checkVisibility === 'function') {
@@ -103,8 +132,73 @@ const visible = (el) => {
   }
   return !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
 };
-const SKIP = 'pre, code, kbd, samp, script, style, noscript, textarea, mjx-container, .highlight, ' +
+// Text that may legitimately show TeX, $ or glue( calls: code, typeset math and its assistive copy.
+const SKIP = 'pre, code, kbd, samp, tt, script, style, noscript, textarea, mjx-container, .highlight, ' +
              '.MathJax, .cell_input, mjx-assistive-mml, title, head';
+const BLOCK = 'p, li, dt, dd, td, th, caption, figcaption, blockquote, h1, h2, h3, h4, h5, h6, ' +
+              'div, section, article, aside, nav, header, footer, main, body';
+// Typeset math: its TeX source (MathJax's math items), else the text of its assistive MathML.
+const mathTexts = [];
+const texOf = new Map();  // mjx-container -> its TeX
+try {
+  const doc = window.MathJax && MathJax.startup && MathJax.startup.document;
+  if (doc && typeof doc.getMathItemsWithin === 'function') {
+    for (const item of doc.getMathItemsWithin(document.body)) {
+      const root = item.typesetRoot;
+      if (root) texOf.set(root, String(item.math));
+      if (root && root.isConnected && !visible(root)) continue;
+      mathTexts.push({tex: String(item.math), el: root && root.isConnected ? root : null});
+    }
+  }
+} catch (e) { /* fall back to the containers below */ }
+if (!mathTexts.length) {
+  for (const el of document.querySelectorAll('mjx-container')) {
+    const mml = el.querySelector('mjx-assistive-mml');
+    mathTexts.push({tex: (mml ? mml.textContent : '') || el.getAttribute('aria-label') || '', el: el});
+  }
+}
+const mathShown = (el) => {
+  if (texOf.has(el)) return '⟨' + texOf.get(el).trim() + '⟩';
+  const mml = el.querySelector('mjx-assistive-mml');
+  return '⟨' + ((mml ? mml.textContent : '') || el.getAttribute('aria-label') || 'math').trim() + '⟩';
+};
+// What a reader sees around offset i of a text node: the text of its block, typeset math shown
+// as ⟨its TeX⟩. Returns [block, excerpt].
+const excerpt = (node, i, before = 50, after = 70) => {
+  const block = node.parentElement.closest(BLOCK) || document.body;
+  let text = '', at = -1;
+  const walk = (el) => {
+    for (const n of el.childNodes) {
+      if (n.nodeType === Node.TEXT_NODE) {
+        if (n === node) at = text.length + i;
+        text += n.nodeValue;
+      } else if (n.nodeType === Node.ELEMENT_NODE) {
+        const tag = n.tagName.toLowerCase();
+        if (tag === 'script' || tag === 'style') continue;
+        if (tag === 'mjx-container') { text += mathShown(n); continue; }
+        walk(n);
+      }
+    }
+  };
+  walk(block);
+  if (at < 0) { text = node.nodeValue; at = i; }
+  const start = Math.max(0, at - before), end = Math.min(text.length, at + after);
+  return [block, (start > 0 ? '...' : '') + squash(text.slice(start, end)) + (end < text.length ? '...' : '')];
+};
+// One report per kind of problem and block (paragraph, list item, cell ...), counting the rest.
+const reported = new Map();
+const once = (list, kind, block, item) => {
+  let seenIn = reported.get(block);
+  if (!seenIn) { seenIn = {}; reported.set(block, seenIn); }
+  if (seenIn[kind]) { seenIn[kind].more += 1; return; }
+  item.more = 0;
+  seenIn[kind] = item;
+  list.push(item);
+};
+const hit = (list, kind, node, i, extra) => {
+  const [block, context] = excerpt(node, i);
+  once(list, kind, block, Object.assign({context: context}, extra || {}));
+};
 const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
 let node;
 while ((node = walker.nextNode())) {
@@ -112,13 +206,30 @@ while ((node = walker.nextNode())) {
   if (!text || !text.trim()) continue;
   const parent = node.parentElement;
   if (!parent || parent.closest(SKIP) || !visible(parent)) continue;
-  for (const pat of RAW) {
-    const i = text.indexOf(pat);
-    if (i >= 0) {
-      out.rawTex.push({pattern: pat,
-                       context: text.slice(Math.max(0, i - 40), i + 60).replace(/\s+/g, ' ').trim()});
-      break;
-    }
+  const g = GLUE.exec(text);
+  if (g) hit(out.glue, 'glue', node, g.index, {pattern: g[0]});
+  RAW.lastIndex = 0;
+  const m = RAW.exec(text);
+  if (m) hit(out.rawTex, 'tex', node, m.index, {pattern: m[0]});
+  const d = text.indexOf('$');
+  if (d >= 0 && !(m && m[0] === '$$')) hit(out.dollar, 'dollar', node, d);
+}
+// Words of prose in TeX: drop \text{...}-like groups and commands, then look for a run of words.
+const TEXTGROUP = /\\(?:text[a-z]*|mbox|hbox|mathrm|mathit|mathbf|mathsf|mathtt|mathcal|mathbb|operatorname\*?|label|tag|ref|eqref)\s*\{[^{}]*\}/g;
+const PROSE = new RegExp('(?:[A-Za-z]{2,}[\\s,.;:!?\'"`]+){' + (PROSE_WORDS - 1) + ',}[A-Za-z]{2,}');
+for (const {tex, el} of mathTexts) {
+  const block = (el && el.parentElement && el.parentElement.closest(BLOCK)) || document.body;
+  const g = GLUE.exec(tex);
+  if (g) {
+    const i = g.index;
+    once(out.mathGlue, 'mathGlue', block, {context: (i > 50 ? '...' : '') +
+         squash(tex.slice(Math.max(0, i - 50), i + 70)) + (i + 70 < tex.length ? '...' : '')});
+    continue;
+  }
+  const bare = tex.replace(TEXTGROUP, ' ').replace(/\\[A-Za-z]+/g, ' ');
+  if (PROSE.test(bare)) {
+    const t = squash(tex);
+    once(out.mathProse, 'mathProse', block, {context: t.slice(0, 140) + (t.length > 140 ? '...' : '')});
   }
 }
 for (const img of Array.from(document.images)) {
@@ -139,14 +250,14 @@ for (const [sel, what] of ERR) {
   for (const el of document.querySelectorAll(sel)) {
     if (seen.has(el)) continue;
     seen.add(el);
-    out.errors.push(what + ': ' + (el.innerText || el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 160));
+    out.errors.push(what + ': ' + squash(el.innerText || el.textContent || '').slice(0, 160));
   }
 }
 for (const el of document.querySelectorAll('.output.stderr, div.cell_output .stderr')) {
   const text = (el.innerText || el.textContent || '');
   if (/Error|Traceback/.test(text) && !seen.has(el)) {
     seen.add(el);
-    out.errors.push('stderr output with an error: ' + text.replace(/\s+/g, ' ').trim().slice(0, 160));
+    out.errors.push('stderr output with an error: ' + squash(text).slice(0, 160));
   }
 }
 for (const el of document.querySelectorAll('mjx-merror')) {
@@ -215,6 +326,18 @@ def network_requests(driver) -> list[str]:
     return urls
 
 
+def _report(problems: list[str], items: list, what: str, line, limit: int = 5) -> None:
+    """Add one line per item (at most ``limit``, then a count of the rest) to ``problems``."""
+    for item in items[:limit]:
+        problems.append(line(item))
+    if len(items) > limit:
+        problems.append(f"... and {len(items) - limit} more {what}")
+
+
+def _more(item: dict) -> str:
+    return f" (and {item['more']} more in this block)" if item.get("more") else ""
+
+
 def check_page(driver, path: Path, root: Path, shots: Path, mathjax_wait_s: float) -> list[str]:
     problems: list[str] = []
     driver.get_log("performance")  # drop what earlier pages logged
@@ -236,12 +359,20 @@ def check_page(driver, path: Path, root: Path, shots: Path, mathjax_wait_s: floa
     while time.time() < deadline and not driver.execute_script(
             "return Array.from(document.images).every(i => i.complete)"):
         time.sleep(0.2)
-    info = driver.execute_script(INSPECT_JS, list(RAW_TEX))
+    info = driver.execute_script(INSPECT_JS, "|".join(RAW_TEX), GLUE, PROSE_WORDS)
 
-    for item in info["rawTex"][:5]:
-        problems.append(f"unrendered TeX {item['pattern']!r} in visible text: ...{item['context']}...")
-    if len(info["rawTex"]) > 5:
-        problems.append(f"... and {len(info['rawTex']) - 5} more unrendered TeX fragments")
+    _report(problems, info["glue"], "blocks with an unrendered glue role", lambda item:
+            f"unrendered glue role ({item['pattern']!r}) in visible text{_more(item)}: "
+            f"{item['context']}")
+    _report(problems, info["mathGlue"], "blocks with a glue role typeset as math", lambda item:
+            f"glue role typeset as math (a $ left open around a glued value?){_more(item)}: "
+            f"{item['context']}")
+    _report(problems, info["mathProse"], "blocks with prose typeset as math", lambda item:
+            f"prose typeset as math (an unbalanced $?){_more(item)}: {item['context']}")
+    _report(problems, info["rawTex"], "blocks with unrendered TeX", lambda item:
+            f"unrendered TeX {item['pattern']!r} in visible text{_more(item)}: {item['context']}")
+    _report(problems, info["dollar"], "blocks with a stray '$'", lambda item:
+            f"stray '$' in visible text (unbalanced math?){_more(item)}: {item['context']}")
     for src in info["brokenImages"]:
         problems.append(f"broken image: {src}")
     for src in info["pendingImages"]:
@@ -282,6 +413,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None,
                         help="check only these pages (paths relative to html_dir)")
     args = parser.parse_args(argv)
+    try:  # excerpts show typeset math as ⟨TeX⟩: never let an ASCII-only stdout fail a page
+        sys.stdout.reconfigure(errors="backslashreplace")
+    except (AttributeError, ValueError):
+        pass
 
     root = args.html_dir.resolve()
     if not root.is_dir():

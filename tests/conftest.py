@@ -4,6 +4,8 @@ import torch
 
 @pytest.fixture(autouse=True)
 def _no_shared_data(monkeypatch, tmp_path_factory):
-    """Tests never see full MNIST unless they build it: point the data root at an empty folder."""
+    """Tests never see full MNIST unless they build it (the data root is an empty folder), and a run
+    without an explicit cache_dir writes into a fresh user cache, never into the repository."""
     monkeypatch.setenv("COMPANION_DATA_ROOT", str(tmp_path_factory.mktemp("no_mnist")))
+    monkeypatch.setenv("COMPANION_CACHE_DIR", str(tmp_path_factory.mktemp("user_cache")))
     torch.manual_seed(0)

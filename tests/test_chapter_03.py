@@ -1,6 +1,7 @@
 """Chapter 3 end to end through papermill: the quick preset from an empty cache, and bad parameters."""
 import math
 import os
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -22,9 +23,15 @@ def _kernel_env(monkeypatch):
     monkeypatch.setenv("TQDM_DISABLE", "1")
 
 
-def _run(tmp_path, **overrides):
+def _run(tmp_path, default_cache=False, **overrides):
+    """Execute the quick preset; results go to tmp_path/cache, through cache_dir or (default_cache)
+    through the user-cache variable with cache_dir left at its default."""
     out = tmp_path / "out.ipynb"
-    params = {**presets.load(CHAPTER, "quick"), "cache_dir": str(tmp_path / "cache"), **overrides}
+    params = {**presets.load(CHAPTER, "quick"), **overrides}
+    if default_cache:
+        os.environ["COMPANION_CACHE_DIR"] = str(tmp_path / "cache")  # restored by conftest's monkeypatch
+    else:
+        params["cache_dir"] = str(tmp_path / "cache")
     papermill.execute_notebook(str(NB), str(out), parameters=params, cwd=str(BOOK),
                                kernel_name="python3", progress_bar=False)
     return nbformat.read(out, as_version=4)
@@ -53,8 +60,19 @@ def test_defaults_equal_paper_preset():
     assert ns["cache_dir"] is None
 
 
-def test_quick_preset_from_empty_cache(tmp_path):
-    nb = _run(tmp_path)
+def _results_listing():
+    return sorted(str(p.relative_to(BOOK)) for p in (BOOK / "results").rglob("*"))
+
+
+def test_quick_preset_from_empty_cache_leaves_committed_results_alone(tmp_path):
+    before = _results_listing()
+    nb = _run(tmp_path, default_cache=True)
+    # a run with new settings and no cache_dir writes to the user cache, never into book/results
+    assert _results_listing() == before
+    if (REPO / ".git").exists():
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "book/results"],
+                                cwd=REPO, capture_output=True, text=True, check=True).stdout
+        assert status == ""
     quick = presets.load(CHAPTER, "quick")
     spec = sweep.check_params(**quick)["spec"]
     # one cached unit per (regime, N, seed), all written

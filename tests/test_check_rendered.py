@@ -1,6 +1,7 @@
 """scripts/check_rendered.py must pass a good page and fail bad ones (skipped without Chromium)."""
 import importlib.util
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,124 @@ def test_bad_pages_fail_with_reasons(tmp_path, capsys):
     assert "traceback output: ZeroDivisionError" in out
     assert "network request (the book must work offline): https://cdn.jsdelivr.net" in out
     assert "the page has math but MathJax is not on it" in out
+
+
+# --- Unrendered roles, stray $ and raw TeX in prose -------------------------------------------
+# Pages shaped like the book's: Sphinx writes inline math as <span class="math">\(...\)</span> and
+# display math as <div class="math">\[...\]</div>, and MathJax (the offline copy that
+# sphinx-mathjax-offline ships) typesets only those elements.
+
+
+def _mathjax_dir() -> Path | None:
+    spec = importlib.util.find_spec("sphinx-mathjax-offline")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        folder = Path(location) / "static" / "mathjax"
+        if (folder / "tex-chtml.js").is_file():
+            return folder
+    return None
+
+
+MATHJAX = _mathjax_dir()
+needs_mathjax = pytest.mark.skipif(MATHJAX is None, reason="needs sphinx-mathjax-offline's MathJax")
+
+
+def _page(body: str, mathjax: bool = True) -> str:
+    head = ('<script>window.MathJax = {"options": {"processHtmlClass": '
+            '"tex2jax_process|mathjax_process|math|output_area"}}</script>\n'
+            '<script defer="defer" src="_static/mathjax/tex-chtml.js"></script>') if mathjax else ""
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>page</title>{head}</head><body>'
+            f'<section class="tex2jax_ignore mathjax_ignore">{body}</section></body></html>')
+
+
+def _m(tex: str) -> str:
+    return f'<span class="math notranslate nohighlight">\\({tex}\\)</span>'
+
+
+def _check(tmp_path, capsys, name: str, html: str) -> tuple[int, str]:
+    """Run the check on one page; returns its exit status and what it printed about the page."""
+    (tmp_path / name).write_text(html, encoding="utf-8")
+    if MATHJAX is not None and not (tmp_path / "_static" / "mathjax").exists():
+        (tmp_path / "_static").mkdir(exist_ok=True)
+        (tmp_path / "_static" / "mathjax").symlink_to(MATHJAX, target_is_directory=True)
+    rc = _load().main([str(tmp_path), "--mathjax-wait", "10"])
+    out = capsys.readouterr().out
+    assert "1 pages checked" in out
+    return rc, out
+
+
+CLEAN = _page(
+    "<h1>Clean</h1>"
+    "<p>Inline math " + _m("x") + " and " + _m(r"\lambda_0 \propto N^{p}") + ", a glued value "
+    '<span class="pasted-text">0.25</span>, the glue function and 5 dollars.</p>'
+    r'<div class="math notranslate nohighlight">\[\frac{a}{b} = \|w\|_{2}^{2}'
+    r' \quad \text{if the step is small enough}\]</div>'
+    "<ul><li>" + _m(r"\mathrm{d} = 200") + " dimensions</li></ul>"
+    '<div class="cell docutils container"><div class="cell_input docutils container">'
+    '<div class="highlight-ipython3 notranslate"><div class="highlight"><pre>'
+    'glue("x", 1)\nprint("$HOME", r"\\frac{a}{b}")</pre></div></div></div></div>'
+    '<p>Run <code class="docutils literal notranslate"><span class="pre">echo $HOME</span></code>'
+    ' or <code>glue("x", 1)</code>.</p>'
+    '<div class="highlight"><pre>{glue:text}`x:.2f` is how the role is written</pre></div>')
+
+
+@needs_mathjax
+def test_clean_page_with_math_and_code_passes(tmp_path, capsys):
+    rc, out = _check(tmp_path, capsys, "clean.html", CLEAN)
+    assert rc == 0, out
+    assert "1 pages checked, 0 failed" in out
+    assert re.search(r"typeset: [1-9]", out), out  # MathJax really ran
+
+
+def test_visible_glue_text_fails(tmp_path, capsys):
+    page = _page("<p>On the sphere the slope is glue:text ch1_x in d = 200.</p>", mathjax=False)
+    rc, out = _check(tmp_path, capsys, "glue.html", page)
+    assert rc == 1
+    assert "unrendered glue role ('glue:') in visible text: On the sphere the slope is glue:text ch1_x" in out
+
+
+def test_visible_glue_role_fails(tmp_path, capsys):
+    page = _page("<p>The slope is {glue:text}`ch1_x:.2f` here.</p>", mathjax=False)
+    rc, out = _check(tmp_path, capsys, "role.html", page)
+    assert rc == 1
+    assert "unrendered glue role ('{glue') in visible text: The slope is {glue:text}`ch1_x:.2f` here." in out
+
+
+@needs_mathjax
+def test_glue_role_typeset_as_math_fails(tmp_path, capsys):
+    # What `$p = ${glue:text}`x`$)` becomes: the last $ opens math that runs to the next $.
+    page = _page(f"<p>A fit gives {_m('R^2 = ')}"
+                 '<span class="pasted-text">0.90</span>'
+                 f"{_m(').  On the sphere the slope is {glue:text}`ch1_x:.2f` in ')}d = 200.</p>")
+    rc, out = _check(tmp_path, capsys, "mathglue.html", page)
+    assert rc == 1
+    assert "glue role typeset as math (a $ left open around a glued value?): " in out
+    assert "On the sphere the slope is {glue:text}`ch1_x:.2f` in" in out
+
+
+@needs_mathjax
+def test_unbalanced_dollar_swallowing_text_fails(tmp_path, capsys):
+    # `$x$ grows, and $y falls as the fewer the dimensions, the faster $z$ falls$ at large N.`:
+    # MyST pairs the dollars wrongly, prose goes into math and a lone $ stays in the text.
+    page = _page(f"<p>{_m('x')} grows, and {_m('y')} falls as"
+                 f"{_m(' the fewer the dimensions, the faster ')}z$ falls at large N.</p>")
+    rc, out = _check(tmp_path, capsys, "dollar.html", page)
+    assert rc == 1
+    assert "stray '$' in visible text (unbalanced math?): " in out
+    assert "z$ falls at large N." in out
+    assert "prose typeset as math (an unbalanced $?): the fewer the dimensions, the faster" in out
+
+
+@pytest.mark.parametrize("raw, shown", [
+    (r"\frac{a}{b}", r"'\\frac'"),
+    (r"\lambda_0", r"'\\lambda'"),
+    (r"\|w\|", r"'\\|'"),
+    (r"\mathrm{d}x", r"'\\mathrm'"),
+    (r"\left( x \right)", r"'\\left'"),
+    ("N^{p}", "'^{'"),
+    ("w_{ij}", "'_{'"),
+])
+def test_raw_tex_in_prose_fails(tmp_path, capsys, raw, shown):
+    page = _page(f"<p>The ratio {raw} is shown as plain text.</p>", mathjax=False)
+    rc, out = _check(tmp_path, capsys, "tex.html", page)
+    assert rc == 1
+    assert f"unrendered TeX {shown} in visible text: The ratio {raw} is shown as plain text." in out

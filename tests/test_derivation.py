@@ -76,7 +76,8 @@ def test_spectrum_and_du_requirements(tmp_path):
     # equal to the direct computation through data.mnist
     x = data.mnist(60, seed=0, source="embedded").train.x
     row = spec[(spec.dataset == "MNIST") & (spec.N == 60)].iloc[0]
-    assert row["lambda_0"] == pytest.approx(theory.lambda_min(theory.gram_infinity(x)), rel=1e-10)
+    # (to 1e-8: the last bits of a symmetric eigensolver depend on the CPU and the thread count)
+    assert row["lambda_0"] == pytest.approx(theory.lambda_min(theory.gram_infinity(x)), rel=1e-8)
     req = derivation.du_requirements(spec, delta=0.5, eps=0.1)
     r = req.iloc[0]
     assert r["width_required"] == pytest.approx(r["N"] ** 6 / (r["lambda_0"] ** 4 * 0.125))
