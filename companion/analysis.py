@@ -340,3 +340,53 @@ def trend(ts: pd.DataFrame, regime: str) -> dict:
                        f"{n_peak:,} ({out['t_peak']:.0f} iterations) and is {out['t_last']:.0f} at the "
                        f"largest size, N = {out['n_last']:,}.")
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Fits the chapters quote (power laws, log vs linear, the O(1/k) term)
+# --------------------------------------------------------------------------------------------------
+
+def fit_power_law(x, y) -> dict:
+    """Least-squares fit of log y = log c + p log x; returns {'exponent': p, 'coefficient': c, 'r2'}."""
+    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
+    if len(lx) < 2 or np.ptp(lx) == 0:
+        raise validate.ParameterError("a power-law fit needs at least two distinct x values")
+    p, logc = np.polyfit(lx, ly, 1)
+    return {"exponent": float(p), "coefficient": float(np.exp(logc)), "r2": _r2(ly, logc + p * lx)}
+
+
+def fit_log_vs_linear(n, t) -> dict:
+    """Fit t = a + b log N and t = a + b N by least squares; RMSE and R^2 of each and the better one."""
+    n, t = np.asarray(n, float), np.asarray(t, float)
+    keep = np.isfinite(t)
+    n, t = n[keep], t[keep]
+    if len(np.unique(n)) < 2:
+        raise validate.ParameterError("a fit in N needs at least two distinct N with a finite threshold")
+    out = {}
+    for name in ("log", "linear"):
+        a, b = fit(n, t, name)
+        pred = predict(n, name, a, b)
+        out[name] = {"a": a, "b": b, "rmse": float(np.sqrt(np.mean((t - pred) ** 2))),
+                     "r2": _r2(t, pred)}
+    out["better"] = "log" if out["log"]["rmse"] <= out["linear"]["rmse"] else "linear"
+    return out
+
+
+def _r2(y, pred) -> float:
+    y, pred = np.asarray(y, float), np.asarray(pred, float)
+    ss = float(((y - y.mean()) ** 2).sum())
+    return float("nan") if ss == 0 else 1.0 - float(((y - pred) ** 2).sum()) / ss
+
+
+def fit_inverse_k(k, gap) -> dict:
+    """Fit gap_k = C / k (the O(1/k) term of greedy selection) in log space, i.e. C = geometric mean of
+    k * gap_k; also the envelope max_k k * gap_k (the smallest C with gap_k <= C / k at every measured
+    k) and a free power law gap_k = c k^p."""
+    k, gap = np.asarray(k, float), np.asarray(gap, float)
+    keep = gap > 0
+    k, gap = k[keep], gap[keep]
+    if len(k) < 2:
+        raise validate.ParameterError("an O(1/k) fit needs at least two k with a positive gap")
+    free = fit_power_law(k, gap)
+    return {"C": float(np.exp(np.mean(np.log(k * gap)))), "C_envelope": float(np.max(k * gap)),
+            "exponent": free["exponent"], "coefficient": free["coefficient"]}

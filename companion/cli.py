@@ -52,6 +52,10 @@ def run(chapter: str, preset: str = "quick", overrides: dict | None = None,
     params = presets.load(chapter, preset)
     presets.check_names(chapter, overrides, "-p")
     params = params | overrides
+    from . import experiments  # every value checked against the chapter's schema, before any work
+
+    if chapter in experiments.CHAPTERS:
+        experiments.check(chapter, params)
     if isinstance(params.get("cache_dir"), str):
         # The kernel runs in book/; a relative cache_dir means relative to where the command was typed.
         params["cache_dir"] = str(Path(params["cache_dir"]).expanduser().resolve())
@@ -74,11 +78,20 @@ def main(argv=None) -> int:
                        help="override one parameter (value parsed as YAML)")
     run_p.add_argument("--output", help="where to write the executed notebook")
     sub.add_parser("list", help="list chapters and their presets")
+    params_p = sub.add_parser("params", help="list a chapter's parameters, their defaults and meaning")
+    params_p.add_argument("chapter", help="one of: " + ", ".join(presets.chapters()))
     args = parser.parse_args(argv)
     try:
         if args.command == "list":
             for chapter in presets.chapters():
                 print(f"{chapter}: {', '.join(presets.available(chapter))}")
+            return 0
+        if args.command == "params":
+            from . import experiments
+            from .experiments import schema
+
+            for name, default, text in schema.help_table(experiments.chapter(args.chapter).SCHEMA):
+                print(f"{name} = {default!r}\n    {text}")
             return 0
         out = run(args.chapter, args.preset, parse_overrides(args.param), args.output)
     except validate.ParameterError as err:

@@ -40,11 +40,24 @@ def glue(name: str, value, display: bool = False):
     return _glue(name, _rounded(value), display=display)
 
 
-def table(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+def table(frame: pd.DataFrame, digits: int = 3, floor: float | None = None) -> pd.DataFrame:
     """A copy of ``frame`` for display: every float cell written with ``digits`` significant digits
-    (general format: 0.0312, 1.35e+03), NaN shown as an empty cell; other cells unchanged."""
+    (general format: 0.0312, 1.35e+03), NaN shown as an empty cell; other cells unchanged.
+
+    ``floor``: a magnitude below which a number is floating-point zero for this table (a loss driven to
+    1e-31 is rounding noise, different on every CPU); such cells are shown as "< floor"."""
     def fmt(v):
         if isinstance(v, (float, np.floating)):
-            return "" if not math.isfinite(v) else f"{v:.{digits}g}"
+            if not math.isfinite(v):
+                return ""
+            if floor is not None and abs(v) < floor:
+                return f"< {floor:.0e}"
+            return f"{v:.{digits}g}"
         return v
     return frame.map(fmt)
+
+
+def glue_all(numbers: dict) -> None:
+    """Glue every entry of a chapter summary's ``numbers`` (floats rounded, see :func:`glue`)."""
+    for name, value in numbers.items():
+        glue(name, value)

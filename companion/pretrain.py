@@ -65,12 +65,13 @@ class PretrainResult:
     history: pd.DataFrame | None = None
 
 
-def geometric_checkpoints(first: int, last: int, points: int) -> list[int]:
-    """0 and ``points`` iterations spaced geometrically from ``first`` to ``last``, rounded (duplicates
-    after rounding dropped): a grid fine enough to locate a threshold without recording every step."""
-    validate.integer("first", first, low=1)
-    validate.integer("last", last, low=first)
+def checkpoint_grid(last: int, points: int, first: int = 1) -> list[int]:
+    """The one checkpoint grid of every chapter: 0, then ``points`` iterations spaced geometrically
+    from ``first`` to ``last`` (both included), rounded, duplicates after rounding dropped: a grid fine
+    enough to locate a threshold without recording every step."""
+    validate.integer("last", last, low=1)
     validate.integer("points", points, low=1)
+    validate.integer("first", first, low=1, high=last)
     return sorted({0, *(int(round(v)) for v in np.geomspace(first, last, points))})
 
 

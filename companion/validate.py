@@ -76,3 +76,18 @@ def _range_text(low, high, low_open=False) -> str:
     if high is not None:
         return f" <= {high}"
     return ""
+
+
+def boolean(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        _fail(name, value, "must be True or False")
+    return value
+
+
+def optional_path(name: str, value):
+    """None or a path (str or os.PathLike)."""
+    import os
+
+    if value is not None and not isinstance(value, (str, os.PathLike)):
+        _fail(name, value, "must be None (the user cache, .cache/) or a path")
+    return value

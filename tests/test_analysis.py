@@ -148,3 +148,31 @@ def test_trend_finds_a_peak_and_a_monotone_law():
     assert not got["monotone"] and "largest at N = 400" in got["text"]
     grow = pd.DataFrame([{"regime": "r", "n": n, "seed": 0, "t_star": np.log(n)} for n in (1, 10, 100)])
     assert analysis.trend(grow, "r")["monotone"]
+
+
+def test_power_law_fit_recovers_exponent():
+    x = np.array([10, 20, 40, 80])
+    fit = analysis.fit_power_law(x, 3.0 * x ** -0.5)
+    assert fit["exponent"] == pytest.approx(-0.5)
+    assert fit["coefficient"] == pytest.approx(3.0)
+    with pytest.raises(ParameterError):
+        analysis.fit_power_law([5, 5], [1, 2])
+
+
+def test_log_vs_linear_picks_the_true_law_and_skips_nan():
+    n = np.array([16, 32, 64, 128, 256, 512])
+    log_law = analysis.fit_log_vs_linear(n, 10 + 7 * np.log(n))
+    assert log_law["better"] == "log" and log_law["log"]["b"] == pytest.approx(7)
+    lin = analysis.fit_log_vs_linear(n, 5 + 2.0 * n)
+    assert lin["better"] == "linear" and lin["linear"]["b"] == pytest.approx(2)
+    with_nan = analysis.fit_log_vs_linear(np.r_[n, 1024], np.r_[10 + 7 * np.log(n), np.nan])
+    assert with_nan["log"]["b"] == pytest.approx(7)
+
+
+def test_inverse_k_fit():
+    k = np.array([1, 2, 4, 8, 16])
+    fit = analysis.fit_inverse_k(k, 5.0 / k)
+    assert fit["C"] == pytest.approx(5.0) and fit["C_envelope"] == pytest.approx(5.0)
+    assert fit["exponent"] == pytest.approx(-1.0)
+    fast = analysis.fit_inverse_k(k, 8.0 / k ** 2)
+    assert fast["C_envelope"] == pytest.approx(8.0) and fast["C"] < 8.0  # 1/k^2 decays below C/k

@@ -9,7 +9,8 @@ import pytest
 
 papermill = pytest.importorskip("papermill")
 
-from companion import presets, sweep  # noqa: E402
+from companion import experiments, presets  # noqa: E402
+from companion.experiments import engine  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK = REPO / "book"
@@ -49,15 +50,12 @@ def _glued(nb) -> dict:
     return values
 
 
-def test_defaults_equal_paper_preset():
-    nb = nbformat.read(NB, as_version=4)
-    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    ns: dict = {}
-    exec(cell.source, ns)  # noqa: S102 - our own parameters cell: plain assignments
-    paper = presets.load(CHAPTER, "paper")
-    for key, value in paper.items():
-        assert ns[key] == value, key
-    assert ns["cache_dir"] is None
+def _git_status():
+    """`git status` of book/results ('' in a clean checkout; None outside git)."""
+    if not (REPO / ".git").exists():
+        return None
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "book/results"],
+                          cwd=REPO, capture_output=True, text=True, check=True).stdout
 
 
 def _results_listing():
@@ -65,18 +63,14 @@ def _results_listing():
 
 
 def test_quick_preset_from_empty_cache_leaves_committed_results_alone(tmp_path):
-    before = _results_listing()
+    before = _results_listing(), _git_status()
     nb = _run(tmp_path, default_cache=True)
     # a run with new settings and no cache_dir writes to the user cache, never into book/results
-    assert _results_listing() == before
-    if (REPO / ".git").exists():
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "book/results"],
-                                cwd=REPO, capture_output=True, text=True, check=True).stdout
-        assert status == ""
+    assert (_results_listing(), _git_status()) == before
     quick = presets.load(CHAPTER, "quick")
-    spec = sweep.check_params(**quick)["spec"]
-    # one cached unit per (regime, N, seed), all written
-    assert sweep.missing_units(spec, tmp_path / "cache") == []
+    spec = experiments.check(CHAPTER, quick)[0].sweep()
+    # one stored unit per (regime, N, seed), all written
+    assert engine.missing(spec, tmp_path / "cache") == []
     assert len(list((tmp_path / "cache").glob("ch3-*"))) == len(spec.units())
     g = _glued(nb)
     assert int(g["ch3_n_units"]) == len(spec.units())
@@ -89,7 +83,7 @@ def test_quick_preset_from_empty_cache_leaves_committed_results_alone(tmp_path):
     assert math.isfinite(float(g["ch3_oos_pred"])) and int(g["ch3_oos_n"]) == max(quick["sizes"])
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"
               or (o.get("output_type") == "stream" and o.get("name") == "stderr"
-                  and "sweep units" not in o["text"] and o["text"].strip())]  # progress bars are fine
+                  and "units" not in o["text"] and o["text"].strip())]  # progress bars are fine
     assert not errors
 
 

@@ -22,15 +22,23 @@ def test_unknown_chapter_and_preset_are_clear_errors(capsys):
             presets.load(chapter, "huge")
 
 
-def test_run_reports_a_bad_parameter_from_the_notebook(tmp_path, capfd):
+def test_a_bad_value_is_refused_before_anything_runs(tmp_path, capsys, no_execution):
     code = cli.main(["run", "01_theorem", "--preset", "quick", "-p", "sizes=[]",
                      "-p", f"cache_dir={tmp_path / 'cache'}", "--output", str(tmp_path / "out.ipynb")])
-    assert code == 1
+    assert code == 2 and no_execution == []
+    assert "parameter 'sizes' = [] is not allowed" in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "out.ipynb").exists()
+
+
+def test_a_real_run_writes_its_notebook_and_results_quietly(tmp_path, capfd):
+    code = cli.main(["run", "01_theorem", "--preset", "quick", "-p", "sizes=[50, 100]", "-p", "seeds=[0]",
+                     "-p", "mc_samples=[100, 1000]", "-p", f"cache_dir={tmp_path / 'cache'}",
+                     "--output", str(tmp_path / "out.ipynb")])
+    assert code == 0 and (tmp_path / "out.ipynb").exists()
+    assert any((tmp_path / "cache").glob("ch1-spectrum-mnist-n50-*"))
     err = capfd.readouterr().err  # capfd: the kernel process writes to the same stderr
-    assert "ParameterError: parameter 'sizes' = []" in err
     # the kernel's "running over TCP without encryption" warning is gone (the CLI asks for CurveZMQ)
     assert "without encryption" not in err
-    assert not (tmp_path / "cache").exists()
 
 
 @pytest.fixture

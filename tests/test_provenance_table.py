@@ -4,7 +4,7 @@ from importlib import metadata
 
 import pandas as pd
 
-from companion import cache
+from companion.experiments import store as cache
 from companion.provenance_table import COLUMNS, environment_versions, provenance_summary, provenance_table
 
 

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from companion import cache, display, paths
+from companion import display, paths
+from companion.experiments import store as cache
 
 BOOK = paths.BOOK_DIR
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
@@ -123,14 +124,16 @@ def test_every_glue_reference_exists_and_shows_no_more_digits_than_were_glued():
 # End to end: stored outputs survive noise in the results
 # --------------------------------------------------------------------------------------------------
 
-#: Relative noise added to every continuous float of the committed results: about 10,000 times the
-#: rounding error of a double, far above what another CPU or BLAS build changes.
+#: Noise added to every continuous float of the committed results: relative, about 10,000 times the
+#: rounding error of a double, far above what another CPU or BLAS build changes; and absolute, for
+#: quantities that are zero up to rounding (a loss driven to 1e-31 is noise on every machine).
 NOISE = 1e-12
+ABS_NOISE = 1e-20
 
 
 def _perturb_results(results: Path, seed: int = 0) -> int:
-    """Multiply every non-integer float of every frame by (1 + NOISE u), u uniform in [-1, 1], and
-    re-sign the checksum. Accuracies are left alone: they are ratios of integer counts, identical on
+    """Replace every non-integer float x of every frame by x (1 + NOISE u) + ABS_NOISE v, u uniform in
+    [-1, 1], v in [0, 1] (non-negative, so a loss stays a loss), and re-sign the checksum. Accuracies are left alone: they are ratios of integer counts, identical on
     every machine (a changed count is a changed result, which the regression tests catch)."""
     rng = np.random.default_rng(seed)
     changed = 0
@@ -141,7 +144,8 @@ def _perturb_results(results: Path, seed: int = 0) -> int:
             if (values.dtype.kind != "f" or "accuracy" in col
                     or np.all(np.isnan(values) | (values == np.round(values)))):
                 continue
-            frame[col] = values * (1.0 + NOISE * rng.uniform(-1, 1, len(values)))
+            frame[col] = (values * (1.0 + NOISE * rng.uniform(-1, 1, len(values)))
+                          + ABS_NOISE * rng.uniform(0, 1, len(values)))
             changed += 1
         raw = cache._frame_bytes(frame)
         frame_path.write_bytes(raw)

@@ -1,0 +1,44 @@
+"""The experiments of every chapter, on one engine.
+
+    engine.py      an experiment = a frozen dataclass + units() + compute(unit); run() computes the
+                   missing units (resumable, parallel) and returns one tidy frame
+    store.py       where results live: committed (read-only) first, then the user cache; atomic
+                   writes, checksums, provenance
+    schema.py      each chapter's parameters declared once (defaults, help, checks)
+    theorem.py     chapter 1: spectra of H_inf, Du et al.'s requirements, Monte-Carlo check
+    derivation.py  chapter 2: the bound step by step (GD runs, initial residuals, greedy vs k)
+    mnist.py       chapter 3: the MNIST sweep (regime x N x seed)
+
+Each chapter module has ``SCHEMA`` (its parameters), ``run(params, options)`` (its frames) and
+``summarize(frames, params)`` (every number its prose quotes).
+"""
+from __future__ import annotations
+
+from . import derivation, engine, mnist, schema, store, theorem
+from .engine import RunOptions
+
+#: Chapter notebook -> its experiments module.
+CHAPTERS = {"01_theorem": theorem, "02_derivation": derivation, "03_mnist_validation": mnist}
+
+
+def chapter(name: str):
+    from .. import validate
+
+    return CHAPTERS[validate.choice("chapter", name, CHAPTERS)]
+
+
+def check(name: str, values: dict | None = None, **kwargs):
+    """(params, RunOptions) of chapter ``name`` from ``values`` (every value checked, unknown names
+    refused), defaults being the chapter's paper preset."""
+    return schema.check(chapter(name).SCHEMA, values, **kwargs)
+
+
+__all__ = ["CHAPTERS", "RunOptions", "chapter", "check", "derivation", "engine", "mnist", "schema",
+           "store", "theorem"]
+
+
+def check_notebook(name: str, namespace: dict):
+    """(params, RunOptions) from a notebook's namespace after its ``parameters`` cell (and any
+    papermill overrides): every declared parameter is taken from there."""
+    names = schema.names(chapter(name).SCHEMA)
+    return check(name, {n: namespace[n] for n in names if n in namespace})

@@ -1,0 +1,155 @@
+"""The one experiment engine under every chapter.
+
+An *experiment* is a frozen dataclass of exactly the fields its results depend on, with
+
+- ``units()``: the grid, a list of hashable units (e.g. ``(d, n, seed)``);
+- ``unit_label(unit)``: a readable name for the unit's result folder;
+- ``unit_config(unit)``: everything that unit's result depends on (its cache key), including any
+  quantity derived from the whole grid (chapter 2's step size, set by the largest N), so changing
+  the grid invalidates exactly the units it affects;
+- ``compute(unit, device)``: the unit's tidy frame.
+
+:func:`run` reads the units already stored (the committed results first, then the user cache, see
+:mod:`.store`), computes the missing ones (largest ``cost`` first, in ``n_jobs`` worker processes),
+stores each as soon as it is back in this process, and returns all of them as one frame. Workers only
+compute and return frames; this process writes them, so a worker needs no file system of its own and
+a run killed at any moment keeps every unit finished before the kill.
+
+How a run is carried out — device, jobs, cache folder, progress bars — is a :class:`RunOptions`, never
+part of a key.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import ClassVar, Hashable
+
+import pandas as pd
+import torch
+from tqdm import tqdm  # plain tqdm: tqdm.auto warns on stderr without ipywidgets
+
+from .. import validate
+from ..runtime import DEVICES, device_description, resolve_device
+from . import store
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run (never what is computed): not part of any cache key."""
+
+    device: str = "auto"
+    n_jobs: int = 1
+    cache_dir: object = None
+    progress: bool = True
+
+    def __post_init__(self):
+        validate.choice("device", self.device, DEVICES)
+        validate.integer("n_jobs", self.n_jobs, low=1, high=256)
+        validate.boolean("progress", self.progress)
+        validate.optional_path("cache_dir", self.cache_dir)
+
+
+class Experiment:
+    """Base of every experiment (subclasses are frozen dataclasses)."""
+
+    #: Prefix of every result folder of this experiment, e.g. ``ch2-gd``.
+    name: ClassVar[str]
+    #: Intra-op threads while a unit computes in this process (None: leave torch's setting). Many
+    #: small matrix products run faster on one thread than on two on a busy two-core machine.
+    threads: ClassVar[int | None] = None
+    #: How closely a recomputation on another CPU (another vector instruction set, another BLAS) must
+    #: match a stored result (numpy.isclose terms); on the same CPU it must match bit for bit.
+    #: Float64 computations agree to about 1e-12; float32 SGD drifts further over thousands of steps.
+    tolerance: ClassVar[dict] = {"rtol": 1e-6, "atol": 1e-12}
+
+    def units(self) -> list[Hashable]:
+        raise NotImplementedError
+
+    def unit_label(self, unit) -> str:
+        raise NotImplementedError
+
+    def unit_config(self, unit) -> dict:
+        raise NotImplementedError
+
+    def compute(self, unit, device: torch.device) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def cost(self, unit) -> float:
+        """Relative cost, to start the longest units first (better load balance)."""
+        return 1.0
+
+    # -- helpers shared by all experiments ----------------------------------------------------------
+    def result_name(self, unit) -> str:
+        return f"{self.name}-{self.unit_label(unit)}"
+
+
+def missing(experiment: Experiment, cache_dir=None) -> list:
+    """Units without a stored result (checks existence only: reads no frame)."""
+    return [u for u in experiment.units()
+            if not store.exists(experiment.result_name(u), experiment.unit_config(u), cache_dir)]
+
+
+def compute_unit(experiment: Experiment, unit, device: str = "auto", threads: int | None = None):
+    """Compute one unit, in whatever process this runs: returns (unit, frame, wall time, device text)."""
+    dev = resolve_device(device)
+    before = torch.get_num_threads()
+    threads = threads or experiment.threads
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        start = time.perf_counter()
+        frame = experiment.compute(unit, dev)
+        return unit, frame, time.perf_counter() - start, device_description(dev)
+    finally:
+        torch.set_num_threads(before)
+
+
+def run(experiment: Experiment, options: RunOptions | None = None) -> pd.DataFrame:
+    """Every unit of ``experiment`` as one tidy frame (stored units read back, missing ones computed
+    and stored). ``frame.attrs['computed']`` lists the units this call computed."""
+    options = options or RunOptions()
+    resolve_device(options.device)  # a bad or unavailable device fails before any work
+    units = experiment.units()
+    todo = set(missing(experiment, options.cache_dir))
+    frames = {u: store.load(experiment.result_name(u), experiment.unit_config(u), options.cache_dir)
+              for u in units if u not in todo}
+    todo |= {u for u, f in frames.items() if f is None}  # a damaged user-cache result: recompute
+    pending = sorted((u for u in units if u in todo), key=experiment.cost, reverse=True)
+    computed = []
+    bar = tqdm(total=len(pending), desc=f"{experiment.name} units", disable=not options.progress
+               or not pending, leave=False)
+    for unit, frame, wall, device in _compute_all(experiment, pending, options):
+        name, config = experiment.result_name(unit), experiment.unit_config(unit)
+        store.store(name, config, frame, device=device, wall_time_s=wall, cache_dir=options.cache_dir)
+        # Read back what was written, so a fresh result and a stored one are the same floats.
+        frames[unit] = store.load(name, config, options.cache_dir)
+        computed.append(unit)
+        bar.update()
+    bar.close()
+    out = pd.concat([frames[u] for u in units], ignore_index=True) if units else pd.DataFrame()
+    out.attrs["computed"] = sorted(computed, key=units.index)
+    return out
+
+
+def _compute_all(experiment, pending, options):
+    if len(pending) > 1 and options.n_jobs > 1:
+        from joblib import Parallel, delayed
+
+        # One intra-op thread per worker: the workers already fill the cores.
+        yield from Parallel(n_jobs=options.n_jobs, return_as="generator_unordered")(
+            delayed(compute_unit)(experiment, u, options.device, 1) for u in pending)
+    else:
+        for u in pending:
+            yield compute_unit(experiment, u, options.device)
+
+
+def provenance(experiment: Experiment, cache_dir=None) -> pd.DataFrame:
+    """One row per stored unit: its label, device, wall time and torch version."""
+    rows = []
+    for u in experiment.units():
+        prov = store.provenance(experiment.result_name(u), experiment.unit_config(u), cache_dir)
+        if prov is not None:
+            rows.append({"unit": experiment.unit_label(u), "device": prov.get("device"),
+                         "wall_time_s": prov.get("wall_time_s"),
+                         "torch": prov.get("packages", {}).get("torch")})
+    return pd.DataFrame(rows, columns=["unit", "device", "wall_time_s", "torch"])

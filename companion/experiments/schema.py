@@ -1,0 +1,99 @@
+"""Each chapter's parameters, declared once: a frozen dataclass whose fields carry their default (the
+paper preset), help text and check in the field's metadata.
+
+The declaration drives validation (:func:`check`: every value checked before any work, unknown names
+refused with the closest match), the command line's help (``python -m companion params CHAPTER``) and
+the notebooks (tests/test_schema.py checks that each notebook's ``parameters`` cell, its
+``paper.yaml`` and its schema agree). Run options (device, jobs, cache folder, progress) are declared
+once, in :data:`RUN_FIELDS`, for every chapter, and never enter a cache key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .. import validate
+from ..runtime import DEVICES
+from .engine import RunOptions
+
+
+def param(default, help: str, check: Callable[[str, Any], Any] | None = None):
+    """A chapter parameter: ``default`` (lists given as tuples), one line of ``help``, and ``check``
+    (name, value) -> normalised value, raising ParameterError that names the parameter."""
+    return field(default=default, metadata={"help": help, "check": check})
+
+
+@dataclass(frozen=True)
+class RunFields:
+    """The run options every computing chapter takes (see :class:`.engine.RunOptions`)."""
+
+    device: str = param("auto", "'auto' (CUDA when available, else the CPU), 'cpu' or 'cuda'",
+                        lambda n, v: validate.choice(n, v, DEVICES))
+    n_jobs: int = param(1, "worker processes for the units still to compute",
+                        lambda n, v: validate.integer(n, v, low=1, high=256))
+    cache_dir: object = param(None, "None: read the committed results, store new ones in .cache/ "
+                              "(or $COMPANION_CACHE_DIR); a path: store there", validate.optional_path)
+    progress: bool = param(True, "show progress bars while computing", validate.boolean)
+
+
+RUN_FIELDS = tuple(f.name for f in dataclasses.fields(RunFields))
+
+
+def names(schema) -> list[str]:
+    """Every parameter of a chapter: its own fields, then the run options."""
+    return [f.name for f in dataclasses.fields(schema)] + list(RUN_FIELDS)
+
+
+def _run_default(schema, f):
+    return getattr(schema, "RUN_DEFAULTS", {}).get(f.name, f.default)
+
+
+def defaults(schema) -> dict:
+    """The declared defaults (tuples given back as lists, as YAML and the notebook write them)."""
+    out = {f.name: f.default for f in dataclasses.fields(schema)}
+    out |= {f.name: _run_default(schema, f) for f in dataclasses.fields(RunFields)}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+def help_table(schema) -> list[tuple[str, Any, str]]:
+    return [(f.name, defaults(schema)[f.name], f.metadata.get("help", ""))
+            for f in [*dataclasses.fields(schema), *dataclasses.fields(RunFields)]]
+
+
+def check_names(schema, given, where: str = "the parameters") -> None:
+    """Refuse a name that the chapter does not declare, with the closest match."""
+    known = names(schema)
+    for name in given:
+        if name not in known:
+            close = difflib.get_close_matches(str(name), known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else "."
+            raise validate.ParameterError(f"parameter {name!r} is not a parameter of this chapter (from "
+                                          f"{where}){hint} Allowed: {', '.join(known)}")
+
+
+def check(schema, values: dict | None = None, **kwargs):
+    """Validate every value (defaults for the missing ones) before any work.
+
+    Returns (params, RunOptions): ``params`` an instance of ``schema`` (after its own ``validate()``
+    for rules across fields, when it has one)."""
+    values = {**(values or {}), **kwargs}
+    check_names(schema, values)
+    checked = {}
+    declared = defaults(schema)
+    for f in [*dataclasses.fields(schema), *dataclasses.fields(RunFields)]:
+        value = values.get(f.name, declared[f.name])
+        checker = f.metadata.get("check")
+        checked[f.name] = checker(f.name, value) if checker else value
+    own = {f.name: _frozen(checked[f.name]) for f in dataclasses.fields(schema)}
+    params = schema(**own)
+    if hasattr(params, "validate"):
+        params.validate()
+    options = RunOptions(**{name: checked[name] for name in RUN_FIELDS})
+    return params, options
+
+
+def _frozen(value):
+    """Lists become tuples, so parameters are hashable and cannot change after the check."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value

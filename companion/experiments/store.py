@@ -1,0 +1,214 @@
+"""On-disk store of expensive results, one folder per result named by a hash of its full configuration.
+
+    <folder>/<name>-<hash12>/frame.csv        the result, a tidy pandas frame
+    <folder>/<name>-<hash12>/provenance.json  config, package versions, device, source revision,
+                                              wall time, sha256 of the frame
+
+Two layers are read, in this order:
+
+1. the results committed with the book (``paths.RESULTS_DIR``): **read-only** to the code. A
+   committed result that fails its check stops the run with :class:`CommittedResultError`, naming
+   the folder and the two ways out; it is never removed or rewritten;
+2. the user cache (``cache_dir``: a path, else COMPANION_CACHE_DIR, else ``.cache/``): new results
+   are written here, atomically (a temporary folder renamed into place), so an interrupted run never
+   leaves a partial result. A cached result that fails its check is discarded with a
+   :class:`CorruptResult` warning and recomputed.
+
+Only a run whose ``cache_dir`` *is* the committed folder (the regenerate command) writes there; it
+then treats that folder as its cache.
+
+The key is the configuration plus ``CODE_VERSION``; the device and the source revision are recorded
+in the provenance but are not part of the key (a result computed on a GPU answers the same question;
+tests/test_regression.py recomputes committed units to catch code changes that alter results).
+The checksum is taken over the frame with line endings normalised, so a checkout that converts them
+(git's core.autocrlf on Windows) still reads the same result.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from .. import paths
+from ..runtime import package_versions
+
+# Bump when a change in the code changes what a configuration computes: old results stop matching.
+CODE_VERSION = 1
+
+
+class CorruptResult(UserWarning):
+    """A result in the user cache failed its check and is being recomputed."""
+
+
+class CommittedResultError(RuntimeError):
+    """A result committed with the book failed its check (it is left exactly as it is)."""
+
+
+def config_hash(config: dict) -> str:
+    text = json.dumps({"config": config, "code_version": CODE_VERSION}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def folder_name(name: str, config: dict) -> str:
+    return f"{name}-{config_hash(config)}"
+
+
+def write_dir(cache_dir=None) -> Path:
+    """The folder new results are written to."""
+    return paths.cache_dir(cache_dir)
+
+
+def result_dir(name: str, config: dict, cache_dir=None) -> Path:
+    """Where the result of ``config`` is written (in the user cache, or the committed folder when
+    ``cache_dir`` names it)."""
+    return write_dir(cache_dir) / folder_name(name, config)
+
+
+def _layers(cache_dir) -> list[tuple[Path, bool]]:
+    """(folder, read_only) pairs in reading order."""
+    target = write_dir(cache_dir)
+    if paths.is_results_dir(target):
+        return [(target, False)]
+    return [(paths.RESULTS_DIR, True), (target, False)]
+
+
+def locate(name: str, config: dict, cache_dir=None) -> Path | None:
+    """The folder holding the result of ``config`` (committed first), or None. Checks existence only."""
+    for root, _ in _layers(cache_dir):
+        folder = root / folder_name(name, config)
+        if (folder / "provenance.json").exists():
+            return folder
+    return None
+
+
+def exists(name: str, config: dict, cache_dir=None) -> bool:
+    return locate(name, config, cache_dir) is not None
+
+
+def checksum(raw: bytes) -> str:
+    """sha256 of a frame's bytes with line endings normalised (CRLF and CR read as LF)."""
+    return hashlib.sha256(raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")).hexdigest()
+
+
+def _frame_bytes(frame: pd.DataFrame) -> bytes:
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, float_format="%.17g", lineterminator="\n")
+    return buf.getvalue().encode()
+
+
+def _read(folder: Path) -> pd.DataFrame:
+    """The checked frame in ``folder``; raises FileNotFoundError or ValueError saying what is wrong."""
+    try:
+        prov = json.loads((folder / "provenance.json").read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"provenance.json is not valid JSON ({err})") from None
+    raw = (folder / "frame.csv").read_bytes()
+    if not isinstance(prov, dict) or "sha256" not in prov:
+        raise ValueError("provenance.json has no sha256")
+    if checksum(raw) != prov["sha256"]:
+        raise ValueError("checksum mismatch: frame.csv is not the file its provenance describes")
+    try:
+        return pd.read_csv(io.BytesIO(raw))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ValueError(f"frame.csv does not parse ({err})") from None
+
+
+def load(name: str, config: dict, cache_dir=None) -> pd.DataFrame | None:
+    """The stored frame for ``config``, or None when there is none.
+
+    A damaged committed result raises :class:`CommittedResultError` (and is left untouched); a
+    damaged user-cache result is removed with a :class:`CorruptResult` warning (then None)."""
+    for root, read_only in _layers(cache_dir):
+        folder = root / folder_name(name, config)
+        if not folder.exists():
+            continue
+        try:
+            return _read(folder)
+        except (FileNotFoundError, ValueError) as err:
+            why = f"files missing ({err.filename})" if isinstance(err, FileNotFoundError) else str(err)
+            if read_only:
+                raise CommittedResultError(_committed_message(folder, why)) from None
+            warnings.warn(f"cached result {folder} is corrupt ({why}); recomputing it", CorruptResult,
+                          stacklevel=2)
+            shutil.rmtree(folder, ignore_errors=True)
+    return None
+
+
+def _committed_message(folder: Path, why: str) -> str:
+    try:
+        shown = folder.relative_to(paths.REPO_ROOT)
+    except ValueError:
+        shown = folder
+    return (f"the committed result {shown} is damaged: {why}. Nothing was changed. Restore it with "
+            f"`git checkout -- {shown}`, or regenerate the committed results of its chapter with "
+            f"`python -m companion run CHAPTER --preset paper -p cache_dir={paths.RESULTS_DIR}`.")
+
+
+@lru_cache(maxsize=1)
+def source_revision() -> str | None:
+    """The git commit of the code (with '+dirty' when tracked files differ), or None outside git."""
+    try:
+        run = lambda *a: subprocess.run(["git", *a], cwd=paths.REPO_ROOT, capture_output=True,  # noqa: E731
+                                        text=True, timeout=10, check=True).stdout.strip()
+        commit = run("rev-parse", "HEAD")
+        dirty = run("status", "--porcelain", "--untracked-files=no", "--", "companion")
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def store(name: str, config: dict, frame: pd.DataFrame, *, device: str, wall_time_s: float,
+          cache_dir=None) -> Path:
+    """Write frame + provenance atomically into the result folder of the user cache."""
+    folder = result_dir(name, config, cache_dir)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    raw = _frame_bytes(frame)
+    prov = {"name": name, "hash": config_hash(config), "config": config,
+            "code_version": CODE_VERSION, "source_revision": source_revision(),
+            "packages": package_versions(), "device": device,
+            "wall_time_s": round(wall_time_s, 3), "rows": len(frame),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "sha256": checksum(raw)}
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        (tmp / "frame.csv").write_bytes(raw)
+        (tmp / "provenance.json").write_text(json.dumps(prov, indent=2, sort_keys=True, default=str) + "\n")
+        if folder.exists():  # a concurrent writer finished first: same config, same result
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def cached(name: str, config: dict, compute: Callable[[], pd.DataFrame], *, cache_dir=None,
+           device: str = "cpu") -> pd.DataFrame:
+    """Return the stored result of ``compute()`` for ``config``, computing and storing it if needed.
+
+    ``config`` must hold everything the result depends on (JSON-serialisable), and nothing else."""
+    frame = load(name, config, cache_dir)
+    if frame is not None:
+        return frame
+    start = time.perf_counter()
+    frame = compute()
+    store(name, config, frame, device=device, wall_time_s=time.perf_counter() - start,
+          cache_dir=cache_dir)
+    # Read back what was written, so a fresh result and a stored one are the same floats.
+    return load(name, config, cache_dir)
+
+
+def provenance(name: str, config: dict, cache_dir=None) -> dict | None:
+    folder = locate(name, config, cache_dir)
+    return json.loads((folder / "provenance.json").read_text()) if folder else None

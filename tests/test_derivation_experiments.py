@@ -1,0 +1,80 @@
+"""Chapter 2's experiments (companion.experiments.derivation): GD runs, greedy vs k, initial residuals,
+the step size written into each unit, and the chapter summary."""
+import numpy as np
+import pytest
+
+from companion import experiments
+from companion.experiments import derivation, engine
+
+QUICK2 = dict(d_high=20, sizes_high=[8, 16], d_low=5, sizes_low=[8, 16], width=64, seeds=[0], eps=1e-2,
+              k=16, num_checkpoints=6, step_factor=1.0, horizon=1.2, max_steps=3000,
+              residual_sizes=[8, 64], residual_seeds=[0, 1], greedy_size=16, greedy_widths=[16, 64],
+              greedy_k_max=64, greedy_seeds=[0], device="cpu", n_jobs=1, progress=False)
+
+
+def _frames(tmp_path, **kw):
+    params, options = experiments.check("02_derivation", {**QUICK2, "cache_dir": str(tmp_path), **kw})
+    return params, derivation.run(params, options)
+
+
+def test_gd_runs_track_theory(tmp_path):
+    p, frames = _frames(tmp_path)
+    runs = frames["gd_runs"]
+    summary = derivation.run_summary(runs)
+    assert len(summary) == 4 and set(runs["series"]) == {"dense", "pruned"}
+    for r in summary.itertuples():
+        assert r.t_gd <= r.t_bound + 1                 # the exact threshold is below the simple bound
+        assert 0 <= r.t_pruned <= r.steps and r.floor >= 0
+    dense = runs[runs.series == "dense"]
+    first = dense[dense.t == 0]
+    assert np.allclose(first["value"], first["r0"])      # residual at t = 0 is ||y - u(0)||^2
+    # t_dense is the first recorded iteration with residual <= eps (every step <= 64 is recorded)
+    for _, g in dense.groupby(["d", "N", "seed"]):
+        t_dense = g["t_dense"].iloc[0]
+        if t_dense <= 64:
+            assert g[g.value <= p.eps]["t"].min() == t_dense
+    # one step for all N in a given d, set by the largest N
+    assert runs.groupby("d")["eta"].nunique().eq(1).all()
+    eta_high = derivation.step_size(p.d_high, max(p.sizes_high), p.seeds)
+    assert runs[runs.d == p.d_high]["eta"].iloc[0] == eta_high
+
+
+def test_the_step_is_written_into_each_unit_so_a_grid_change_invalidates_exactly_its_units(tmp_path):
+    p, frames = _frames(tmp_path)
+    assert len(frames["gd_runs"].attrs["computed"]) == 4
+    # a larger N in d_low changes d_low's step: its runs are recomputed, d_high's are reused
+    _, more = _frames(tmp_path, sizes_low=[8, 16, 32])
+    assert sorted(more["gd_runs"].attrs["computed"]) == [(5, 8, 0), (5, 16, 0), (5, 32, 0)]
+    gd = derivation.experiments(p)["gd_runs"]
+    assert gd.unit_config((20, 8, 0))["eta"] == gd.etas[20]
+    assert "device" not in gd.unit_config((20, 8, 0))
+
+
+def test_greedy_vs_k_and_fits(tmp_path):
+    _, frames = _frames(tmp_path)
+    gk = frames["greedy_vs_k"]
+    assert set(gk["stage"]) == {"init", "trained"} and set(gk["width"]) == {16, 64}
+    # the greedy loss need not fall at every step, but it must fall overall
+    for _, g in gk.groupby(["width", "stage"]):
+        g = g.sort_values("k")
+        assert g["loss"].iloc[-1] < g["loss"].iloc[0]
+        assert (g["distinct"] <= g["k"]).all()
+    assert (derivation.inverse_k_fits(gk)["C"] > 0).all()
+
+
+def test_initial_residual_is_about_three_halves_n(tmp_path):
+    exp = derivation.InitialResiduals((20, 5), (256, 1024), (0, 1, 2), 64)
+    res = engine.run(exp, engine.RunOptions(cache_dir=tmp_path, progress=False))
+    assert 0.7 < (res["residual"] / res["expected"]).mean() < 1.3
+    assert (res["expected"] == 1.5 * res["N"]).all()
+
+
+def test_summary_numbers_come_from_the_frames(tmp_path):
+    p, frames = _frames(tmp_path)
+    numbers = derivation.summarize(frames, p).numbers
+    summary = derivation.run_summary(frames["gd_runs"])
+    assert numbers["ch2_n_runs"] == len(summary) == 4
+    assert numbers["ch2_s1_n_hold"] + numbers["ch2_s1_n_fail"] == 4
+    assert numbers["ch2_d20_eta"] == summary[summary.d == 20]["eta"].iloc[0]
+    assert numbers["ch2_s4_d20_t_dense_better"] in ("log", "linear")
+    assert 0.5 < numbers["ch2_s2_d20_exp"] < 1.5
