@@ -62,7 +62,8 @@ def test_chapter_02_quick(tmp_path):
     assert 0.8 < float(g["ch2_s2_d200_exp"]) < 1.2              # initial residual linear in N
     assert int(g["ch2_s1_n_hold"]) >= 1
     assert float(g["ch2_s3_C_exp_m"]) > 0                       # the O(1/k) constant grows with m
-    assert g["ch2_s4_d200_t_dense_better"] in ("'log'", "'linear'")
+    assert g["ch2_sphere200_fixed_dense_better"] in ("'log'", "'linear'")
+    assert 0 < float(g["ch2_collapse_c"]) < 3 and int(g["ch2_mnist_fixed_nmax"]) == 80
     names = {p.name.split("-")[1] for p in (tmp_path / "cache").iterdir()}
     assert names == {"gd", "greedy", "residuals"}
 

@@ -100,3 +100,100 @@ def test_valid_overrides_pass_the_check_and_reach_papermill(tmp_path, no_executi
     [(args, kwargs)] = no_execution
     assert args[0].endswith("03_mnist_validation.ipynb")
     assert kwargs["parameters"] == presets.load("03_mnist_validation", "quick") | {"sizes": [250, 500], "n_jobs": 1}
+
+
+# -- python -m companion results: every committed result from one command ----------------------------
+
+def _snapshot(folder):
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+
+
+def test_results_dry_run_prints_the_estimate_and_the_plan_and_writes_nothing(capsys, monkeypatch):
+    from companion.experiments import engine
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("a dry run computed something")
+
+    monkeypatch.setattr(engine, "run", no_run)
+    before = _snapshot(paths.RESULTS_DIR)
+    assert cli.main(["results", "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    est = cli.estimate()
+    total = sum(row["wall_s"] for row in est.values())
+    assert out[1].startswith(f"Estimated time from scratch: about {cli._duration(total)} of computing on a "
+                             "2-core CPU (01_theorem ")
+    for chapter in cli.RESULT_PREFIXES:
+        [line] = [x for x in out if x.strip().startswith(chapter)]
+        assert re.search(r"\d+ units: +\d+ to compute, +\d+ reused|units unknown until full MNIST", line)
+    assert out[-1] == "Dry run: nothing was computed or written."
+    assert _snapshot(paths.RESULTS_DIR) == before
+
+
+def test_the_estimate_is_each_chapters_summed_wall_time_over_its_n_jobs(tmp_path):
+    import json
+
+    for name, wall in [("ch1-spectrum-mnist-n50", 3.0), ("ch1-monte-carlo-n200-s0", 1.0),
+                       ("ch2-gd-d10-n16-s0", 10.0), ("ch2-gd-d10-n16-s1", 30.0), ("ch3-ntk-n500-s0", 100.0)]:
+        (tmp_path / f"{name}-0123456789ab").mkdir()
+        (tmp_path / f"{name}-0123456789ab" / "provenance.json").write_text(
+            json.dumps({"name": name, "wall_time_s": wall}))
+    est = cli.estimate(tmp_path, {"01_theorem": 1, "02_derivation": 2, "03_mnist_validation": 4})
+    assert {ch: (row["units"], row["wall_s"]) for ch, row in est.items()} == {
+        "01_theorem": (2, 4.0), "02_derivation": (2, 20.0), "03_mnist_validation": (1, 25.0)}
+    # n_jobs defaults to each chapter's paper preset
+    assert cli.estimate(tmp_path)["03_mnist_validation"]["n_jobs"] == presets.load(
+        "03_mnist_validation", "paper")["n_jobs"]
+
+
+def test_every_chapters_result_folders_start_with_its_prefix():
+    from companion import experiments
+
+    for chapter, module in experiments.CHAPTERS.items():
+        names = {getattr(module, n).name for n in dir(module)
+                 if isinstance(getattr(module, n), type) and issubclass(getattr(module, n), experiments.engine.Experiment)
+                 and getattr(module, n) is not experiments.engine.Experiment}
+        # a result folder is named <experiment name>-<unit label>-<hash>
+        assert names and all(f"{n}-".startswith(cli.RESULT_PREFIXES[chapter]) for n in names), (chapter, names)
+
+
+_TINY_MNIST = {"regimes": ["mean_field"], "sizes": [100], "seeds": [0], "n_test": 100, "width": 16, "k": 4,
+               "steps": 20, "num_checkpoints": 3, "first_checkpoint": 5, "batch_size": 50,
+               "source": "embedded"}
+
+
+@pytest.fixture
+def tiny_results(tmp_path, monkeypatch):
+    """book/results/ replaced by an empty folder, chapter 3's paper preset by a seconds-long one."""
+    results = tmp_path / "results"
+    results.mkdir()
+    monkeypatch.setattr(paths, "RESULTS_DIR", results)
+    load = presets.load
+    tiny = dict(_TINY_MNIST)
+    monkeypatch.setattr(presets, "load", lambda ch, preset: load(ch, preset) | tiny)
+    return results, tiny
+
+
+def test_results_computes_the_missing_units_then_reuses_them(tiny_results, capsys):
+    results, _ = tiny_results
+    assert cli.main(["results", "--chapter", "03_mnist_validation"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^  03_mnist_validation +1 units: +1 to compute, +0 reused", out, re.M)
+    assert re.search(r"^03_mnist_validation: 1 units computed, 0 reused, wall time \d+ s", out, re.M)
+    assert [p.name.startswith("ch3-mean_field-n100-s0-") for p in results.iterdir()] == [True]
+    assert cli.main(["results", "--chapter", "03_mnist_validation"]) == 0
+    assert re.search(r"^03_mnist_validation: 0 units computed, 1 reused", capsys.readouterr().out, re.M)
+
+
+def test_results_without_full_mnist_stops_before_computing_anything(tiny_results, capsys):
+    results, tiny = tiny_results
+    tiny["source"] = "torchvision"  # the conftest's data root is empty
+    assert cli.main(["results", "--chapter", "03_mnist_validation", "--dry-run"]) == 0
+    assert "needs full MNIST, not found in" in capsys.readouterr().out
+    assert cli.main(["results", "--chapter", "03_mnist_validation"]) == 2
+    assert "error: 03_mnist_validation cannot be computed without full MNIST" in capsys.readouterr().out
+    assert list(results.iterdir()) == []
+
+
+def test_results_checks_the_scheduler_address(capsys):
+    assert cli.main(["results", "--dry-run", "--scheduler", "localhost:8786"]) == 2
+    assert "parameter 'scheduler' = 'localhost:8786' is not allowed" in capsys.readouterr().err

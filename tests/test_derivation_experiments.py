@@ -9,7 +9,8 @@ from companion.experiments import derivation, engine
 QUICK2 = dict(d_high=20, sizes_high=[8, 16], d_low=5, sizes_low=[8, 16], width=64, seeds=[0], eps=1e-2,
               k=16, num_checkpoints=6, step_factor=1.0, horizon=1.2, max_steps=3000,
               residual_sizes=[8, 64], residual_seeds=[0, 1], greedy_size=16, greedy_widths=[16, 64],
-              greedy_k_max=64, greedy_seeds=[0], device="cpu", n_jobs=1, progress=False)
+              greedy_k_max=64, greedy_seeds=[0], step_rules=["fixed"], mnist_sizes=[20, 40],
+              mnist_seeds=[0], mnist_width=64, device="cpu", n_jobs=1, progress=False)
 
 
 def _frames(tmp_path, **kw):
@@ -20,34 +21,59 @@ def _frames(tmp_path, **kw):
 def test_gd_runs_track_theory(tmp_path):
     p, frames = _frames(tmp_path)
     runs = frames["gd_runs"]
-    summary = derivation.run_summary(runs)
-    assert len(summary) == 4 and set(runs["series"]) == {"dense", "pruned"}
+    summary = derivation.run_summary(runs, p.eps)
+    assert len(summary) == 6 and set(runs["series"]) == {"dense", "pruned"}
+    assert set(summary["dataset"]) == {"sphere", "mnist"} and set(summary["rule"]) == {"fixed"}
     for r in summary.itertuples():
         assert r.t_gd <= r.t_bound + 1                 # the exact threshold is below the simple bound
         assert 0 <= r.t_pruned <= r.steps and r.floor >= 0
     dense = runs[runs.series == "dense"]
+    assert (summary["t_pruned"] <= summary["steps"]).all()
     first = dense[dense.t == 0]
     assert np.allclose(first["value"], first["r0"])      # residual at t = 0 is ||y - u(0)||^2
     # t_dense is the first recorded iteration with residual <= eps (every step <= 64 is recorded)
-    for _, g in dense.groupby(["d", "N", "seed"]):
+    for _, g in dense.groupby(["dataset", "d", "N", "seed"]):
         t_dense = g["t_dense"].iloc[0]
         if t_dense <= 64:
             assert g[g.value <= p.eps]["t"].min() == t_dense
-    # one step for all N in a given d, set by the largest N
-    assert runs.groupby("d")["eta"].nunique().eq(1).all()
-    eta_high = derivation.step_size(p.d_high, max(p.sizes_high), p.seeds)
+    # one step for all N in a given dataset, set by the largest N
+    assert runs.groupby(["dataset", "d"])["eta"].nunique().eq(1).all()
+    eta_high = derivation.step_size("sphere", p.d_high, max(p.sizes_high), p.seeds)
     assert runs[runs.d == p.d_high]["eta"].iloc[0] == eta_high
 
 
 def test_the_step_is_written_into_each_unit_so_a_grid_change_invalidates_exactly_its_units(tmp_path):
     p, frames = _frames(tmp_path)
-    assert len(frames["gd_runs"].attrs["computed"]) == 4
+    assert frames["gd_sphere5_fixed"].attrs["computed"] == [(8, 0), (16, 0)]
     # a larger N in d_low changes d_low's step: its runs are recomputed, d_high's are reused
     _, more = _frames(tmp_path, sizes_low=[8, 16, 32])
-    assert sorted(more["gd_runs"].attrs["computed"]) == [(5, 8, 0), (5, 16, 0), (5, 32, 0)]
-    gd = derivation.experiments(p)["gd_runs"]
-    assert gd.unit_config((20, 8, 0))["eta"] == gd.etas[20]
-    assert "device" not in gd.unit_config((20, 8, 0))
+    assert more["gd_sphere5_fixed"].attrs["computed"] == [(8, 0), (16, 0), (32, 0)]
+    assert more["gd_sphere20_fixed"].attrs["computed"] == []
+    gd = derivation.experiments(p)["gd_sphere20_fixed"]
+    assert gd.unit_config((8, 0))["eta"] == gd.etas[8] == gd.etas[16]
+    assert "device" not in gd.unit_config((8, 0))
+
+
+def test_the_per_n_rule_takes_each_sizes_own_step(tmp_path):
+    p, _ = experiments.check("02_derivation", {**QUICK2, "cache_dir": str(tmp_path), "step_rules": ["per_n"]})
+    gd = derivation.experiments(p)["gd_sphere20_per_n"]
+    assert gd.etas[8] == derivation.step_size("sphere", 20, 8, p.seeds)
+    assert gd.etas[8] > gd.etas[16]       # lambda_max grows with N, so the stable step shrinks
+    fixed = derivation.GdRuns("sphere", 20, (8, 16), "fixed", 64, (0,), 1e-2, 16, 6, 1.0, 1.2, 3000)
+    assert gd.etas[16] == fixed.etas[8]   # the largest N sets the fixed step
+
+
+def test_collapse_fit_and_pruned_threshold_rule():
+    fit = derivation.collapse_fit([1.0, 2.0, 4.0], [0.5, 1.0, 2.0])
+    assert fit["c"] == pytest.approx(0.5) and fit["rel_rmse"] == pytest.approx(0.0, abs=1e-12)
+    # the pruned residual dips below its end value early, then settles: t_pruned is where it settles
+    import pandas as pd
+    rows = [{"dataset": "sphere", "rule": "fixed", "d": 2, "N": 4, "seed": 0, "series": "pruned", "t": t,
+             "k": 1, "value": v / 8, "dense_loss": 0.0, "lambda_0": 0.1, "eta": 1.0, "r0": 6.0,
+             "steps": 100, "t_bound": 50.0, "t_gd": 40, "t_dense": 30, "max_ratio": 1.0}
+            for t, v in [(0, 5.0), (1, 0.5), (10, 3.0), (30, 1.05), (100, 1.0)]]
+    s = derivation.run_summary(pd.DataFrame(rows), eps=0.1).iloc[0]
+    assert s["t_pruned"] == 30 and s["pruned_final"] == pytest.approx(1.0)
 
 
 def test_greedy_vs_k_and_fits(tmp_path):
@@ -72,9 +98,10 @@ def test_initial_residual_is_about_three_halves_n(tmp_path):
 def test_summary_numbers_come_from_the_frames(tmp_path):
     p, frames = _frames(tmp_path)
     numbers = derivation.summarize(frames, p).numbers
-    summary = derivation.run_summary(frames["gd_runs"])
-    assert numbers["ch2_n_runs"] == len(summary) == 4
-    assert numbers["ch2_s1_n_hold"] + numbers["ch2_s1_n_fail"] == 4
+    summary = derivation.run_summary(frames["gd_runs"], p.eps)
+    assert numbers["ch2_n_runs"] == 4 and numbers["ch2_n_runs_all"] == len(summary) == 6
+    assert numbers["ch2_s1_n_hold"] + numbers["ch2_s1_n_fail"] == 6
+    assert numbers["ch2_mnist_fixed_nmax"] == 40 and 0 < numbers["ch2_collapse_c"] < 3
     assert numbers["ch2_d20_eta"] == summary[summary.d == 20]["eta"].iloc[0]
-    assert numbers["ch2_s4_d20_t_dense_better"] in ("log", "linear")
+    assert numbers["ch2_sphere20_fixed_dense_better"] in ("log", "linear")
     assert 0.5 < numbers["ch2_s2_d20_exp"] < 1.5

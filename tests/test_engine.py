@@ -94,7 +94,7 @@ import sys, json
 sys.path.insert(0, {repo!r})
 from companion import experiments
 params, options = experiments.check("02_derivation", json.loads({params!r}))
-experiments.engine.run(experiments.derivation.experiments(params)["gd_runs"], options)
+experiments.engine.run(experiments.derivation.experiments(params)["gd_sphere200_fixed"], options)
 """
 
 
@@ -105,7 +105,7 @@ def test_chapter_2_run_killed_then_rerun_recomputes_only_the_unfinished_units(tm
     params = {**presets.load("02_derivation", "quick"), "cache_dir": str(killed), "progress": False,
               "n_jobs": 1, "seeds": [0, 1, 2]}
     p, options = experiments.check("02_derivation", params)
-    gd = derivation.experiments(p)["gd_runs"]
+    gd = derivation.experiments(p)["gd_sphere200_fixed"]
     code = _CHILD.format(repo=str(REPO), params=json.dumps(params))
     proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline = time.time() + 120

@@ -27,7 +27,7 @@ def test_notebook_paper_preset_and_schema_agree(chapter):
     assert cell == declared                                    # same defaults
     paper = presets.load(chapter, "paper")
     assert {k: declared[k] for k in paper} == paper            # the paper preset is the default
-    missing = set(declared) - set(paper) - {"cache_dir", "progress"}
+    missing = set(declared) - set(paper) - {"cache_dir", "progress", "scheduler"}
     assert not missing, f"paper.yaml of {chapter} does not list {missing}"
     assert list(presets.notebook_parameters(chapter)) == list(declared)  # what papermill sees
 

@@ -1,5 +1,6 @@
 """Chapter 1's experiments (companion.experiments.theorem): spectra, Du et al.'s requirements,
 the Monte-Carlo check, and the chapter summary."""
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -10,7 +11,8 @@ from companion.experiments import engine, theorem
 def _run(tmp_path, **kw):
     params, options = experiments.check("01_theorem", {"sizes": [20, 60], "seeds": [0], "source": "embedded",
                                                        "synthetic_dims": [10], "mc_size": 20,
-                                                       "mc_samples": [10, 100], "cache_dir": str(tmp_path),
+                                                       "mc_samples": [10, 100], "full_sizes": [100, 200],
+                                                       "full_source": "embedded", "cache_dir": str(tmp_path),
                                                        "progress": False, **kw})
     return params, theorem.run(params, options)
 
@@ -55,3 +57,9 @@ def test_summary_numbers_come_from_the_frames(tmp_path):
     assert numbers["ch1_n_spectra"] == 2 * 3 * 2 and numbers["ch1_all_positive"] == "yes"
     assert numbers["ch1_mnist_slope"] < 0                  # lambda_0 shrinks with N
     assert numbers["ch1_mc_smax"] == 100 and numbers["ch1_source"] == "embedded"
+    # the two targets: the average one has no log N, the summed one does
+    assert numbers["ch1_logsum_large"] - numbers["ch1_logsum_small"] == pytest.approx(np.log(4))
+    assert numbers["ch1_tsum_large"] > numbers["ch1_tmean_large"]
+    # the power law of the larger subsets, extrapolated
+    fit = theorem.analysis.fit_power_law(frames["spectrum_large"]["N"], frames["spectrum_large"]["lambda_0"])
+    assert numbers["ch1_extrap_lam"] == pytest.approx(fit["coefficient"] * 50000 ** fit["exponent"])

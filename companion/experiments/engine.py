@@ -15,14 +15,21 @@ stores each as soon as it is back in this process, and returns all of them as on
 compute and return frames; this process writes them, so a worker needs no file system of its own and
 a run killed at any moment keeps every unit finished before the kill.
 
-How a run is carried out — device, jobs, cache folder, progress bars — is a :class:`RunOptions`, never
-part of a key.
+With ``RunOptions(scheduler="tcp://host:port")`` the missing units run on the workers of an existing
+``dask.distributed`` cluster instead: each unit is one task (retried on failure; a task whose worker
+dies is rescheduled by Dask), its frame comes back to this process and is stored here exactly as a
+local run stores it, so the workers need no shared file system and a Dask run gives the same frames
+as a local one. A unit that still fails is reported, by name, in :class:`UnitsFailed` once every other
+unit is stored; a rerun computes only what is missing.
+
+How a run is carried out — device, jobs, cache folder, progress bars, scheduler — is a
+:class:`RunOptions`, never part of a key.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import ClassVar, Hashable
+from typing import Callable, ClassVar, Hashable
 
 import pandas as pd
 import torch
@@ -41,12 +48,45 @@ class RunOptions:
     n_jobs: int = 1
     cache_dir: object = None
     progress: bool = True
+    #: None: compute here (``n_jobs`` processes). An address such as "tcp://host:8786": compute on the
+    #: workers of that running dask.distributed scheduler (``n_jobs`` is then ignored).
+    scheduler: str | None = None
 
     def __post_init__(self):
         validate.choice("device", self.device, DEVICES)
         validate.integer("n_jobs", self.n_jobs, low=1, high=256)
         validate.boolean("progress", self.progress)
         validate.optional_path("cache_dir", self.cache_dir)
+        check_scheduler("scheduler", self.scheduler)
+
+
+#: Address schemes of a dask.distributed scheduler that ``RunOptions.scheduler`` accepts.
+SCHEDULER_SCHEMES = ("tcp://", "tls://", "inproc://", "ws://")
+
+
+def check_scheduler(name: str, value):
+    """None, or the address of a running dask.distributed scheduler ("tcp://host:port", ...)."""
+    if value is not None and not (isinstance(value, str) and value.startswith(SCHEDULER_SCHEMES)
+                                  and len(value) > value.index("://") + 3):
+        raise validate.ParameterError(
+            f"parameter {name!r} = {value!r} is not allowed: must be None (compute here) or the address "
+            f"of a running Dask scheduler starting with {', '.join(SCHEDULER_SCHEMES)} "
+            "(e.g. 'tcp://127.0.0.1:8786')")
+    return value
+
+
+class UnitsFailed(RuntimeError):
+    """Units that could not be computed on a Dask cluster (after retries); every other unit is stored.
+
+    ``failures`` maps each failed unit to its error; rerunning computes exactly these units."""
+
+    def __init__(self, experiment: "Experiment", failures: dict, stored: int, scheduler: str):
+        self.failures = failures
+        names = "; ".join(f"{experiment.result_name(u)} ({type(e).__name__}: {e})"
+                          for u, e in failures.items())
+        super().__init__(f"{len(failures)} unit(s) of {experiment.name} failed on the Dask cluster at "
+                         f"{scheduler} and were not stored: {names}. The {stored} other unit(s) of this "
+                         "run are stored; run again to compute the failed ones.")
 
 
 class Experiment:
@@ -104,11 +144,18 @@ def compute_unit(experiment: Experiment, unit, device: str = "auto", threads: in
         torch.set_num_threads(before)
 
 
-def run(experiment: Experiment, options: RunOptions | None = None) -> pd.DataFrame:
+def run(experiment: Experiment, options: RunOptions | None = None, *,
+        on_stored: Callable[[Hashable], None] | None = None) -> pd.DataFrame:
     """Every unit of ``experiment`` as one tidy frame (stored units read back, missing ones computed
-    and stored). ``frame.attrs['computed']`` lists the units this call computed."""
+    and stored). ``frame.attrs['computed']`` lists the units this call computed; ``on_stored(unit)``,
+    if given, is called after each computed unit is stored (e.g. to drive a progress bar).
+
+    On a Dask cluster (``options.scheduler``), a unit that fails after its retries raises
+    :class:`UnitsFailed` naming it, after every other unit is stored."""
     options = options or RunOptions()
-    resolve_device(options.device)  # a bad or unavailable device fails before any work
+    if options.scheduler is None:
+        resolve_device(options.device)  # a bad or unavailable device fails before any work
+    # (on a cluster the workers resolve the device: this process may have no GPU while they do)
     units = experiment.units()
     todo = set(missing(experiment, options.cache_dir))
     frames = {u: store.load(experiment.result_name(u), experiment.unit_config(u), options.cache_dir)
@@ -118,21 +165,30 @@ def run(experiment: Experiment, options: RunOptions | None = None) -> pd.DataFra
     computed = []
     bar = tqdm(total=len(pending), desc=f"{experiment.name} units", disable=not options.progress
                or not pending, leave=False)
-    for unit, frame, wall, device in _compute_all(experiment, pending, options):
-        name, config = experiment.result_name(unit), experiment.unit_config(unit)
-        store.store(name, config, frame, device=device, wall_time_s=wall, cache_dir=options.cache_dir)
-        # Read back what was written, so a fresh result and a stored one are the same floats.
-        frames[unit] = store.load(name, config, options.cache_dir)
-        computed.append(unit)
-        bar.update()
-    bar.close()
+    failures = {}
+    try:
+        for unit, frame, wall, device in _compute_all(experiment, pending, options, failures):
+            name, config = experiment.result_name(unit), experiment.unit_config(unit)
+            store.store(name, config, frame, device=device, wall_time_s=wall, cache_dir=options.cache_dir)
+            # Read back what was written, so a fresh result and a stored one are the same floats.
+            frames[unit] = store.load(name, config, options.cache_dir)
+            computed.append(unit)
+            bar.update()
+            if on_stored is not None:
+                on_stored(unit)
+    finally:
+        bar.close()
+    if failures:
+        raise UnitsFailed(experiment, failures, len(computed), options.scheduler)
     out = pd.concat([frames[u] for u in units], ignore_index=True) if units else pd.DataFrame()
     out.attrs["computed"] = sorted(computed, key=units.index)
     return out
 
 
-def _compute_all(experiment, pending, options):
-    if len(pending) > 1 and options.n_jobs > 1:
+def _compute_all(experiment, pending, options, failures):
+    if options.scheduler is not None and pending:
+        yield from _compute_on_dask(experiment, pending, options, failures)
+    elif len(pending) > 1 and options.n_jobs > 1:
         from joblib import Parallel, delayed
 
         # One intra-op thread per worker: the workers already fill the cores.
@@ -141,6 +197,37 @@ def _compute_all(experiment, pending, options):
     else:
         for u in pending:
             yield compute_unit(experiment, u, options.device)
+
+
+def _compute_on_dask(experiment, pending, options, failures):
+    """Yield compute_unit's tuples as the cluster's workers finish them; record in ``failures`` (unit ->
+    error) each unit that still fails after its retries (or whose worker kept dying: KilledWorker)."""
+    import distributed  # only a run with a scheduler needs it
+
+    try:
+        client = distributed.Client(options.scheduler, set_as_default=False)
+    except OSError as err:
+        raise ConnectionError(f"parameter 'scheduler' = {options.scheduler!r}: no Dask scheduler answers "
+                              f"there ({err})") from err
+    with client:
+        # Largest cost first, as locally: a higher priority for each earlier unit. One intra-op thread
+        # per task, as in a local parallel run (a worker with several threads runs several tasks).
+        futures = {client.submit(compute_unit, experiment, u, options.device, 1, pure=False, retries=2,
+                                 priority=len(pending) - i): u for i, u in enumerate(pending)}
+        try:
+            for future in distributed.as_completed(futures, loop=client.loop):
+                unit = futures[future]
+                try:
+                    result = future.result()
+                except Exception as err:  # noqa: BLE001 - reported with the unit once the rest is stored
+                    failures[unit] = err
+                    continue
+                finally:
+                    future.release()
+                yield result
+        finally:
+            # An interrupted run (Ctrl-C, an error while storing) leaves nothing running on the cluster.
+            client.cancel([f for f in futures if not f.done()])
 
 
 def provenance(experiment: Experiment, cache_dir=None) -> pd.DataFrame:

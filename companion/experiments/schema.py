@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from .. import validate
 from ..runtime import DEVICES
-from .engine import RunOptions
+from .engine import RunOptions, check_scheduler
 
 
 def param(default, help: str, check: Callable[[str, Any], Any] | None = None):
@@ -36,6 +36,8 @@ class RunFields:
     cache_dir: object = param(None, "None: read the committed results, store new ones in .cache/ "
                               "(or $COMPANION_CACHE_DIR); a path: store there", validate.optional_path)
     progress: bool = param(True, "show progress bars while computing", validate.boolean)
+    scheduler: object = param(None, "None: compute here; the address of a running Dask scheduler "
+                              "('tcp://host:8786'): compute the missing units on its workers", check_scheduler)
 
 
 RUN_FIELDS = tuple(f.name for f in dataclasses.fields(RunFields))

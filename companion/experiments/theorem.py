@@ -50,12 +50,22 @@ class TheoremParams:
     eps: float = param(0.001, "target for ||y - u(t)||^2 in the bound's t*(N)", validate.positive)
     width_used: int = param(1024, "the width chapter 2 trains, for comparison only",
                             lambda n, v: validate.integer(n, v, low=1))
+    full_sizes: tuple = param((1000, 2000, 4000, 8000), "larger subsets N of full_source, for the trend "
+                              "of lambda_0 towards the sizes chapter 3 uses", _sizes)
+    full_seeds: tuple = param((0,), "seeds of those larger subsets",
+                              lambda n, v: validate.integer_list(n, v, low=0))
+    full_source: str = param("torchvision", "source of the larger subsets: 'torchvision' (full MNIST) or "
+                             "'embedded'", lambda n, v: validate.choice(n, v, data.SOURCES))
+    extrapolate_to: int = param(50000, "the N to which the power law of lambda_0 is extrapolated "
+                                "(chapter 3's largest size)", lambda n, v: validate.integer(n, v, low=2))
 
     def validate(self):
         if self.source == "embedded" and max(self.sizes) > EMBEDDED_MAX:
             validate.integer("sizes", max(self.sizes), low=2, high=EMBEDDED_MAX)
         if self.source == "embedded" and self.mc_size > EMBEDDED_MAX:
             validate.integer("mc_size", self.mc_size, low=2, high=EMBEDDED_MAX)
+        if self.full_source == "embedded" and max(self.full_sizes) > EMBEDDED_MAX:
+            validate.integer("full_sizes", max(self.full_sizes), low=2, high=EMBEDDED_MAX)
 
 
 def _open_unit(name, value):
@@ -79,22 +89,25 @@ class Spectrum(engine.Experiment):
     seeds: tuple
     source: str            # resolved: 'embedded' or 'torchvision'
     synthetic_dims: tuple
+    mnist_name: str = "MNIST"  # the dataset column of the MNIST rows
     name = "ch1-spectrum"
     threads = 1
 
     def units(self):
-        return ([("MNIST", 784, n) for n in self.sizes]
+        return ([(self.mnist_name, 784, n) for n in self.sizes]
                 + [(f"sphere, d={d}", d, n) for d in self.synthetic_dims for n in self.sizes])
 
     def unit_label(self, unit):
         name, d, n = unit
-        return f"{'mnist' if name == 'MNIST' else f'sphere{d}'}-n{n}"
+        if name.startswith("MNIST"):
+            return f"mnist{'' if self.source == 'embedded' else '-full'}-n{n}"
+        return f"sphere{d}-n{n}"
 
     def unit_config(self, unit):
         name, d, n = unit
         config = {"experiment": "ch1_spectrum", "dataset": name, "d": d, "n": n,
                   "seeds": list(self.seeds)}
-        if name == "MNIST":
+        if name.startswith("MNIST"):
             config |= {"source": self.source, "center": True, "unit_norm": True}
         return config
 
@@ -105,9 +118,10 @@ class Spectrum(engine.Experiment):
         name, d, n = unit
         rows = []
         for s in self.seeds:
-            x = _mnist_x(n, s, self.source) if name == "MNIST" else data.synthetic(n, d, seed=s).x
+            mnist = name.startswith("MNIST")
+            x = _mnist_x(n, s, self.source) if mnist else data.synthetic(n, d, seed=s).x
             ev = torch.linalg.eigvalsh(theory.gram_infinity(x))
-            rows.append({"dataset": name, "d": d, "outputs": data.NUM_CLASSES if name == "MNIST" else 1,
+            rows.append({"dataset": name, "d": d, "outputs": data.NUM_CLASSES if mnist else 1,
                          "N": n, "seed": s, "lambda_0": float(ev[0]), "lambda_max": float(ev[-1])})
         return pd.DataFrame(rows)
 
@@ -152,9 +166,12 @@ class MonteCarlo(engine.Experiment):
 
 
 def experiments(p: TheoremParams) -> dict[str, engine.Experiment]:
-    """The chapter's experiments for parameters ``p`` (resolves the data source once)."""
-    source = data.resolve_source(p.source)
+    """The chapter's experiments for parameters ``p``. Only 'auto' is resolved (against the data
+    present); an explicit source is kept as it is, so stored results are read without the data."""
+    source = data.resolve_source(p.source) if p.source == "auto" else p.source
+    full = data.resolve_source(p.full_source) if p.full_source == "auto" else p.full_source
     return {"spectrum": Spectrum(p.sizes, p.seeds, source, p.synthetic_dims),
+            "spectrum_large": Spectrum(p.full_sizes, p.full_seeds, full, (), f"MNIST ({full})"),
             "monte_carlo": MonteCarlo(p.mc_size, p.mc_samples, p.mc_seed, source)}
 
 
@@ -178,6 +195,10 @@ def du_requirements(frame: pd.DataFrame, delta: float, eps: float) -> pd.DataFra
     r0 = n * (1.0 + out["outputs"] / 2.0)
     out["t_bound_required_eta"] = 2.0 / (out["eta_required"] * out["lambda_0"]) * np.log(r0 / eps)
     out["t_bound_stable_eta"] = 2.0 / (out["eta_stable"] * out["lambda_0"]) * np.log(r0 / eps)
+    # The same step, with the *average* target (1/2N) ||y - u(t)||^2 <= eps instead of the summed
+    # ||y - u(t)||^2 <= eps: log(r0 / (2 N eps)) no longer grows with N.
+    out["t_bound_stable_eta_mean_target"] = (2.0 / (out["eta_stable"] * out["lambda_0"])
+                                             * np.log(r0 / (2.0 * n * eps)))
     return out
 
 
@@ -205,7 +226,7 @@ def summarize(frames: dict[str, pd.DataFrame], p: TheoremParams) -> Summary:
         sphere = spec[spec.dataset == f"sphere, d={d}"]
         out[f"ch1_d{d}_slope"] = fits[f"sphere, d={d}"]["exponent"]
         out[f"ch1_d{d}_lam_large"] = float(sphere.groupby("N")["lambda_0"].mean().iloc[-1])
-    out["ch1_source"] = data.resolve_source(p.source)
+    out["ch1_source"] = data.resolve_source(p.source) if p.source == "auto" else p.source
 
     req = du_requirements(spec, p.delta, p.eps)
     table = (req[req.dataset == "MNIST"].groupby("N")
@@ -222,6 +243,28 @@ def summarize(frames: dict[str, pd.DataFrame], p: TheoremParams) -> Summary:
             "ch1_t_req_slope": analysis.fit_power_law(table.index, table["t_bound_required_eta"])["exponent"],
             "ch1_t_stable_slope": analysis.fit_power_law(table.index, table["t_bound_stable_eta"])["exponent"]}
 
+    # The two targets side by side, at the stable step (MNIST, mean over seeds)
+    targets = (req[req.dataset == "MNIST"].groupby("N")
+               [["t_bound_stable_eta", "t_bound_stable_eta_mean_target"]].mean())
+    out |= {"ch1_tsum_small": float(targets.iloc[0, 0]), "ch1_tsum_large": float(targets.iloc[-1, 0]),
+            "ch1_tmean_small": float(targets.iloc[0, 1]), "ch1_tmean_large": float(targets.iloc[-1, 1]),
+            "ch1_tsum_growth": float(targets.iloc[-1, 0] / targets.iloc[0, 0]),
+            "ch1_tmean_growth": float(targets.iloc[-1, 1] / targets.iloc[0, 1]),
+            "ch1_logsum_small": float(np.log(by_n.index[0] * (1 + data.NUM_CLASSES / 2) / p.eps)),
+            "ch1_logsum_large": float(np.log(by_n.index[-1] * (1 + data.NUM_CLASSES / 2) / p.eps)),
+            "ch1_logmean": float(np.log((1 + data.NUM_CLASSES / 2) / (2.0 * p.eps)))}
+
+    # lambda_0 on larger subsets, and its power law extrapolated to chapter 3's largest size
+    large = frames["spectrum_large"]
+    lfit = analysis.fit_power_law(large["N"], large["lambda_0"])
+    lbig = large.groupby("N")["lambda_0"].mean()
+    out |= {"ch1_large_source": str(large["dataset"].iloc[0]), "ch1_large_nmin": int(lbig.index[0]),
+            "ch1_large_nmax": int(lbig.index[-1]), "ch1_large_lam_small": float(lbig.iloc[0]),
+            "ch1_large_lam_large": float(lbig.iloc[-1]), "ch1_large_slope": lfit["exponent"],
+            "ch1_large_r2": lfit["r2"], "ch1_extrap_n": int(p.extrapolate_to),
+            "ch1_extrap_lam": float(lfit["coefficient"] * p.extrapolate_to ** lfit["exponent"]),
+            "ch1_large_n_seeds": int(large["seed"].nunique())}
+
     last = mc.iloc[-1]
     out |= {"ch1_mc_size": int(p.mc_size),
             "ch1_mc_slope": analysis.fit_power_law(mc["samples"], mc["rel_fro_error"])["exponent"],
@@ -232,8 +275,10 @@ def summarize(frames: dict[str, pd.DataFrame], p: TheoremParams) -> Summary:
         lambda name: f"{name}: slope {fits[name]['exponent']:.2f}"))
     bound_means = (req.groupby(["dataset", "N"])[["t_bound_required_eta", "t_bound_stable_eta"]]
                    .mean().reset_index())
+    both = pd.concat([spec, large], ignore_index=True)
     return Summary(out, {"spectrum": shown_spec, "requirements": table, "bound_means": bound_means,
-                         "monte_carlo": mc})
+                         "monte_carlo": mc, "targets": targets, "mnist_all": both[both.dataset.str.startswith("MNIST")],
+                         "large_fit": lfit})
 
 
 #: The chapter's parameter schema.
