@@ -28,6 +28,8 @@ from . import validate
 RULES = ("within_delta", "reaches")
 METRICS = ("loss", "accuracy")
 MODELS = ("log", "linear", "power")
+#: How the prose names each regime (code names are not words).
+REGIME_NAMES = {"mean_field": "mean-field", "ntk": "NTK"}
 MODEL_FORMULAS = {"log": "a + b log N", "linear": "a + b N", "power": "a N^b"}
 
 
@@ -295,13 +297,14 @@ def usefulness(frame: pd.DataFrame) -> pd.DataFrame:
 def verdict(table: pd.DataFrame, oos: dict, regime: str, useful: bool, pruned_best: float,
             useful_accuracy: float) -> str:
     """The chapter's conclusion for one regime, as a sentence built from computed numbers."""
+    name = REGIME_NAMES.get(regime, regime)
     if not useful:
-        return (f"In the {regime} regime the pruned subnetwork is useless: its best training accuracy "
+        return (f"In the {name} regime the pruned subnetwork is useless: its best training accuracy "
                 f"is {pruned_best:.3f} (below {useful_accuracy:.2f}), so T*(N) measures nothing and "
                 "the log-N law cannot be tested there.")
     best = best_model(table, regime, "loso")
     if best is None:
-        return (f"In the {regime} regime T*(N) could not be compared across sizes: the threshold rule "
+        return (f"In the {name} regime T*(N) could not be compared across sizes: the threshold rule "
                 "is met at fewer than three sizes within the grid.")
     best_aic = best_model(table, regime, "aic")
     row = table[(table["regime"] == regime) & (table["model"] == "log")].iloc[0]
@@ -314,7 +317,7 @@ def verdict(table: pd.DataFrame, oos: dict, regime: str, useful: bool, pruned_be
     lo, hi = row.get("b_lo", math.nan), row.get("b_hi", math.nan)
     ci_txt = (f"95% CI {lo:.0f} to {hi:.0f}" if np.isfinite(lo) and hi > lo else
               "no bootstrap interval: a single seed per size")
-    return (f"In the {regime} regime {head} by leave-one-size-out error (RMSE log {rmse['log']:.0f}, "
+    return (f"In the {name} regime {head} by leave-one-size-out error (RMSE log {rmse['log']:.0f}, "
             f"linear {rmse['linear']:.0f}, power {rmse['power']:.0f} iterations; {aic_txt}); the "
             f"log-fit slope is b = {row['b']:.0f} iterations per e-fold of N ({ci_txt}). Fitted on "
             f"the smaller "

@@ -11,6 +11,7 @@ a missing field becomes an empty cell, never an error.
 from __future__ import annotations
 
 import json
+import re
 import os
 from pathlib import Path
 from typing import Any, Iterable
@@ -132,7 +133,7 @@ def provenance_table(results_dir: str | os.PathLike | None = None) -> pd.DataFra
     otherwise), ``device``, ``wall_time_s``, ``torch`` (the torch version that produced the result),
     ``seeds`` (every ``seed``/``seeds`` value found in the file's ``config``), ``rows`` (of the
     stored frame), ``created``,
-    ``sha256`` (shortened) and ``path`` (relative to ``results_dir``). Rows are sorted by name and
+    ``sha256`` (shortened) and ``path`` (relative to ``results_dir``). Rows are sorted by name (numbers as numbers: n500 before n1000) and
     hash. A missing or empty ``results_dir`` gives an empty frame with these columns.
     """
     root = Path(results_dir if results_dir is not None else paths.RESULTS_DIR).expanduser().resolve()
@@ -142,7 +143,14 @@ def provenance_table(results_dir: str | os.PathLike | None = None) -> pd.DataFra
             if not path.parent.name.startswith(".")]  # ".<name>.*": a write in progress
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame["wall_time_s"] = pd.to_numeric(frame["wall_time_s"], errors="coerce")
-    return frame.sort_values(["name", "hash"], kind="stable").reset_index(drop=True)
+    # Sorted by the configuration the name spells, numbers as numbers (n500 before n1000)
+    order = sorted(range(len(frame)), key=lambda i: (_natural(frame["name"].iloc[i]), str(frame["hash"].iloc[i])))
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def _natural(text) -> tuple:
+    """'ch3-mean_field-n500-s0' -> ('ch', 3, '-mean_field-n', 500, '-s', 0): numbers compare as numbers."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(text)) if part)
 
 
 def environment_versions(packages: Iterable[str] = PACKAGES) -> pd.DataFrame:

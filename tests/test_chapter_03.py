@@ -79,7 +79,7 @@ def test_quick_preset_from_empty_cache_leaves_committed_results_alone(tmp_path):
         assert 0.0 <= float(g[key]) <= 1.0
     # even the quick net: greedy beats random at the largest N (training accuracy)
     assert float(g["ch3_final_greedy_train"]) > float(g["ch3_final_random_train"])
-    assert "mean_field regime" in g["ch3_verdict_mean_field"]
+    assert "mean-field regime" in g["ch3_verdict_mean_field"]
     assert math.isfinite(float(g["ch3_oos_pred"])) and int(g["ch3_oos_n"]) == max(quick["sizes"])
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"
               or (o.get("output_type") == "stream" and o.get("name") == "stderr"

@@ -62,5 +62,5 @@ def test_summary_on_a_tiny_sweep(tmp_path):
     n = summary.numbers
     assert n["ch3_n_units"] == 4 and n["ch3_width"] == 8
     assert 0 <= n["ch3_final_greedy_train"] <= 1
-    assert "mean_field regime" in n["ch3_verdict_mean_field"]
+    assert "mean-field regime" in n["ch3_verdict_mean_field"]
     assert set(summary.tables["thresholds"]["regime"]) == {"mean_field", "ntk"}

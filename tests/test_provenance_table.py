@@ -80,3 +80,11 @@ def test_summary_for_the_page(tmp_path):
     assert summary.iloc[0]["wall time (s)"] == 1.3 and summary.iloc[0]["seeds"] == "3"
     assert len(summary.iloc[0]["created"]) == 10
     assert provenance_summary(tmp_path / "none").empty
+
+
+def test_rows_are_sorted_by_configuration_numbers_as_numbers(tmp_path):
+    for n in (1000, 500, 50000, 2000):
+        cache.store(f"ch3-mean_field-n{n}-s0", {"n": n}, pd.DataFrame({"a": [1]}), device="cpu",
+                    wall_time_s=1.0, cache_dir=tmp_path)
+    names = list(provenance_table(tmp_path)["name"])
+    assert names == [f"ch3-mean_field-n{n}-s0" for n in (500, 1000, 2000, 50000)]

@@ -332,7 +332,8 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
     oos_all = {}
     for r in REGIMES:
         if r not in sweep.regimes:
-            out[f"ch3_verdict_{r}"] = f"The {r} regime was not run in this configuration."
+            out[f"ch3_verdict_{r}"] = (f"The {analysis.REGIME_NAMES[r]} regime was not run in this "
+                                       "configuration.")
             continue
         oos_all[r] = analysis.out_of_sample(ts, r, "log")
         out[f"ch3_verdict_{r}"] = analysis.verdict(table, oos_all[r], r, useful[r],
