@@ -33,31 +33,6 @@ REGIME_NAMES = {"mean_field": "mean-field", "ntk": "NTK"}
 MODEL_FORMULAS = {"log": "a + b log N", "linear": "a + b N", "power": "a N^b"}
 
 
-def check_params(*, threshold_rule, threshold_metric, delta, deltas, level, levels, n_boot,
-                 useful_accuracy) -> dict:
-    """Validate the threshold / analysis parameters (names as in the chapter)."""
-    validate.choice("threshold_rule", threshold_rule, RULES)
-    validate.choice("threshold_metric", threshold_metric, METRICS)
-    delta = validate.positive("delta", delta)
-    level = validate.real("level", level, low=0.0)
-    if threshold_metric == "accuracy":
-        validate.real("level", level, low=0.0, high=1.0)
-    deltas = _real_list("deltas", deltas)
-    levels = _real_list("levels", levels)
-    n_boot = validate.integer("n_boot", n_boot, low=10)
-    useful_accuracy = validate.real("useful_accuracy", useful_accuracy, low=0.0, high=1.0)
-    return {"rule": threshold_rule, "metric": threshold_metric, "delta": delta, "level": level,
-            "deltas": deltas, "levels": levels, "n_boot": n_boot,
-            "useful_accuracy": useful_accuracy}
-
-
-def _real_list(name, values) -> list[float]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) or not values:
-        raise validate.ParameterError(f"parameter {name!r} = {values!r} is not allowed: must be a "
-                                      "non-empty list of positive numbers")
-    return sorted(validate.positive(f"{name}[{i}]", v) for i, v in enumerate(values))
-
-
 # --------------------------------------------------------------------------------------------------
 # Thresholds
 

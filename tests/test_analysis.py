@@ -133,11 +133,13 @@ def test_verdicts_are_computed_text():
     ({"threshold_metric": "accuracy", "level": 1.5}, "level"),
     ({"n_boot": 2}, "n_boot"),
 ])
-def test_check_params_names_the_parameter(kw, name):
+def test_analysis_parameters_are_checked_by_the_chapter_schema(kw, name):
+    from companion import experiments
+
     good = dict(threshold_rule="within_delta", threshold_metric="loss", delta=0.01, deltas=[0.01],
                 level=0.8, levels=[0.8], n_boot=100, useful_accuracy=0.5)
     with pytest.raises(ParameterError, match=name):
-        analysis.check_params(**{**good, **kw})
+        experiments.check("03_mnist_validation", {**good, **kw})
 
 
 def test_trend_finds_a_peak_and_a_monotone_law():
