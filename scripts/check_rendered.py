@@ -22,6 +22,12 @@ loopback included), and DevTools emulates an offline network. A page FAILS when
   long italic formula, which MathJax renders without complaint. The TeX is taken from MathJax's
   math items (``MathJax.startup.document.getMathItemsWithin``);
 * an image is broken (``img.complete && img.naturalWidth === 0``);
+* an image has no meaningful alt text: none, empty, a file name or path (what docutils writes when
+  no alt is given), a hash, or a bare generic word ("image", "plot"); images marked decorative
+  (``role="presentation"``, ``aria-hidden="true"``) are exempt;
+* an image drawn by a notebook cell (inside ``.cell_output``) is not a captioned figure
+  (``figure > figcaption`` with text): every figure is numbered and captioned;
+* a download link (``a.download``: the data behind a figure) points to a file that is missing;
 * it shows an error: a notebook traceback or error output, a stderr output mentioning an
   error, or a docutils system message / problematic node.
 
@@ -120,6 +126,7 @@ const GLUE = new RegExp(arguments[1]);
 const PROSE_WORDS = arguments[2];
 const out = {rawTex: [], glue: [], dollar: [], mathGlue: [], mathProse: [],
              brokenImages: [], pendingImages: [], errors: [], mathjaxErrors: [],
+             altText: [], uncaptioned: [], downloads: [],
              mjx: document.querySelectorAll('mjx-container').length,
              images: document.images.length,
              mathNodes: document.querySelectorAll('.math').length,
@@ -237,6 +244,38 @@ for (const img of Array.from(document.images)) {
   if (!img.complete) out.pendingImages.push(src);
   else if (img.naturalWidth === 0) out.brokenImages.push(src);
 }
+// Every image must say what it shows: alt text that is not empty, not a file name or path, not a
+// hash and not a bare generic word (what docutils writes when no alt is given is the image's URI).
+// Images marked decorative (role="presentation"/"none" or aria-hidden) are left alone.
+const ALT_PATH = /(^|[\/])[^\s\/]*\.(png|jpe?g|gif|svg|webp|bmp|pdf)$|_images\/|^[^\s]*\/[^\s]*$|^(data|file|https?):/i;
+const ALT_HASH = /^[\s]*[0-9a-f]{12,}[\s.]*|\b[0-9a-f]{32,}\b/i;
+const ALT_GENERIC = /^(image|img|figure|fig|plot|chart|graph|picture|png|output|untitled|alt|none|null|undefined)\s*\d*\.?$/i;
+for (const img of Array.from(document.images)) {
+  const role = (img.getAttribute('role') || '').toLowerCase();
+  if (role === 'presentation' || role === 'none' || img.getAttribute('aria-hidden') === 'true') continue;
+  const src = img.getAttribute('src') || '(no src)';
+  const shortSrc = src.startsWith('data:') ? src.slice(0, 30) + '...' : src;
+  const alt = img.getAttribute('alt');
+  let why = null;
+  if (alt === null) why = 'no alt attribute';
+  else if (!alt.trim()) why = 'empty alt text';
+  else if (alt.trim() === src || ALT_PATH.test(alt.trim())) why = 'alt text is a file name or path';
+  else if (ALT_HASH.test(alt.trim())) why = 'alt text looks like a hash';
+  else if (ALT_GENERIC.test(alt.trim())) why = 'alt text is a generic word';
+  if (why) out.altText.push({src: shortSrc, why: why, alt: alt === null ? '' : alt.slice(0, 80)});
+  // A figure a notebook cell drew must be a numbered, captioned figure: <figure> with a <figcaption>.
+  if (img.closest('.cell_output, .output')) {
+    const fig = img.closest('figure');
+    const cap = fig ? fig.querySelector(':scope > figcaption') : null;
+    if (!cap || !(cap.textContent || '').trim()) {
+      out.uncaptioned.push({src: shortSrc, why: fig ? 'its <figure> has no <figcaption>' : 'not inside a <figure>'});
+    }
+  }
+}
+// Download links (Sphinx's a.download: the data behind a figure): their targets must exist.
+for (const a of document.querySelectorAll('a.download, a.reference.download')) {
+  out.downloads.push({href: a.href, text: squash(a.textContent || '')});
+}
 const ERR = [
   ['.output.traceback', 'traceback output'],
   ['div.cell_output .traceback', 'traceback output'],
@@ -334,6 +373,16 @@ def _report(problems: list[str], items: list, what: str, line, limit: int = 5) -
         problems.append(f"... and {len(items) - limit} more {what}")
 
 
+def _local_file(href: str) -> Path | None:
+    """The file a ``file:`` URL points to (query and fragment dropped), else None."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(href)
+    if parts.scheme != "file":
+        return None
+    return Path(unquote(parts.path))
+
+
 def _more(item: dict) -> str:
     return f" (and {item['more']} more in this block)" if item.get("more") else ""
 
@@ -377,6 +426,15 @@ def check_page(driver, path: Path, root: Path, shots: Path, mathjax_wait_s: floa
         problems.append(f"broken image: {src}")
     for src in info["pendingImages"]:
         problems.append(f"image never finished loading: {src}")
+    for item in info["altText"]:
+        problems.append(f"image without meaningful alt text ({item['why']}"
+                        + (f": {item['alt']!r}" if item["alt"] else "") + f"): {item['src']}")
+    for item in info["uncaptioned"]:
+        problems.append(f"notebook figure without a caption ({item['why']}): {item['src']}")
+    for item in info["downloads"]:
+        target = _local_file(item["href"])
+        if target is not None and not target.is_file():
+            problems.append(f"broken download link {item['text']!r}: {item['href']}")
     for err in info["errors"]:
         problems.append(err)
     for err in info["mathjaxErrors"]:

@@ -21,7 +21,8 @@ def _load():
 
 GOOD = """<!DOCTYPE html><html><head><title>good</title></head><body>
 <h1>Fine</h1><p>No math, one working image:</p>
-<img src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==">
+<img src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+ alt="A single grey pixel standing in for a chart.">
 <pre>code may show $$ and \\frac{1}{2} freely</pre></body></html>"""
 
 BAD = """<!DOCTYPE html><html><head><title>bad</title></head><body>
@@ -176,3 +177,91 @@ def test_raw_tex_in_prose_fails(tmp_path, capsys, raw, shown):
     rc, out = _check(tmp_path, capsys, "tex.html", page)
     assert rc == 1
     assert f"unrendered TeX {shown} in visible text: The ratio {raw} is shown as plain text." in out
+
+
+# --- Figures: alt text, captions and the data behind them ---------------------------------------
+# Shaped like myst-nb's output for a cell with `mystnb.figure` and `mystnb.image.alt` metadata.
+
+PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhg"
+         "GAWjR9awAAAABJRU5ErkJggg==")
+ALT = "Line chart of the error against the number of draws, falling along a dashed reference line."
+
+
+def _output(inner: str) -> str:
+    return ('<div class="cell docutils container"><div class="cell_output docutils container">'
+            f"{inner}</div></div>")
+
+
+def _figure(alt: str | None = ALT, caption: str | None = "Fig. 1 The error falls like S^-1/2.",
+            src: str = PIXEL) -> str:
+    alt_attr = "" if alt is None else f' alt="{alt}"'
+    cap = "" if caption is None else (f'<figcaption><p><span class="caption-number">Fig. 1 </span>'
+                                      f'<span class="caption-text">{caption}</span></p></figcaption>')
+    return _output(f'<figure class="align-default" id="fig-x"><img src="{src}"{alt_attr}>{cap}</figure>')
+
+
+def test_captioned_figure_with_alt_text_and_data_link_passes(tmp_path, capsys):
+    (tmp_path / "_downloads" / "abc").mkdir(parents=True)
+    (tmp_path / "_downloads" / "abc" / "fig-x.csv").write_text("N,error\n1,0.5\n")
+    page = _page(_figure() + _output('<p>Data: <a class="reference download internal" download=""'
+                                     ' href="_downloads/abc/fig-x.csv"><span>fig-x.csv</span></a></p>'),
+                 mathjax=False)
+    rc, out = _check(tmp_path, capsys, "fig.html", page)
+    assert rc == 0, out
+
+
+@pytest.mark.parametrize("alt, why", [
+    (None, "no alt attribute"),
+    ("", "empty alt text"),
+    ("   ", "empty alt text"),
+    ("../_images/0a1b2c3d4e5f.png", "alt text is a file name or path"),
+    ("figure.png", "alt text is a file name or path"),
+    ("_images/plot", "alt text is a file name or path"),
+    ("3f786850e387550fdab836ed7e6dc881de23001b", "alt text looks like a hash"),
+    ("image", "alt text is a generic word"),
+    ("Plot", "alt text is a generic word"),
+])
+def test_figure_without_meaningful_alt_text_fails(tmp_path, capsys, alt, why):
+    rc, out = _check(tmp_path, capsys, "alt.html", _page(_figure(alt=alt), mathjax=False))
+    assert rc == 1
+    assert f"image without meaningful alt text ({why}" in out
+
+
+def test_image_outside_notebook_outputs_needs_alt_text_too(tmp_path, capsys):
+    rc, out = _check(tmp_path, capsys, "plain.html", _page(f'<p><img src="{PIXEL}"></p>', mathjax=False))
+    assert rc == 1
+    assert "image without meaningful alt text (no alt attribute)" in out
+    assert "notebook figure without a caption" not in out  # not a notebook output: no caption needed
+
+
+def test_decorative_image_is_exempt(tmp_path, capsys):
+    page = _page(f'<p><img src="{PIXEL}" alt="" role="presentation"></p>', mathjax=False)
+    rc, out = _check(tmp_path, capsys, "deco.html", page)
+    assert rc == 0, out
+
+
+def test_notebook_image_without_figure_fails(tmp_path, capsys):
+    # What myst-nb writes for a cell without `mystnb.figure` metadata: a bare <img>, alt = its path.
+    page = _page(_output('<img alt="../_images/3f78.png" src="%s">' % PIXEL), mathjax=False)
+    rc, out = _check(tmp_path, capsys, "bare.html", page)
+    assert rc == 1
+    assert "notebook figure without a caption (not inside a <figure>)" in out
+    assert "image without meaningful alt text (alt text is a file name or path" in out
+
+
+@pytest.mark.parametrize("caption", [None, "   "])
+def test_notebook_figure_without_caption_fails(tmp_path, capsys, caption):
+    page = _page(_figure(caption=caption).replace('<span class="caption-number">Fig. 1 </span>', ""),
+                 mathjax=False)
+    rc, out = _check(tmp_path, capsys, "nocap.html", page)
+    assert rc == 1
+    assert "notebook figure without a caption" in out
+
+
+def test_broken_data_link_fails(tmp_path, capsys):
+    page = _page(_figure() + _output('<p>Data: <a class="reference download internal" download=""'
+                                     ' href="_downloads/abc/missing.csv"><span>missing.csv</span></a></p>'),
+                 mathjax=False)
+    rc, out = _check(tmp_path, capsys, "link.html", page)
+    assert rc == 1
+    assert "broken download link 'missing.csv'" in out
