@@ -2,7 +2,6 @@
 and a first look, ``paper`` for the published configuration, which is also the notebook default)."""
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Iterable
 
@@ -54,17 +53,10 @@ def notebook_parameters(chapter: str) -> dict[str, str]:
 
 
 def check_names(chapter: str, names: Iterable[str], where: str) -> None:
-    """Refuse any of ``names`` that the chapter's ``parameters`` cell does not define.
+    """Refuse any of ``names`` that the chapter does not declare (its schema; for a notebook without
+    one, its ``parameters`` cell). ``where`` says where the names came from (``-p``, a preset file)."""
+    from .experiments import CHAPTERS, schema
 
-    papermill only logs "Passed unknown parameter" for such a name and runs the notebook with its
-    defaults, so a typo (``sizez``) would silently give the published configuration's result.
-    ``where`` says where the names came from (``-p``, a preset file) for the message."""
-    known = notebook_parameters(chapter)
-    for name in names:
-        if name in known:
-            continue
-        close = difflib.get_close_matches(str(name), list(known), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else "."
-        raise validate.ParameterError(
-            f"parameter {name!r} is not a parameter of chapter {chapter} (from {where}){hint} "
-            f"Allowed: {', '.join(known) or '(none)'}")
+    known = (schema.names(CHAPTERS[chapter].SCHEMA) if chapter in CHAPTERS
+             else list(notebook_parameters(chapter)))
+    schema.refuse_unknown(names, known, where, f"chapter {chapter}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -129,10 +129,12 @@ def dataset(name: str, n: int, d: int, seed: int, source: str = "embedded"):
     return data.mnist(n, seed=seed, source=source, center=True, unit_norm=True).train
 
 
-def step_size(name: str, d: int, n: int, seeds, step_factor: float = 1.0, source: str = "embedded") -> float:
+@lru_cache(maxsize=None)
+def step_size(name: str, d: int, n: int, seeds: tuple, step_factor: float = 1.0, source: str = "embedded") -> float:
     """step_factor / lambda_max(H_inf) of the size-``n`` dataset (the largest over seeds), for GD on the
     summed loss: the linearised dynamics u <- u - eta H (u - y) are stable for eta < 2 / lambda_max(H).
-    Rounded to ``ETA_DIGITS`` significant digits (it is part of each run's key)."""
+    Rounded to ``ETA_DIGITS`` significant digits (it is part of each run's key). Cached per process:
+    both step rules, and the greedy-vs-k runs, ask for the step of the same largest N."""
     lam = max(theory.lambda_max(theory.gram_infinity(dataset(name, n, d, s, source).x)) for s in seeds)
     return significant(step_factor / lam, ETA_DIGITS)
 
@@ -361,8 +363,7 @@ def gd_experiments(p: DerivationParams) -> dict[str, GdRuns]:
 
 def experiments(p: DerivationParams) -> dict[str, engine.Experiment]:
     gd = gd_experiments(p)
-    eta_high = GdRuns("sphere", p.d_high, p.sizes_high, "fixed", p.width, p.seeds, p.eps, p.k,
-                      p.num_checkpoints, p.step_factor, p.horizon, p.max_steps).etas[max(p.sizes_high)]
+    eta_high = step_size("sphere", p.d_high, max(p.sizes_high), p.seeds, p.step_factor)
     return {**gd,
             "initial_residuals": InitialResiduals((p.d_high, p.d_low), p.residual_sizes,
                                                   p.residual_seeds, p.width),

@@ -64,15 +64,21 @@ def help_table(schema) -> list[tuple[str, Any, str]]:
             for f in [*dataclasses.fields(schema), *dataclasses.fields(RunFields)]]
 
 
-def check_names(schema, given, where: str = "the parameters") -> None:
+def check_names(schema, given, where: str = "the parameters", owner: str = "this chapter") -> None:
     """Refuse a name that the chapter does not declare, with the closest match."""
-    known = names(schema)
+    refuse_unknown(given, names(schema), where, owner)
+
+
+def refuse_unknown(given, known, where: str, owner: str) -> None:
+    """The one check for unknown parameter names (schema, CLI, preset files): papermill itself only
+    logs "Passed unknown parameter" and runs with the default, so a typo must stop here."""
+    known = list(known)
     for name in given:
         if name not in known:
             close = difflib.get_close_matches(str(name), known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else "."
-            raise validate.ParameterError(f"parameter {name!r} is not a parameter of this chapter (from "
-                                          f"{where}){hint} Allowed: {', '.join(known)}")
+            raise validate.ParameterError(f"parameter {name!r} is not a parameter of {owner} (from "
+                                          f"{where}){hint} Allowed: {', '.join(known) or '(none)'}")
 
 
 def check(schema, values: dict | None = None, **kwargs):
