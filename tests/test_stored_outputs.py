@@ -175,3 +175,14 @@ def test_chapters_reproduce_their_stored_outputs_from_noisy_results(tmp_path):
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     # every chapter read the (noisy) committed results instead of recomputing them
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+def test_cross_document_glue_names_a_format():
+    """myst-nb splits `path::key` at its last colon: a cross-document reference without a format
+    (`01_theorem.ipynb::ch1_x`) is read as key '01_theorem.ipynb:' and breaks the build."""
+    texts = [(p.name, "".join(c["source"])) for p in CHAPTERS
+             for c in json.loads(p.read_text())["cells"] if c["cell_type"] == "markdown"]
+    texts.append(("intro.md", (BOOK / "intro.md").read_text()))
+    bad = [f"{where}: {m}" for where, text in texts
+           for m in re.findall(r"\{glue(?::\w+)?\}`[\w.-]+\.ipynb::[^`:]+`", text)]
+    assert not bad, bad
