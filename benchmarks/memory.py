@@ -34,8 +34,6 @@ def _experiments(chapter: str, cache_dir: str) -> dict:
 
     params, _ = experiments.check(chapter, presets.load(chapter, "paper") | {"cache_dir": cache_dir,
                                                                           "progress": False})
-    if chapter == "03_mnist_validation":
-        return {"sweep": params.sweep()}
     return experiments.chapter(chapter).experiments(params)
 
 

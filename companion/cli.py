@@ -129,8 +129,6 @@ def _estimate_text(est: dict) -> str:
 def _chapter_experiments(chapter: str, params) -> dict:
     from . import experiments
 
-    if chapter == "03_mnist_validation":
-        return {"sweep": params.sweep()}
     return experiments.chapter(chapter).experiments(params)
 
 

@@ -157,7 +157,9 @@ def load_mnist(source: str = "auto", *, train: bool = True, data_root=None, down
 
 def balanced_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     """A seeded, class-balanced sample of n indices (n // 10 per class, the remainder to the first
-    classes); errors if a class has too few examples."""
+    classes); errors if a class has too few examples. Each class's images are permuted by the same
+    draws whatever ``n`` is, and the first ones are taken, so for one seed the sample of a smaller
+    ``n`` is a subset of the sample of a larger one (nested subsets)."""
     rng = np.random.default_rng(seed)
     per_class = [n // NUM_CLASSES + (1 if c < n % NUM_CLASSES else 0) for c in range(NUM_CLASSES)]
     picks = []
@@ -171,13 +173,28 @@ def balanced_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(picks))
 
 
-def mnist(n: int, *, n_test: int = 0, seed: int = 0, source: str = "auto", center: bool = True,
+CENTERINGS = (True, False, "subset", "pool")
+
+
+def pool_mean(source: str = "auto", data_root=None) -> torch.Tensor:
+    """The mean image (pixels in [0, 1], float64) of the source's whole training pool: full MNIST's
+    60,000 training images, or the embedded 4,000-image pool."""
+    x, _, _ = load_mnist(source, train=True, data_root=data_root)
+    return torch.as_tensor(np.mean(x, axis=0, dtype=np.float64) / 255.0)
+
+
+def mnist(n: int, *, n_test: int = 0, seed: int = 0, source: str = "auto", center=True,
           unit_norm: bool = True, data_root=None, download: bool = False) -> Split:
     """A seeded, class-balanced MNIST training subset of size ``n`` (and a held-out set of ``n_test``).
 
-    Pixels are scaled to [0, 1]; ``center`` subtracts the training subset's mean image; ``unit_norm``
-    scales every row to norm 1 (the theorem's assumption). Targets are one-hot (C = 10).
+    Pixels are scaled to [0, 1]; ``center`` subtracts a mean image from the training and held-out
+    images: ``"pool"`` the mean of the source's whole training pool (the same preprocessing for every
+    ``n``), ``"subset"`` (or True) the mean of this training subset (it changes with ``n``), False
+    none. ``unit_norm`` scales every row to norm 1 (the theorem's assumption). Targets are one-hot
+    (C = 10). Within one seed the subsets are nested: the subset of a smaller ``n`` is contained in that
+    of a larger one (see :func:`balanced_indices`).
     """
+    validate.choice("center", center, CENTERINGS)
     validate.integer("n", n, low=1)
     validate.integer("n_test", n_test, low=0)
     validate.integer("seed", seed, low=0)
@@ -187,7 +204,7 @@ def mnist(n: int, *, n_test: int = 0, seed: int = 0, source: str = "auto", cente
                                       f"{len(y)} training images")
     train_idx = balanced_indices(y, n, seed)
     x_train = torch.as_tensor(x[train_idx], dtype=torch.float64) / 255.0
-    mean = x_train.mean(0) if center else None
+    mean = (pool_mean(used, data_root) if center == "pool" else x_train.mean(0) if center else None)
     train = _prepare(x_train, y[train_idx], mean, unit_norm, used)
     test = None
     if n_test:

@@ -99,11 +99,17 @@ def evaluate(model: torch.nn.Module, data: Dataset, loss: str = "mse", chunk: in
 
 
 def pretrain(model: torch.nn.Module, data: Dataset, config: TrainConfig, checkpoints,
-             *, progress: bool = True, log_every: int | None = None) -> PretrainResult:
+             *, progress: bool = True, log_every: int | None = None,
+             history: bool = True) -> PretrainResult:
     """Train ``model`` in place for max(checkpoints) steps; record its state at every checkpoint.
 
     The history has one row per recorded step (checkpoints, and every ``log_every`` steps) with the
-    dense network's mean training loss and accuracy on all of ``data``.
+    dense network's mean training loss and accuracy on all of ``data``; ``history=False`` skips it (a
+    caller that evaluates the checkpoints itself saves one pass over the data per checkpoint).
+
+    SGD draws its mini-batches from a stream of epochs, each a fresh seeded permutation of the data:
+    a batch that crosses an epoch's end takes the rest of that epoch and the start of the next, so no
+    image is dropped and every batch has ``batch_size`` images (rarely, one image twice).
     """
     checkpoints = validate.integer_list("checkpoints", list(checkpoints), low=0)
     if log_every is not None:
@@ -122,6 +128,19 @@ def pretrain(model: torch.nn.Module, data: Dataset, config: TrainConfig, checkpo
     result = PretrainResult()
     rows = []
     record = set(checkpoints) | (set(range(0, checkpoints[-1] + 1, log_every)) if log_every else set())
+    if not history:
+        record = set()
+
+    def next_batch() -> torch.Tensor:
+        nonlocal order, pos
+        parts, need = [], config.batch_size
+        while need:
+            if order is None or pos == len(data):
+                order, pos = torch.randperm(len(data), generator=g).to(device), 0
+            take = min(need, len(data) - pos)
+            parts.append(order[pos:pos + take])
+            pos, need = pos + take, need - take
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     def snapshot(t: int):
         if t in record:
@@ -138,10 +157,7 @@ def pretrain(model: torch.nn.Module, data: Dataset, config: TrainConfig, checkpo
         if config.optimizer == "gd":
             x, y, lab = data.x, data.targets, data.labels
         else:
-            if order is None or pos + config.batch_size > len(data):
-                order, pos = torch.randperm(len(data), generator=g).to(device), 0
-            idx = order[pos:pos + config.batch_size]
-            pos += config.batch_size
+            idx = next_batch()
             x, y, lab = data.x[idx], data.targets[idx], data.labels[idx]
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(x), y, lab, config.loss, config.reduction)

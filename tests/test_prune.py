@@ -13,13 +13,15 @@ def random_case(n, m, c, seed, dtype=torch.float64):
     return hidden, out_w, targets
 
 
+@pytest.mark.parametrize("gram", [False, True])
 @pytest.mark.parametrize("allow_repeats", [True, False])
 @pytest.mark.parametrize("seed", range(6))
-def test_greedy_equals_brute_force(seed, allow_repeats):
+def test_greedy_equals_brute_force(seed, allow_repeats, gram):
     n, m, c = [(7, 5, 1), (30, 12, 3), (50, 20, 10), (13, 9, 2), (64, 32, 4), (5, 40, 1)][seed]
     hidden, out_w, targets = random_case(n, m, c, seed)
     k = m if not allow_repeats else 2 * m
-    fast = prune.greedy_forward_selection(hidden, out_w, targets, k, allow_repeats=allow_repeats, chunk=3)
+    fast = prune.greedy_forward_selection(hidden, out_w, targets, k, allow_repeats=allow_repeats, chunk=3,
+                                          gram=gram)
     slow = prune.brute_force_greedy(hidden, out_w, targets, k, allow_repeats=allow_repeats)
     assert fast.picks == slow.picks
     assert fast.losses == pytest.approx(slow.losses, rel=1e-10, abs=1e-12)
@@ -92,3 +94,17 @@ def test_baselines():
     assert prune.magnitude_selection(w, a, 3) == [1, 3, 2]
     with pytest.raises(ParameterError, match="'k'"):
         prune.magnitude_selection(w, a, 5)
+
+
+@pytest.mark.parametrize("c", [1, 3])
+def test_evaluate_subnetworks_equals_one_at_a_time(c):
+    hidden, out_w, targets = random_case(57, 11, c, 3)
+    bias = torch.randn(c, dtype=torch.float64)
+    picks_list = [list(range(11)), [3], [2, 2, 7], [0, 5, 9, 10], [10, 10, 10]]
+    many = prune.evaluate_subnetworks(hidden, out_w, targets, picks_list, bias=bias, chunk=8)
+    for picks, got in zip(picks_list, many):
+        one = prune.evaluate_subnetwork(hidden, out_w, targets, picks, bias=bias)
+        assert got["loss"] == pytest.approx(one["loss"], rel=1e-12)
+        assert got["accuracy"] == one["accuracy"]
+    with pytest.raises(ParameterError, match="picks"):
+        prune.evaluate_subnetworks(hidden, out_w, targets, [[1], []])

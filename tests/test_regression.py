@@ -31,10 +31,7 @@ MNIST_COPY = Path(os.environ.get("COMPANION_TEST_MNIST", paths.REPO_ROOT.parent 
 def _cases():
     for chapter, module in experiments.CHAPTERS.items():
         params, _ = experiments.check(chapter, {})
-        if chapter == "03_mnist_validation":
-            exps = {"sweep": params.sweep()}
-        else:
-            exps = module.experiments(params)
+        exps = module.experiments(params)
         for key, exp in exps.items():
             yield pytest.param(chapter, exp, id=f"{chapter}-{key}")
 
