@@ -66,19 +66,78 @@ def threshold_time(t, values, *, rule: str = "within_delta", metric: str = "loss
     return float(np.expm1(x0 + frac * (x1 - x0)))
 
 
+#: Columns that name an arm of an experiment (a regime, an optimiser); thresholds keep them.
+GROUPS = ("regime", "optimizer")
+
+
+def _groups(frame: pd.DataFrame) -> list[str]:
+    return [c for c in GROUPS if c in frame.columns]
+
+
 def thresholds(frame: pd.DataFrame, *, rule: str = "within_delta", metric: str = "loss",
                delta: float | None = 0.02, level: float | None = 0.85, method: str = "greedy",
                split: str = "train") -> pd.DataFrame:
-    """T* per (regime, n, seed) from a sweep frame: columns regime, n, seed, t_star, best (the best
-    value of the metric over the grid), reached (bool)."""
+    """T* per (arm, n, seed) from a sweep frame: the arm columns present (regime, optimizer), n, seed,
+    t_star, best (the best value of the metric over the grid), reached (bool)."""
+    keys = _groups(frame) + ["n", "seed"]
     sub = frame[(frame["method"] == method) & (frame["split"] == split)]
     rows = []
-    for (regime, n, seed), g in sub.groupby(["regime", "n", "seed"], sort=True):
+    for key, g in sub.groupby(keys, sort=True):
         ts = threshold_time(g["t"], g[metric], rule=rule, metric=metric, delta=delta, level=level)
         best = g[metric].min() if metric == "loss" else g[metric].max()
-        rows.append({"regime": regime, "n": int(n), "seed": int(seed), "t_star": ts,
-                     "best": float(best), "reached": not math.isnan(ts)})
-    return pd.DataFrame(rows, columns=["regime", "n", "seed", "t_star", "best", "reached"])
+        rows.append({**dict(zip(keys, key)), "t_star": ts, "best": float(best),
+                     "reached": not math.isnan(ts)})
+    out = pd.DataFrame(rows, columns=keys + ["t_star", "best", "reached"])
+    return out.astype({"n": int, "seed": int}) if len(out) else out
+
+
+def summed_thresholds(frame: pd.DataFrame, eps: float, *, method: str = "greedy",
+                      split: str = "train") -> pd.DataFrame:
+    """The theorem's criterion: the first t at which half the *summed* squared loss,
+    sum_i 0.5 ||f(x_i) - y_i||^2 = N * (mean loss), is at most ``eps`` (a mean loss <= eps / N, which
+    tightens as N grows). Columns as :func:`thresholds`; ``best`` is the lowest summed loss."""
+    validate.positive("eps", eps)
+    summed = frame.assign(loss=frame["loss"] * frame["n"])
+    return thresholds(summed, rule="reaches", metric="loss", level=eps, method=method, split=split)
+
+
+def value_at(t, values, t_star: float) -> float:
+    """A curve's value at iteration ``t_star``, interpolated linearly in log(1 + t) (as T* itself)."""
+    if not math.isfinite(t_star):
+        return math.nan
+    t = np.asarray(t, dtype=float)
+    order = np.argsort(t)
+    return float(np.interp(np.log1p(t_star), np.log1p(t[order]), np.asarray(values, float)[order]))
+
+
+def at_threshold(frame: pd.DataFrame, ts: pd.DataFrame, *, method: str, metric: str = "accuracy"
+                 ) -> pd.DataFrame:
+    """For each unit of ``ts``: ``method``'s training and held-out ``metric`` at that unit's T*, and the
+    train - test gap (memorisation shows as a large gap, the population regime as a small one)."""
+    rows = []
+    sub = frame[frame["method"] == method]
+    curves = {key: g for key, g in sub.groupby(["n", "seed", "split"])}
+    for row in ts.itertuples():
+        vals = {}
+        for split in ("train", "test"):
+            g = curves.get((row.n, row.seed, split))
+            vals[split] = math.nan if g is None else value_at(g["t"], g[metric], row.t_star)
+        rows.append({"n": row.n, "seed": row.seed, "t_star": row.t_star, "train": vals["train"],
+                     "test": vals["test"], "gap": vals["train"] - vals["test"]})
+    return pd.DataFrame(rows, columns=["n", "seed", "t_star", "train", "test", "gap"])
+
+
+def interpolation_error(frame: pd.DataFrame, **rule) -> pd.DataFrame:
+    """How much T* moves when every other checkpoint is dropped (t = 0 and the last one kept): an upper
+    bound on the interpolation error of the coarser grid, so a conservative one for the grid used.
+    Columns n, seed, t_star, t_star_half, abs_diff."""
+    grid = sorted(frame["t"].unique())
+    half = set(grid[::2]) | {grid[0], grid[-1]}
+    full = thresholds(frame, **rule)
+    coarse = thresholds(frame[frame["t"].isin(half)], **rule)
+    out = full.merge(coarse[["n", "seed", "t_star"]], on=["n", "seed"], suffixes=("", "_half"))
+    out["abs_diff"] = (out["t_star"] - out["t_star_half"]).abs()
+    return out[["n", "seed", "t_star", "t_star_half", "abs_diff"]]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -93,7 +152,8 @@ def _design(n, model):
 
 
 def fit(n, t, model: str) -> tuple[float, float]:
-    """Least-squares (a, b) of ``model`` to points (n, t); NaNs when it cannot be fitted."""
+    """Least-squares (a, b) of ``model`` to points (n, t), on T* itself; (NaN, NaN) when it cannot be
+    fitted, including a power law whose iterative fit does not converge (never its starting guess)."""
     validate.choice("model", model, MODELS)
     n = np.asarray(n, dtype=float)
     t = np.asarray(t, dtype=float)
@@ -106,20 +166,19 @@ def fit(n, t, model: str) -> tuple[float, float]:
         return float(coef[0]), float(coef[1])
     # power law a N^b: start from the log-log fit of the positive points, refine on T* itself
     pos = t > 0
-    if pos.sum() >= 2 and len(np.unique(n[pos])) >= 2:
-        b0, la0 = np.polyfit(np.log(n[pos]), np.log(t[pos]), 1)
-        p0 = (math.exp(la0), b0)
-    else:
-        p0 = (max(float(np.mean(t)), 1e-6), 0.0)
+    if pos.sum() < 2 or len(np.unique(n[pos])) < 2:
+        return math.nan, math.nan
+    b0, la0 = np.polyfit(np.log(n[pos]), np.log(t[pos]), 1)
     from scipy.optimize import curve_fit
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            (a, b), _ = curve_fit(lambda x, a, b: a * np.power(x, b), n, t, p0=p0, maxfev=20000)
-        return float(a), float(b)
+            (a, b), _ = curve_fit(lambda x, a, b: a * np.power(x, b), n, t, p0=(math.exp(la0), b0),
+                                  maxfev=20000)
     except (RuntimeError, ValueError):
-        return float(p0[0]), float(p0[1])
+        return math.nan, math.nan
+    return (float(a), float(b)) if math.isfinite(a) and math.isfinite(b) else (math.nan, math.nan)
 
 
 def predict(n, model: str, a: float, b: float) -> np.ndarray:
@@ -131,19 +190,28 @@ def predict(n, model: str, a: float, b: float) -> np.ndarray:
     return a * np.power(n, b)
 
 
-def aic(n, t, model: str, a: float, b: float) -> float:
-    """Gaussian AIC, n log(RSS/n) + 2p with p = 2 (+ a constant common to all models)."""
+def _size_means(n, t):
     n = np.asarray(n, dtype=float)
     t = np.asarray(t, dtype=float)
     ok = np.isfinite(t)
-    rss = float(np.sum((t[ok] - predict(n[ok], model, a, b)) ** 2))
-    k = int(ok.sum())
+    frame = pd.DataFrame({"n": n[ok], "t": t[ok]}).groupby("n")["t"].mean()
+    return frame.index.to_numpy(float), frame.to_numpy(float)
+
+
+def aic(n, t, model: str, a: float, b: float) -> float:
+    """Gaussian AIC of the seed-mean T* at each size (as LOSO uses them): k log(RSS/k) + 2p with k the
+    number of sizes and p = 2 (+ a constant common to all models); NaN for a failed fit."""
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return math.nan
+    sizes, means = _size_means(n, t)
+    rss = float(np.sum((means - predict(sizes, model, a, b)) ** 2))
+    k = len(sizes)
     return k * math.log(max(rss, 1e-300) / k) + 2 * 2
 
 
 def loso_rmse(n, t, model: str) -> float:
-    """Leave-one-size-out: fit on all other sizes, predict the left-out size's mean T*; the RMSE of
-    these predictions over sizes."""
+    """Leave-one-size-out: fit on all other sizes (every seed's T*), predict the left-out size's
+    seed-mean T*; the RMSE of these predictions over sizes (NaN if a fit fails or < 3 sizes)."""
     n = np.asarray(n, dtype=float)
     t = np.asarray(t, dtype=float)
     sizes = np.unique(n[np.isfinite(t)])
@@ -158,66 +226,100 @@ def loso_rmse(n, t, model: str) -> float:
     return float(np.sqrt(np.mean(np.square(errs))))
 
 
+def _resample(n, rng):
+    groups = [np.flatnonzero(n == s) for s in np.unique(n)]
+    return np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups])
+
+
 def bootstrap(n, t, seed_ids, model: str, *, n_boot: int = 1000, seed: int = 0,
               at=None) -> dict:
     """Bootstrap over seeds: the (n, t) points of each size (one per seed, ``seed_ids``) are resampled
-    with replacement within that size. Returns 95% percentile
-    CIs of a, b and, when ``at`` is given, of the prediction at those N (arrays)."""
+    with replacement within that size. Returns 95% percentile CIs of a, b and, when ``at`` is given, of
+    the prediction at those N (arrays); ``failed``, the share of resamples whose fit failed."""
     n = np.asarray(n, dtype=float)
     t = np.asarray(t, dtype=float)
     rng = np.random.default_rng(seed)
-    groups = [np.flatnonzero(n == s) for s in np.unique(n)]
     params, preds = [], []
     for _ in range(n_boot):
-        idx = np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups])
+        idx = _resample(n, rng)
         a, b = fit(n[idx], t[idx], model)
         params.append((a, b))
         if at is not None:
             preds.append(predict(at, model, a, b))
     params = np.array(params)
-    out = {"a_lo": np.nanpercentile(params[:, 0], 2.5), "a_hi": np.nanpercentile(params[:, 0], 97.5),
-           "b_lo": np.nanpercentile(params[:, 1], 2.5), "b_hi": np.nanpercentile(params[:, 1], 97.5)}
-    if at is not None:
-        preds = np.array(preds)
-        out["pred_lo"] = np.nanpercentile(preds, 2.5, axis=0)
-        out["pred_hi"] = np.nanpercentile(preds, 97.5, axis=0)
+    failed = float(np.mean(~np.isfinite(params[:, 0])))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = {"a_lo": np.nanpercentile(params[:, 0], 2.5), "a_hi": np.nanpercentile(params[:, 0], 97.5),
+               "b_lo": np.nanpercentile(params[:, 1], 2.5), "b_hi": np.nanpercentile(params[:, 1], 97.5),
+               "failed": failed}
+        if at is not None:
+            preds = np.array(preds)
+            out["pred_lo"] = np.nanpercentile(preds, 2.5, axis=0)
+            out["pred_hi"] = np.nanpercentile(preds, 97.5, axis=0)
     return out
 
 
-def fit_table(ts: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """For each regime and model: a, b (with bootstrap CIs), AIC, LOSO RMSE, and the best model by
-    LOSO (``best_loso``) and by AIC (``best_aic``). Units whose T* is NaN are left out."""
+def model_choice(n, t, *, n_boot: int = 200, seed: int = 0) -> dict:
+    """How often each law wins by LOSO when the seeds are resampled within each size: the share of
+    bootstrap resamples each of MODELS has the lowest LOSO RMSE (failed fits never win). A law the data
+    single out wins nearly always; shares near 1/2 or 1/3 say the data cannot tell the laws apart."""
+    n = np.asarray(n, dtype=float)
+    t = np.asarray(t, dtype=float)
+    ok = np.isfinite(t)
+    n, t = n[ok], t[ok]
+    rng = np.random.default_rng(seed)
+    wins = dict.fromkeys(MODELS, 0)
+    for _ in range(n_boot):
+        idx = _resample(n, rng)
+        errs = {m: loso_rmse(n[idx], t[idx], m) for m in MODELS}
+        errs = {m: e for m, e in errs.items() if math.isfinite(e)}
+        if errs:
+            wins[min(errs, key=errs.get)] += 1
+    return {m: wins[m] / n_boot for m in MODELS}
+
+
+def fit_table(ts: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, by: str | None = None
+              ) -> pd.DataFrame:
+    """For each group (``by``, default the arm column present) and model: a, b (with bootstrap CIs),
+    whether the fit converged (``fit_ok``), AIC and LOSO RMSE (both on seed-mean T* per size), and the
+    best model by LOSO (``best_loso``) and by AIC (``best_aic``). Units whose T* is NaN are left out."""
+    by = by or (_groups(ts) or [None])[0]
+    groups = ts.groupby(by, sort=True) if by else [("all", ts)]
     rows = []
-    for regime, g in ts.groupby("regime", sort=True):
+    for key, g in groups:
         g = g[np.isfinite(g["t_star"])]
         for model in MODELS:
             a, b = fit(g["n"], g["t_star"], model)
-            row = {"regime": regime, "model": model, "formula": MODEL_FORMULAS[model], "a": a, "b": b,
-                   "aic": aic(g["n"], g["t_star"], model, a, b) if len(g) > 2 else math.nan,
-                   "loso_rmse": loso_rmse(g["n"], g["t_star"], model), "points": len(g)}
-            if len(g) > 2:
-                ci = bootstrap(g["n"], g["t_star"], g["seed"], model, n_boot=n_boot, seed=seed)
-                row.update(ci)
+            row = {by or "group": key, "model": model, "formula": MODEL_FORMULAS[model], "a": a, "b": b,
+                   "fit_ok": bool(math.isfinite(a)),
+                   "aic": aic(g["n"], g["t_star"], model, a, b) if g["n"].nunique() > 2 else math.nan,
+                   "loso_rmse": loso_rmse(g["n"], g["t_star"], model), "points": len(g),
+                   "sizes": int(g["n"].nunique())}
+            if len(g) > 2 and n_boot:
+                row.update(bootstrap(g["n"], g["t_star"], g["seed"], model, n_boot=n_boot, seed=seed))
             rows.append(row)
     table = pd.DataFrame(rows)
-    for col in ("loso_rmse", "aic"):
-        flag = f"best_{col.split('_')[0]}"
+    col = by or "group"
+    for score in ("loso_rmse", "aic"):
+        flag = f"best_{score.split('_')[0]}"
         table[flag] = False
-        for _, g in table.groupby("regime"):
-            if g[col].notna().any():
-                table.loc[g[col].idxmin(), flag] = True
+        for _, g in table.groupby(col):
+            if g[score].notna().any():
+                table.loc[g[score].idxmin(), flag] = True
     return table
 
 
-def best_model(table: pd.DataFrame, regime: str, by: str = "loso") -> str | None:
-    sub = table[(table["regime"] == regime) & table[f"best_{by}"]]
+def best_model(table: pd.DataFrame, group, by: str = "loso") -> str | None:
+    col = next(c for c in (*GROUPS, "group") if c in table.columns)
+    sub = table[(table[col] == group) & table[f"best_{by}"]]
     return None if sub.empty else str(sub["model"].iloc[0])
 
 
-def out_of_sample(ts: pd.DataFrame, regime: str, model: str) -> dict:
+def out_of_sample(ts: pd.DataFrame, model: str) -> dict:
     """Fit ``model`` on every size but the largest; predict the largest size's mean T*."""
-    g = ts[(ts["regime"] == regime) & np.isfinite(ts["t_star"])]
-    if g.empty:
+    g = ts[np.isfinite(ts["t_star"])]
+    if g["n"].nunique() < 3:
         return {"n": math.nan, "predicted": math.nan, "measured": math.nan, "rel_error": math.nan}
     largest = g["n"].max()
     train = g[g["n"] < largest]
@@ -229,95 +331,75 @@ def out_of_sample(ts: pd.DataFrame, regime: str, model: str) -> dict:
             "a": a, "b": b}
 
 
-def sensitivity(frame: pd.DataFrame, *, regime: str, metric: str, deltas, levels,
-                level_metric: str = "accuracy") -> pd.DataFrame:
+# --------------------------------------------------------------------------------------------------
+# Does T* still change between two sizes? Paired over seeds (a seed fixes the nested subsets, the
+# initialisation and the SGD order, so the same seed at two sizes is a matched pair)
+
+
+def paired_change(ts: pd.DataFrame, n_from: int, n_to: int) -> dict:
+    """T*(n_to) - T*(n_from) per seed: mean, 95% t-interval, two-sided paired t-test p-value, and
+    how many seeds rise / fall."""
+    from scipy import stats
+
+    a = ts[ts["n"] == n_from].set_index("seed")["t_star"]
+    b = ts[ts["n"] == n_to].set_index("seed")["t_star"]
+    d = (b - a).dropna()
+    out = {"n_from": int(n_from), "n_to": int(n_to), "seeds": int(len(d)),
+           "mean": float(d.mean()) if len(d) else math.nan,
+           "rel_mean": float(d.mean() / a.loc[d.index].mean()) if len(d) else math.nan,
+           "up": int((d > 0).sum()), "down": int((d < 0).sum())}
+    if len(d) >= 2 and d.std(ddof=1) > 0:
+        half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+        out |= {"ci_lo": out["mean"] - half, "ci_hi": out["mean"] + half,
+                "p_value": float(stats.ttest_rel(b.loc[d.index], a.loc[d.index]).pvalue)}
+    else:
+        out |= {"ci_lo": math.nan, "ci_hi": math.nan, "p_value": math.nan}
+    return out
+
+
+def paired_steps(ts: pd.DataFrame) -> pd.DataFrame:
+    """:func:`paired_change` between every pair of neighbouring sizes."""
+    sizes = sorted(ts["n"].unique())
+    return pd.DataFrame([paired_change(ts, a, b) for a, b in zip(sizes, sizes[1:])])
+
+
+def sensitivity(frame: pd.DataFrame, *, metric: str, deltas, levels,
+                level_metric: str = "accuracy", method: str = "greedy") -> pd.DataFrame:
     """How the conclusion moves with the threshold rule: for each delta (``within_delta`` on
     ``metric``) and each level (``reaches`` on ``level_metric``), the share of units that meet the
-    rule, mean T* at the smallest and largest N, the fitted log-slope b, the best model by LOSO, and
-    the log model's out-of-sample relative error at the largest N."""
+    rule, mean T* at the smallest and largest N, the fitted log-slope b, the best model by LOSO and the
+    log model's out-of-sample relative error at the largest N."""
     settings = [("within_delta", metric, d) for d in deltas] + \
                [("reaches", level_metric, lv) for lv in levels]
     rows = []
-    sub = frame[frame["regime"] == regime]
     for rule, met, value in settings:
-        ts = thresholds(sub, rule=rule, metric=met, delta=value if rule == "within_delta" else None,
-                        level=value if rule == "reaches" else None)
+        ts = thresholds(frame, rule=rule, metric=met, delta=value if rule == "within_delta" else None,
+                        level=value if rule == "reaches" else None, method=method)
         ok = ts[ts["reached"]]
         means = ok.groupby("n")["t_star"].mean()
         row = {"rule": rule, "metric": met, "value": value, "reached": float(ts["reached"].mean()),
                "t_star_smallest_n": float(means.get(ts["n"].min(), math.nan)),
                "t_star_largest_n": float(means.get(ts["n"].max(), math.nan))}
         if ok["n"].nunique() >= 3:
-            table = fit_table(ok, n_boot=10)
+            table = fit_table(ok.assign(g="all"), n_boot=0, by="g")
             row["log_slope_b"] = float(table.loc[table["model"] == "log", "b"].iloc[0])
-            row["best_model_loso"] = best_model(table, regime, "loso")
-            row["log_oos_rel_error"] = out_of_sample(ok, regime, "log")["rel_error"]
+            row["best_model_loso"] = str(table.loc[table["best_loso"], "model"].iloc[0]) \
+                if table["best_loso"].any() else "(no fit)"
+            row["log_oos_rel_error"] = out_of_sample(ok, "log")["rel_error"]
         else:
-            row.update(log_slope_b=math.nan, best_model_loso="(too few sizes)",
+            row.update(log_slope_b=math.nan, best_model_loso="(met at fewer than 3 sizes)",
                        log_oos_rel_error=math.nan)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def usefulness(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per regime: the best training accuracy (over t, averaged over seeds, at each N) of the dense
-    net and of each k-neuron subnetwork, minimum over N: does pruning give a useful subnetwork?"""
+    """Per method: the best training accuracy over t (seed means), at the worst and the best N."""
     sub = frame[frame["split"] == "train"]
-    curve = sub.groupby(["regime", "method", "n", "t"])["accuracy"].mean().reset_index()
-    best = curve.groupby(["regime", "method", "n"])["accuracy"].max().reset_index()
-    return best.groupby(["regime", "method"])["accuracy"].agg(["min", "max"]).reset_index() \
+    curve = sub.groupby(["method", "n", "t"])["accuracy"].mean().reset_index()
+    best = curve.groupby(["method", "n"])["accuracy"].max().reset_index()
+    return best.groupby("method")["accuracy"].agg(["min", "max"]).reset_index() \
         .rename(columns={"min": "best_acc_worst_n", "max": "best_acc_best_n"})
-
-
-def verdict(table: pd.DataFrame, oos: dict, regime: str, useful: bool, pruned_best: float,
-            useful_accuracy: float) -> str:
-    """The chapter's conclusion for one regime, as a sentence built from computed numbers."""
-    name = REGIME_NAMES.get(regime, regime)
-    if not useful:
-        return (f"In the {name} regime the pruned subnetwork is useless: its best training accuracy "
-                f"is {pruned_best:.3f} (below {useful_accuracy:.2f}), so T*(N) measures nothing and "
-                "the log-N law cannot be tested there.")
-    best = best_model(table, regime, "loso")
-    if best is None:
-        return (f"In the {name} regime T*(N) could not be compared across sizes: the threshold rule "
-                "is met at fewer than three sizes within the grid.")
-    best_aic = best_model(table, regime, "aic")
-    row = table[(table["regime"] == regime) & (table["model"] == "log")].iloc[0]
-    rmse = {m: float(table[(table["regime"] == regime) & (table["model"] == m)]["loso_rmse"].iloc[0])
-            for m in MODELS}
-    holds = best == "log"
-    head = ("the log-N law fits best" if holds else
-            f"the log-N law is not the best fit ({best} is)")
-    aic_txt = ("AIC agrees" if best_aic == best else f"AIC prefers {best_aic}")
-    lo, hi = row.get("b_lo", math.nan), row.get("b_hi", math.nan)
-    ci_txt = (f"95% CI {lo:.0f} to {hi:.0f}" if np.isfinite(lo) and hi > lo else
-              "no bootstrap interval: a single seed per size")
-    return (f"In the {name} regime {head} by leave-one-size-out error (RMSE log {rmse['log']:.0f}, "
-            f"linear {rmse['linear']:.0f}, power {rmse['power']:.0f} iterations; {aic_txt}); the "
-            f"log-fit slope is b = {row['b']:.0f} iterations per e-fold of N ({ci_txt}). Fitted on "
-            f"the smaller "
-            f"sizes, the log law predicts T* = {oos['predicted']:.0f} at N = {oos['n']:,} against "
-            f"{oos['measured']:.0f} measured (relative error {oos['rel_error']:.1%}).")
-
-
-def trend(ts: pd.DataFrame, regime: str) -> dict:
-    """How the seed-mean T*(N) moves with N in one regime: where it peaks, its value at the largest
-    N, whether it is monotone, and a sentence saying so (built from the numbers)."""
-    means = ts[ts["regime"] == regime].groupby("n")["t_star"].mean().dropna().sort_index()
-    if len(means) < 2:
-        return {"n_peak": math.nan, "t_peak": math.nan, "n_last": math.nan, "t_last": math.nan,
-                "monotone": False, "text": f"T*(N) is defined at fewer than two sizes in the {regime} regime."}
-    n_peak = int(means.idxmax())
-    out = {"n_peak": n_peak, "t_peak": float(means.max()), "n_last": int(means.index[-1]),
-           "t_last": float(means.iloc[-1]), "monotone": bool(means.is_monotonic_increasing)}
-    if out["monotone"]:
-        out["text"] = (f"The mean T* grows with N at every size, from {means.iloc[0]:.0f} to "
-                       f"{out['t_last']:.0f} iterations.")
-    else:
-        out["text"] = (f"The mean T* does not grow monotonically with N: it is largest at N = "
-                       f"{n_peak:,} ({out['t_peak']:.0f} iterations) and is {out['t_last']:.0f} at the "
-                       f"largest size, N = {out['n_last']:,}.")
-    return out
 
 
 # --------------------------------------------------------------------------------------------------

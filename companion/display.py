@@ -61,3 +61,32 @@ def glue_all(numbers: dict) -> None:
     """Glue every entry of a chapter summary's ``numbers`` (floats rounded, see :func:`glue`)."""
     for name, value in numbers.items():
         glue(name, value)
+
+
+def reader_table(frame: pd.DataFrame, columns: dict, *, digits: dict | int = 3, empty: str = "—"):
+    """A table for readers: only ``columns`` (old name -> heading with its unit), in that order, no
+    index, numbers at ``digits`` significant digits (one count for all, or per column; a format string
+    such as ``"{:.0%}"`` or ``"{:,.0f}"`` also works), missing values shown as ``empty`` (the prose says
+    why a cell is empty), inside a wrapper that scrolls sideways instead of overflowing the column.
+    Returns an IPython HTML object (deterministic markup: no random ids)."""
+    from IPython.display import HTML
+
+    def fmt_for(col):
+        spec = digits.get(col, 3) if isinstance(digits, dict) else digits
+        def fmt(v):
+            if v is None or (isinstance(v, (float, np.floating)) and not math.isfinite(v)):
+                return empty
+            if isinstance(v, (bool, np.bool_)):
+                return "yes" if v else "no"
+            if isinstance(spec, str):
+                return spec.format(v)
+            if isinstance(v, (float, np.floating)):
+                return f"{significant(v, spec):,.{spec}g}" if abs(v) < 1e5 else f"{v:,.0f}"
+            if isinstance(v, (int, np.integer)):
+                return f"{int(v):,}"
+            return str(v)
+        return fmt
+
+    shown = pd.DataFrame({label: frame[col].map(fmt_for(col)) for col, label in columns.items()})
+    html = shown.to_html(index=False, escape=True, border=0, classes=["reader-table"], na_rep=empty)
+    return HTML(f'<div class="reader-table-wrapper" style="overflow-x: auto; max-width: 100%">{html}</div>')

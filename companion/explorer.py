@@ -31,11 +31,15 @@ How it works offline, in a static page with no server and no network
     notebook (Jupyter, Binder), where no book page loads Plotly, call :func:`init_notebook` once
     first; the explorer otherwise says in its own box that plotly.js is missing.
 
-Static fallback (PDF, print)
-    The displayed object also carries an ``image/png`` of the initial setting drawn with matplotlib.
-    The HTML builder prefers ``text/html``, so the page shows the interactive figure; a builder that
-    cannot show HTML (the LaTeX/PDF build) takes the image instead, so a printed book still has the
-    figure. Printing the HTML page prints the Plotly figure as drawn (it is SVG).
+Print and PDF: no static image by default
+    Plotly draws SVG, so printing a page (or "save as PDF" from the browser, the book's download
+    button) prints the figure as it is on screen; the script re-fits the plot to the printed column
+    (``beforeprint``/``afterprint``) and the print style hides Plotly's toolbar. The book has no LaTeX
+    build, so :func:`show` adds no image by default: an ``image/png`` output would make the cell a
+    figure of the chapter (``tests/test_figures.py`` asks every image output for a caption, alt text
+    and a data link). ``show(..., fallback=True)`` adds an ``image/png`` of the initial
+    setting drawn with matplotlib for a builder that cannot show HTML (myst-nb's HTML builder still
+    prefers ``text/html``; the LaTeX builder takes the image).
 
 Determinism
     The stored notebook output is compared with a fresh run on other CPUs (nbval), so nothing written
@@ -438,6 +442,8 @@ _CSS = """
 .threshold-explorer .te-plot{width:100%;height:520px}
 .threshold-explorer .te-summary,.threshold-explorer .te-caption{font-size:.9em;margin:.3em 0 0}
 .threshold-explorer .te-missing{color:#9a3412;font-size:.9em}
+@media print{.threshold-explorer{break-inside:avoid;-webkit-print-color-adjust:exact;print-color-adjust:exact}
+ .threshold-explorer .modebar-container{display:none}}
 """
 
 _JS = r"""
@@ -512,6 +518,9 @@ _JS = r"""
       draw();
     });
     select.addEventListener('change', function () { state.value = select.value; draw(); });
+    var fit = function () { window.Plotly.Plots.resize(plot); };
+    window.addEventListener('beforeprint', fit);
+    window.addEventListener('afterprint', fit);
     return true;
   }
   function later() {
@@ -615,13 +624,14 @@ def static_png(spec: Mapping, *, dpi: int = 100) -> bytes:
 @dataclass(frozen=True)
 class ThresholdExplorer:
     """What :func:`show` returns: the grid frames, the spec and the HTML; displays itself in Jupyter
-    and in a Jupyter Book page (``text/html``, with an ``image/png`` fallback)."""
+    and in a Jupyter Book page (``text/html`` and ``text/plain``; ``image/png`` too with
+    ``fallback``)."""
 
     points: pd.DataFrame
     fits: pd.DataFrame
     spec: dict
     html: str
-    fallback: bool = True
+    fallback: bool = False
 
     def _repr_html_(self) -> str:
         return self.html
@@ -641,7 +651,7 @@ class ThresholdExplorer:
 
 def show(frame: pd.DataFrame, *, levels=None, deltas=None, methods=None, split: str = "train",
          initial: Mapping | None = None, caption: str | None = None, name: str | None = None,
-         fallback: bool = True) -> ThresholdExplorer:
+         fallback: bool = False) -> ThresholdExplorer:
     """The threshold explorer of one sweep arm, ready to display (the last expression of a cell).
 
     ``frame``: tidy sweep frame of one arm (columns n, seed, t, method, split, loss, accuracy; other
@@ -649,9 +659,11 @@ def show(frame: pd.DataFrame, *, levels=None, deltas=None, methods=None, split: 
     ``within_delta`` rules (a metric left out gets its default, :func:`default_values`).
     ``methods``: which methods (default all present). ``split``: the curve T* is read from.
     ``initial``: the setting shown first, e.g. ``{'rule': 'reaches', 'metric': 'accuracy', 'value':
-    0.8, 'method': 'greedy'}`` (default: that one, or the nearest the grid has). ``caption``: a line
+    0.8, 'method': 'greedy'}``; a key left out takes that default (the value: 0.8 when it is one of the
+    accuracy levels, else the middle of the list of the chosen rule and metric; the smallest delta
+    for ``within_delta``), and a value must be one of the grid's. ``caption``: a line
     under the plot. ``name``: a fixed element id suffix (default: a hash of the data). ``fallback``:
-    add the static PNG (see the module docstring)."""
+    also give an ``image/png`` of the initial setting, for a LaTeX build (module docstring)."""
     points = threshold_grid(frame, levels=levels, deltas=deltas, methods=methods, split=split)
     fits = fit_grid(points)
     spec = figure_spec(points, fits, initial=initial, split=split)

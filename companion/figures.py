@@ -155,10 +155,28 @@ class FigureData:
         return Markdown(self.line(name))
 
 
+def log_ticks(ax, values, axis: str = "x", fmt: str = "{:,g}", rotation: float = 0) -> None:
+    """A log axis labelled at ``values`` themselves (e.g. the measured sizes N), written plainly
+    ("1,000", not "10^3") and without minor labels that would run into each other."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    values = sorted(set(float(v) for v in values))
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(FixedLocator(values))
+    target.set_minor_locator(NullLocator())
+    target.set_minor_formatter(NullFormatter())
+    labels = [fmt.format(v) for v in values]
+    if axis == "x":
+        ax.set_xticks(values, labels, rotation=rotation)
+    else:
+        ax.set_yticks(values, labels, rotation=rotation)
+
+
 def tidy_columns(frame: pd.DataFrame, columns) -> pd.DataFrame:
     """``frame[columns]`` keeping only the columns it has (in that order)."""
     return frame[[c for c in columns if c in frame.columns]]
 
 
 __all__ = ["DATA_DIR", "DATA_SUBDIR", "ENV_DIR", "FigureData", "PALETTE", "SEQUENTIAL", "WIDTH", "csv_bytes",
+           "log_ticks",
            "regenerate_command", "rounded", "tidy_columns", "use_book_style"]

@@ -29,7 +29,18 @@ loopback included), and DevTools emulates an offline network. A page FAILS when
   (``figure > figcaption`` with text): every figure is numbered and captioned;
 * a download link (``a.download``: the data behind a figure) points to a file that is missing;
 * it shows an error: a notebook traceback or error output, a stderr output mentioning an
-  error, or a docutils system message / problematic node.
+  error, or a docutils system message / problematic node;
+* a table is wider than its column (the page's ``article``, else ``main``, else ``body``) and no
+  scrolling wrapper (an ancestor with ``overflow-x: auto`` or ``scroll`` inside the column) holds
+  it, or such a wrapper itself sticks out of the column;
+* a table cell shows a missing value as ``NaN`` / ``nan`` (any case), ``NaT`` or ``<NA>``;
+* a glued sentence (``span.pasted-text`` of four words or more) is rendered in bold (myst-nb's
+  default style): bold glued text is for numbers only;
+* it holds an interactive threshold explorer (``.threshold-explorer``, from
+  ``companion.explorer``) and Plotly did not load (its script must come from the book itself: the
+  network is off), the explorer drew no traces, or a real click (Selenium, not a script) on its
+  controls (``button[data-control]`` whose ``aria-pressed`` is not ``true``, tried in turn) does
+  not change the plotted data (the x/y arrays of every trace, compared before and after).
 
 A full-page screenshot of each page is saved under ``<build>/_screenshots/<page>.png`` (width
 1280, height the page's scroll height capped at 8000). The script prints one line per page and
@@ -126,7 +137,7 @@ const GLUE = new RegExp(arguments[1]);
 const PROSE_WORDS = arguments[2];
 const out = {rawTex: [], glue: [], dollar: [], mathGlue: [], mathProse: [],
              brokenImages: [], pendingImages: [], errors: [], mathjaxErrors: [],
-             altText: [], uncaptioned: [], downloads: [],
+             altText: [], uncaptioned: [], downloads: [], boldGlue: [],
              mjx: document.querySelectorAll('mjx-container').length,
              images: document.images.length,
              mathNodes: document.querySelectorAll('.math').length,
@@ -272,6 +283,16 @@ for (const img of Array.from(document.images)) {
     }
   }
 }
+// Glued sentences in bold (myst-nb's span.pasted-text is bold by default): bold is for numbers only.
+for (const el of document.querySelectorAll('span.pasted-text')) {
+  if (!visible(el)) continue;
+  const text = squash(el.textContent || '');
+  const words = text.match(/[A-Za-z]{2,}/g) || [];
+  const weight = parseInt(getComputedStyle(el).fontWeight, 10) || 400;
+  if (words.length >= 4 && weight >= 600) {
+    out.boldGlue.push({weight: weight, context: text.slice(0, 100) + (text.length > 100 ? '...' : '')});
+  }
+}
 // Download links (Sphinx's a.download: the data behind a figure): their targets must exist.
 for (const a of document.querySelectorAll('a.download, a.reference.download')) {
   out.downloads.push({href: a.href, text: squash(a.textContent || '')});
@@ -304,6 +325,124 @@ for (const el of document.querySelectorAll('mjx-merror')) {
 }
 return out;
 """
+
+
+# Tables: wider than their column without a scrolling wrapper, or cells showing a missing value.
+TABLES_JS = r"""
+const out = {overflow: [], missing: []};
+const squash = (s) => s.replace(/\s+/g, ' ').trim();
+const visible = (el) => {
+  if (typeof el.checkVisibility === 'function') {
+    return el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true});
+  }
+  return !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+};
+const scrolls = (el) => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+const inner = (el) => {  // the content box of an element, in viewport coordinates
+  const r = el.getBoundingClientRect(), cs = getComputedStyle(el);
+  return {left: r.left + parseFloat(cs.borderLeftWidth) + parseFloat(cs.paddingLeft),
+          right: r.right - parseFloat(cs.borderRightWidth) - parseFloat(cs.paddingRight)};
+};
+const name = (table) => {
+  const cap = table.querySelector('caption');
+  if (cap && squash(cap.textContent)) return 'table "' + squash(cap.textContent).slice(0, 60) + '"';
+  const heads = Array.from(table.querySelectorAll('th')).slice(0, 4).map((th) => squash(th.textContent));
+  return heads.length ? 'table with headers ' + JSON.stringify(heads.join(' | ').slice(0, 80))
+                      : 'table starting ' + JSON.stringify(squash(table.textContent).slice(0, 60));
+};
+const describe = (el) => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string'
+                         ? '.' + el.className.trim().split(/\s+/).join('.') : '');
+const MISSING = /(?<![\w.])[-+]?(?:nan|NaT|<NA>)(?![\w>])/i;
+for (const table of document.querySelectorAll('table')) {
+  if (!visible(table)) continue;
+  const column = table.closest('article') || table.closest('main, [role="main"]') || document.body;
+  const box = inner(column);
+  let wrapper = null;
+  for (let el = table.parentElement; el && el !== column; el = el.parentElement) {
+    if (scrolls(el)) { wrapper = el; break; }
+  }
+  const r = (wrapper || table).getBoundingClientRect();
+  if (r.right > box.right + 1 || r.left < box.left - 1) {
+    out.overflow.push({table: name(table), width: Math.round(table.getBoundingClientRect().width),
+                       column: Math.round(box.right - box.left), columnName: describe(column),
+                       wrapper: wrapper ? describe(wrapper) : null});
+  }
+  for (const cell of table.querySelectorAll('td, th')) {
+    const text = squash(cell.innerText || cell.textContent || '');
+    const m = MISSING.exec(text);
+    if (m && visible(cell)) {
+      const row = cell.parentElement;
+      const header = row ? squash((row.querySelector('th') || row.cells[0] || {}).textContent || '') : '';
+      out.missing.push({table: name(table), shown: m[0], text: text.slice(0, 60), row: header.slice(0, 40)});
+    }
+  }
+}
+return out;
+"""
+
+# Interactive threshold explorers (companion.explorer): whether Plotly loaded and what each plots.
+EXPLORERS_JS = r"""
+return Array.from(document.querySelectorAll('.threshold-explorer')).map((root, i) => {
+  const gd = root.querySelector('.js-plotly-plot');
+  const data = gd && Array.isArray(gd.data) ? gd.data : [];
+  return {index: i, id: root.id || '', plotly: !!(window.Plotly && window.Plotly.react),
+          traces: data.length,
+          drawn: gd ? gd.querySelectorAll('.scatterlayer .trace').length : 0,
+          points: data.reduce((k, t) => k + (Array.isArray(t.y) ? t.y.filter((v) => v !== null).length : 0), 0),
+          data: JSON.stringify(data.map((t) => [t.name, t.x, t.y]))};
+});
+"""
+PLOTLY_SCRIPTS_JS = "return Array.from(document.scripts).map(s => s.src).filter(s => /plotly/i.test(s));"
+
+
+def check_explorers(driver, wait_s: float = 20.0) -> list[str]:
+    """Problems with the page's threshold explorers: Plotly not loaded, nothing drawn, or no control
+    whose (real) click changes the plotted data."""
+    from selenium.webdriver.common.by import By
+
+    problems: list[str] = []
+    states = driver.execute_script(EXPLORERS_JS)
+    if not states:
+        return problems
+    deadline = time.time() + wait_s
+    while time.time() < deadline and not all(s["plotly"] and s["drawn"] > 0 for s in states):
+        time.sleep(0.2)
+        states = driver.execute_script(EXPLORERS_JS)
+    roots = driver.find_elements(By.CSS_SELECTOR, ".threshold-explorer")
+    for state, root in zip(states, roots):
+        what = f"threshold explorer #{state['index'] + 1}" + (f" ({state['id']})" if state["id"] else "")
+        if not state["plotly"]:
+            scripts = driver.execute_script(PLOTLY_SCRIPTS_JS)
+            problems.append(f"{what}: Plotly did not load (window.Plotly is undefined; plotly scripts on "
+                            f"the page: {scripts or 'none'}); the book must serve its own plotly.js")
+            continue
+        if state["traces"] == 0 or state["drawn"] == 0 or state["points"] == 0:
+            problems.append(f"{what}: the plot drew nothing ({state['traces']} traces, {state['drawn']} "
+                            f"drawn, {state['points']} points)")
+            continue
+        before = state["data"]
+        tried = []
+        changed = False
+        for button in root.find_elements(By.CSS_SELECTOR, "button[data-control]"):
+            if button.get_attribute("aria-pressed") == "true" or not button.is_displayed():
+                continue
+            label = f"{button.get_attribute('data-control')}={button.get_attribute('data-value')}"
+            tried.append(label)
+            button.click()  # a real click, through WebDriver
+            stop = time.time() + 5
+            while time.time() < stop:
+                after = driver.execute_script(EXPLORERS_JS)[state["index"]]["data"]
+                if after != before:
+                    changed = True
+                    break
+                time.sleep(0.1)
+            if changed or len(tried) >= 4:
+                break
+        if not tried:
+            problems.append(f"{what}: no control to click (button[data-control] not pressed)")
+        elif not changed:
+            problems.append(f"{what}: clicking {', '.join(tried)} did not change the plotted data")
+    return problems
 
 
 def find_pages(root: Path, only: list[str] | None = None) -> list[Path]:
@@ -387,7 +526,8 @@ def _more(item: dict) -> str:
     return f" (and {item['more']} more in this block)" if item.get("more") else ""
 
 
-def check_page(driver, path: Path, root: Path, shots: Path, mathjax_wait_s: float) -> list[str]:
+def check_page(driver, path: Path, root: Path, shots: Path, mathjax_wait_s: float,
+               explorer_wait_s: float = 20.0) -> list[str]:
     problems: list[str] = []
     driver.get_log("performance")  # drop what earlier pages logged
     driver.set_window_size(WIDTH, 1000)
@@ -435,6 +575,18 @@ def check_page(driver, path: Path, root: Path, shots: Path, mathjax_wait_s: floa
         target = _local_file(item["href"])
         if target is not None and not target.is_file():
             problems.append(f"broken download link {item['text']!r}: {item['href']}")
+    _report(problems, info["boldGlue"], "glued sentences in bold", lambda item:
+            f"glued sentence rendered in bold (font-weight {item['weight']}; bold only numbers): "
+            f"{item['context']}")
+    tables = driver.execute_script(TABLES_JS)
+    _report(problems, tables["overflow"], "overflowing tables", lambda item:
+            f"{item['table']} overflows its column ({item['width']} px in a {item['column']} px "
+            f"{item['columnName']}" + (f"; its scrolling wrapper {item['wrapper']} sticks out too)"
+                                       if item["wrapper"] else ", no scrolling wrapper)"))
+    _report(problems, tables["missing"], "table cells showing a missing value", lambda item:
+            f"table cell shows {item['shown']!r} in {item['table']}"
+            + (f", row {item['row']!r}" if item["row"] else "") + f": {item['text']!r}")
+    problems.extend(check_explorers(driver, explorer_wait_s))
     for err in info["errors"]:
         problems.append(err)
     for err in info["mathjaxErrors"]:
@@ -468,6 +620,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chromedriver", default=None, help="the chromedriver binary")
     parser.add_argument("--mathjax-wait", type=float, default=20.0,
                         help="seconds to wait for MathJax to start on a page (default 20)")
+    parser.add_argument("--explorer-wait", type=float, default=20.0,
+                        help="seconds to wait for Plotly to draw a threshold explorer (default 20)")
     parser.add_argument("--only", nargs="*", default=None,
                         help="check only these pages (paths relative to html_dir)")
     args = parser.parse_args(argv)
@@ -504,7 +658,7 @@ def main(argv: list[str] | None = None) -> int:
         for page in pages:
             rel = page.relative_to(root).as_posix()
             try:
-                problems = check_page(driver, page, root, shots, args.mathjax_wait)
+                problems = check_page(driver, page, root, shots, args.mathjax_wait, args.explorer_wait)
             except Exception as exc:  # a page that breaks the checker fails, the others still run
                 problems = [f"checker error: {type(exc).__name__}: {exc}"]
                 print(f"FAIL {rel}\n       - {problems[0]}")

@@ -10,7 +10,7 @@ import pytest
 papermill = pytest.importorskip("papermill")
 
 from companion import experiments, presets  # noqa: E402
-from companion.experiments import engine  # noqa: E402
+from companion.experiments import engine, mnist  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK = REPO / "book"
@@ -68,19 +68,19 @@ def test_quick_preset_from_empty_cache_leaves_committed_results_alone(tmp_path):
     # a run with new settings and no cache_dir writes to the user cache, never into book/results
     assert (_results_listing(), _git_status()) == before
     quick = presets.load(CHAPTER, "quick")
-    spec = experiments.check(CHAPTER, quick)[0].sweep()
-    # one stored unit per (regime, N, seed), all written
-    assert engine.missing(spec, tmp_path / "cache") == []
-    assert len(list((tmp_path / "cache").glob("ch3-*"))) == len(spec.units())
+    exps = mnist.experiments(experiments.check(CHAPTER, quick)[0])
+    # one stored unit per (arm, N, seed) and per (step, seed) of the NTK study, all written
+    assert all(engine.missing(e, tmp_path / "cache") == [] for e in exps.values())
+    n_units = sum(len(e.units()) for e in exps.values())
+    assert len(list((tmp_path / "cache").glob("ch3-*"))) == n_units
     g = _glued(nb)
-    assert int(g["ch3_n_units"]) == len(spec.units())
+    assert int(g["ch3_n_units"]) == n_units
     assert int(g["ch3_width"]) == quick["width"] and int(g["ch3_k"]) == quick["k"]
-    for key in ("ch3_mean_field_greedy_best_best", "ch3_ntk_greedy_best_best", "ch3_final_greedy_train"):
+    for key in ("ch3_greedy_best_best", "ch3_ntk_dense_acc", "ch3_final_greedy_train"):
         assert 0.0 <= float(g[key]) <= 1.0
     # even the quick net: greedy beats random at the largest N (training accuracy)
     assert float(g["ch3_final_greedy_train"]) > float(g["ch3_final_random_train"])
-    assert "mean-field regime" in g["ch3_verdict_mean_field"]
-    assert math.isfinite(float(g["ch3_oos_pred"])) and int(g["ch3_oos_n"]) == max(quick["sizes"])
+    assert math.isfinite(float(g["ch3_oos_pred"])) and int(g["ch3_largest"]) == max(quick["sizes"])
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"
               or (o.get("output_type") == "stream" and o.get("name") == "stderr"
                   and "units" not in o["text"] and o["text"].strip())]  # progress bars are fine
@@ -92,7 +92,8 @@ def test_quick_preset_from_empty_cache_leaves_committed_results_alone(tmp_path):
     ({"k": 100}, "'k'"),
     ({"source": "foo"}, "source"),
     ({"lr_mean_field": -0.1}, "lr_mean_field"),
-    ({"regimes": ["mean_field", "standard"]}, "regimes"),
+    ({"gd_sizes": [5]}, "gd_sizes"),
+    ({"ntk_lrs": [1.0, 1.0]}, "ntk_lrs"),
 ])
 def test_bad_parameter_fails_fast_and_writes_nothing(tmp_path, override, name):
     with pytest.raises(papermill.PapermillExecutionError) as err:
@@ -104,7 +105,7 @@ def test_bad_parameter_fails_fast_and_writes_nothing(tmp_path, override, name):
 
 def test_divergence_stops_with_a_message_naming_the_learning_rate(tmp_path):
     with pytest.raises(papermill.PapermillExecutionError) as err:
-        _run(tmp_path, regimes=["mean_field"], sizes=[250], lr_mean_field=1e6, n_jobs=1)
+        _run(tmp_path, sizes=[250], lr_mean_field=1e6, n_jobs=1)
     assert "TrainingDiverged" in str(err.value) and "lr = 1e+06" in str(err.value)
     cache = tmp_path / "cache"
     assert not cache.exists() or not list(cache.glob("ch3-*"))  # no result stored for the failed unit

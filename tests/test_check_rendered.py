@@ -1,5 +1,6 @@
 """scripts/check_rendered.py must pass a good page and fail bad ones (skipped without Chromium)."""
 import importlib.util
+import math
 import os
 import re
 from pathlib import Path
@@ -265,3 +266,154 @@ def test_broken_data_link_fails(tmp_path, capsys):
     rc, out = _check(tmp_path, capsys, "link.html", page)
     assert rc == 1
     assert "broken download link 'missing.csv'" in out
+
+
+# --- Tables: no overflow without a scrolling wrapper, no NaN shown ------------------------------
+
+WIDE = ("<table><thead><tr>" + "".join(f"<th>column number {i}</th>" for i in range(12)) + "</tr></thead>"
+        "<tbody><tr>" + "".join(f"<td>{i * 1.5}</td>" for i in range(12)) + "</tr></tbody></table>")
+
+
+def _column(inner: str) -> str:
+    return _page(f'<article style="width: 480px">{inner}</article>', mathjax=False)
+
+
+@pytest.mark.parametrize("inner", [
+    "<table><tr><th>N</th><th>T*</th></tr><tr><td>500</td><td>12.5</td></tr></table>",
+    f'<div style="overflow-x: auto">{WIDE}</div>',                     # wide, but it scrolls
+    f'<div class="pst-scrollable-table-container" style="overflow-x: scroll">{WIDE}</div>',
+])
+def test_table_that_fits_or_scrolls_passes(tmp_path, capsys, inner):
+    rc, out = _check(tmp_path, capsys, "table.html", _column(inner))
+    assert rc == 0, out
+
+
+def test_table_wider_than_its_column_fails(tmp_path, capsys):
+    rc, out = _check(tmp_path, capsys, "wide.html", _column(WIDE))
+    assert rc == 1
+    assert re.search(r'table with headers "column number 0 \| column number 1 \| [^"]*" overflows its column '
+                     r"\(\d+ px in a 480 px article, no scrolling wrapper\)", out), out
+
+
+def test_scrolling_wrapper_wider_than_the_column_fails(tmp_path, capsys):
+    page = _column(f'<div class="wrap" style="overflow-x: auto; width: 2000px">{WIDE}</div>')
+    rc, out = _check(tmp_path, capsys, "wrap.html", page)
+    assert rc == 1
+    assert "its scrolling wrapper div.wrap sticks out too" in out
+
+
+@pytest.mark.parametrize("cell, shown", [("NaN", "NaN"), ("nan", "nan"), ("-nan", "-nan"),
+                                         ("0.5 (NaN)", "NaN"), ("NaT", "NaT"), ("&lt;NA&gt;", "<NA>")])
+def test_table_cell_showing_nan_fails(tmp_path, capsys, cell, shown):
+    page = _column(f"<table><tr><th>rule</th><th>T*</th></tr><tr><th>reaches 0.9</th><td>{cell}</td></tr></table>")
+    rc, out = _check(tmp_path, capsys, "nan.html", page)
+    assert rc == 1
+    assert f"table cell shows {shown!r} in table with headers \"rule | T* | reaches 0.9\", row 'reaches 0.9'" in out
+
+
+def test_words_containing_nan_and_empty_cells_pass(tmp_path, capsys):
+    page = _column("<table><tr><th>what</th><th>value</th></tr><tr><td>banana, nanometre, Nantes</td>"
+                   "<td></td></tr></table>")
+    rc, out = _check(tmp_path, capsys, "words.html", page)
+    assert rc == 0, out
+
+
+# --- Glued sentences are not bold ------------------------------------------------------------------
+
+def test_bold_glued_sentence_fails_but_bold_number_passes(tmp_path, capsys):
+    sentence = "In the mean-field regime the log-N law fits best by leave-one-size-out error."
+    bold = _page(f'<p>Result: <span class="pasted-text" style="font-weight: bold">{sentence}</span></p>',
+                 mathjax=False)
+    rc, out = _check(tmp_path, capsys, "bold.html", bold)
+    assert rc == 1
+    assert f"glued sentence rendered in bold (font-weight 700; bold only numbers): {sentence}" in out
+    (tmp_path / "bold.html").unlink()
+    fine = _page(f'<p><span class="pasted-text" style="font-weight: normal">{sentence}</span> and '
+                 '<strong><span class="pasted-text" style="font-weight: bold">0.83</span></strong>.</p>',
+                 mathjax=False)
+    rc, out = _check(tmp_path, capsys, "fine.html", fine)
+    assert rc == 0, out
+
+
+# --- The interactive threshold explorer -------------------------------------------------------------
+# Pages as the book has them: the explorer's HTML (companion.explorer) in a notebook output, and
+# plotly.js served by the book itself (companion.book_site copies it into _static/companion/).
+
+def _plotly_js() -> Path | None:
+    try:
+        from companion.explorer import plotly_js_path
+        return plotly_js_path()
+    except (ImportError, FileNotFoundError):
+        return None
+
+
+PLOTLY = _plotly_js()
+needs_plotly = pytest.mark.skipif(PLOTLY is None, reason="needs the plotly package (requirements.txt)")
+
+
+def _explorer_html() -> str:
+    import pandas as pd
+    from companion import explorer
+
+    rows = []
+    for n in (100, 200, 400, 800):
+        for seed in (0, 1):
+            for k, method in enumerate(("dense", "greedy")):
+                for t in (0, 10, 100, 1000, 10000):
+                    acc = 0.1 + (0.85 - 0.1 * k) * (1 - math.exp(-t / (30 * (k + 1) * math.log(n) * (1 + seed / 10))))
+                    rows.append({"n": n, "seed": seed, "t": t, "method": method, "split": "train",
+                                 "loss": 1 - acc, "accuracy": acc})
+    return explorer.show(pd.DataFrame(rows), levels={"accuracy": [0.6, 0.8]}, fallback=False).html
+
+
+def _explorer_page(tmp_path, body: str, plotly: bool = True) -> str:
+    head = ""
+    if plotly:
+        (tmp_path / "_static" / "companion").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "_static" / "companion" / "plotly.min.js").symlink_to(PLOTLY)
+        head = '<script defer="defer" src="_static/companion/plotly.min.js"></script>'
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>explorer</title>{head}</head><body>'
+            f'<article><div class="cell_output docutils container"><div class="output text_html">{body}'
+            "</div></div></article></body></html>")
+
+
+def _run(tmp_path, capsys, name: str, html: str) -> tuple[int, str]:
+    (tmp_path / name).write_text(html, encoding="utf-8")
+    rc = _load().main([str(tmp_path), "--mathjax-wait", "3", "--explorer-wait", "5"])
+    return rc, capsys.readouterr().out
+
+
+@needs_plotly
+def test_explorer_with_offline_plotly_draws_and_reacts_to_a_click(tmp_path, capsys):
+    rc, out = _run(tmp_path, capsys, "explorer.html", _explorer_page(tmp_path, _explorer_html()))
+    assert rc == 0, out
+    assert "1 pages checked, 0 failed" in out
+
+
+def test_explorer_without_plotly_fails(tmp_path, capsys):
+    rc, out = _run(tmp_path, capsys, "noplotly.html", _explorer_page(tmp_path, _explorer_html(), plotly=False))
+    assert rc == 1
+    assert re.search(r"threshold explorer #1 \(threshold-explorer-[0-9a-f]{12}\): Plotly did not load "
+                     r"\(window.Plotly is undefined; plotly scripts on the page: none\)", out), out
+
+
+@needs_plotly
+def test_explorer_whose_controls_do_nothing_fails(tmp_path, capsys):
+    body = ('<div class="threshold-explorer" id="dead">'
+            '<button type="button" data-control="method" data-value="dense" aria-pressed="true">dense</button>'
+            '<button type="button" data-control="method" data-value="greedy" aria-pressed="false">greedy</button>'
+            '<div id="dead-plot"></div></div>'
+            "<script>document.addEventListener('DOMContentLoaded', () => "
+            "Plotly.newPlot('dead-plot', [{type: 'scatter', x: [1, 2], y: [3, 4]}]));</script>")
+    rc, out = _run(tmp_path, capsys, "dead.html", _explorer_page(tmp_path, body))
+    assert rc == 1
+    assert "threshold explorer #1 (dead): clicking method=greedy did not change the plotted data" in out
+
+
+@needs_plotly
+def test_explorer_that_draws_nothing_fails(tmp_path, capsys):
+    body = ('<div class="threshold-explorer" id="empty"><div id="empty-plot"></div></div>'
+            "<script>document.addEventListener('DOMContentLoaded', () => Plotly.newPlot('empty-plot', []));</script>")
+    rc, out = _run(tmp_path, capsys, "empty.html", _explorer_page(tmp_path, body))
+    assert rc == 1
+    assert "threshold explorer #1 (empty): the plot drew nothing (0 traces, 0 drawn, 0 points)" in out

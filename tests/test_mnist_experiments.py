@@ -1,14 +1,18 @@
-"""Chapter 3's sweep (companion.experiments.mnist) on the engine: keys, stored units, no data read
-when every unit is stored, and the chapter summary."""
+"""Chapter 3's experiments (companion.experiments.mnist) on the engine: keys, stored units, no data read
+when every unit is stored, the NTK study, and the chapter summary."""
 import pandas as pd
 import pytest
+import torch
 
-from companion import experiments
+from companion import data, experiments
 from companion.experiments import engine, mnist, store
+from companion.pretrain import TrainConfig, pretrain
 
-TINY = dict(regimes=["mean_field", "ntk"], sizes=[20, 40], seeds=[0], n_test=20, width=8, k=3,
-            steps=12, num_checkpoints=4, first_checkpoint=2, batch_size=10, lr_mean_field=0.1,
-            lr_ntk=1.0, source="embedded", n_boot=20, level=0.2, levels=[0.1, 0.2], deltas=[0.05])
+TINY = dict(sizes=[20, 40, 60], seeds=[0, 1], steps=12, num_checkpoints=5, batch_size=10,
+            gd_sizes=[20, 40, 60], gd_seeds=[0], gd_steps=8, gd_num_checkpoints=4, first_checkpoint=2,
+            width=8, k=3, random_draws=3, n_test=20, ntk_n=30, ntk_seeds=[0], ntk_lrs=[1.0, 2.0],
+            ntk_ks=[2, 8, 16], ntk_steps=6, ntk_num_checkpoints=3, source="embedded", n_boot=20,
+            level=0.2, levels=[0.1, 0.2], deltas=[0.05], summed_eps=[5.0])
 
 
 def _check(tmp_path, **kw):
@@ -17,9 +21,10 @@ def _check(tmp_path, **kw):
 
 
 def test_checkpoint_grid_is_geometric_with_zero():
-    p, _ = experiments.check("03_mnist_validation", {**TINY, "steps": 1000, "num_checkpoints": 8,
+    p, _ = experiments.check("03_mnist_validation", {**TINY, "steps": 1000, "num_checkpoints": 8, "gd_steps": 100,
+                                                     "ntk_steps": 100,
                                                      "first_checkpoint": 10})
-    grid = p.sweep().checkpoints
+    grid = p.sweep("sgd").checkpoints
     assert grid[0] == 0 and grid[1] == 10 and grid[-1] == 1000 and grid == sorted(set(grid))
     ratios = [b / a for a, b in zip(grid[1:], grid[2:])]
     assert max(ratios) / min(ratios) < 1.1 and len(grid) == 8
@@ -27,23 +32,30 @@ def test_checkpoint_grid_is_geometric_with_zero():
 
 def test_unit_config_holds_everything_and_no_run_option(tmp_path):
     p, _ = _check(tmp_path)
-    sweep = p.sweep()
-    a = sweep.unit_config(("ntk", 20, 0))
-    assert a["checkpoints"] == sweep.checkpoints and a["parameterization"] == "ntk" and a["lr"] == 1.0
-    b = _check(tmp_path, width=9)[0].sweep().unit_config(("ntk", 20, 0))
+    sgd, gd, ntk = (mnist.experiments(p)[k] for k in ("sgd", "gd", "ntk"))
+    a = sgd.unit_config((20, 0))
+    assert a["checkpoints"] == sgd.checkpoints and a["optimizer"] == "sgd" and a["center"] == "pool"
+    assert a["random_draws"] == 3 and a["batch_size"] == 10 and a["sgd_batches"] == "epoch_stream"
+    assert gd.unit_config((20, 0))["batch_size"] is None and gd.unit_config((20, 0))["optimizer"] == "gd"
+    assert store.config_hash(a) != store.config_hash(gd.unit_config((20, 0)))
+    b = mnist.experiments(_check(tmp_path, width=9)[0])["sgd"].unit_config((20, 0))
     assert store.config_hash(a) != store.config_hash(b)
-    assert not {"device", "n_jobs", "cache_dir", "progress"} & set(a)
-    # changing only the analysis (threshold rule) keeps every key
-    c = _check(tmp_path, threshold_rule="within_delta")[0].sweep().unit_config(("ntk", 20, 0))
-    assert c == a
+    for cfg in (a, gd.unit_config((20, 0)), ntk.unit_config((1.0, 0))):
+        assert not {"device", "n_jobs", "cache_dir", "progress", "scheduler"} & set(cfg)
+    # changing only the analysis (threshold rule, targets) keeps every key
+    c = mnist.experiments(_check(tmp_path, threshold_rule="within_delta", summed_eps=[1.0])[0])
+    assert c["sgd"].unit_config((20, 0)) == a and c["ntk"].unit_config((1.0, 0)) == ntk.unit_config((1.0, 0))
+    assert sgd.result_name((20, 0)) == "ch3-sgd-n20-s0" and ntk.result_name((2.0, 0)) == "ch3-ntk-lr2-s0"
 
 
 def test_sweep_stores_units_and_never_reads_data_when_all_are_stored(tmp_path, monkeypatch):
     p, options = _check(tmp_path)
-    first = mnist.run(p, options)["sweep"]
-    assert len(first) == 4 * len(p.sweep().checkpoints) * 4 * 2
-    assert set(first["method"]) == set(mnist.METHODS) and set(first["split"]) == {"train", "test"}
-    assert list(first.columns) == ["regime", "n", "seed", "t", "method", "split", "loss", "accuracy"]
+    first = mnist.run(p, options)
+    sgd = first["sgd"]
+    assert len(sgd) == 3 * 2 * len(p.sweep("sgd").checkpoints) * 4 * 2
+    assert set(sgd["method"]) == set(mnist.METHODS) and set(sgd["split"]) == {"train", "test"}
+    assert list(sgd.columns) == mnist.FRAME_COLUMNS and set(first["gd"]["optimizer"]) == {"gd"}
+    assert list(first["ntk"].columns) == mnist.NTK_COLUMNS
     import companion.data
 
     def boom(*a, **k):
@@ -51,16 +63,80 @@ def test_sweep_stores_units_and_never_reads_data_when_all_are_stored(tmp_path, m
 
     monkeypatch.setattr(companion.data, "mnist", boom)
     second = mnist.run(p, options)
-    pd.testing.assert_frame_equal(first, second["sweep"])
-    assert len(second["units"]) == 4 and (second["units"]["wall_time_s"] > 0).all()
+    for key in ("sgd", "gd", "ntk"):
+        pd.testing.assert_frame_equal(first[key], second[key])
+    assert len(second["units"]) == 6 + 3 + 2 and (second["units"]["wall_time_s"] > 0).all()
+
+
+def test_ntk_study_prefixes_and_scale(tmp_path):
+    p, options = _check(tmp_path)
+    ntk = mnist.run(p, options)["ntk"]
+    # no repeats only up to k = m; with repeats beyond it
+    assert set(ntk.loc[ntk["method"] == "greedy_distinct", "k"]) == {2, 8}
+    assert set(ntk.loc[ntk["method"] == "greedy_repeats", "k"]) == {2, 8, 16}
+    # the refitted scale never makes the training loss worse, and leaves accuracy alone when positive
+    train = ntk[ntk["split"] == "train"].pivot_table(index=["lr", "t", "method", "k"], columns="output_scale",
+                                                     values=["loss", "accuracy", "scale"])
+    assert (train[("loss", "refit")] <= train[("loss", "none")] + 1e-12).all()
+    pos = train[("scale", "refit")] > 0
+    assert (train.loc[pos, ("accuracy", "refit")] == train.loc[pos, ("accuracy", "none")]).all()
+
+
+def test_output_scale_is_the_least_squares_scalar():
+    out = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64)
+    y = 0.5 * out
+    assert mnist.output_scale(out, y) == pytest.approx(0.5)
 
 
 def test_summary_on_a_tiny_sweep(tmp_path):
     p, options = _check(tmp_path)
-    frames = mnist.run(p, options)
-    summary = mnist.summarize(frames, p)
+    summary = mnist.summarize(mnist.run(p, options), p)
     n = summary.numbers
-    assert n["ch3_n_units"] == 4 and n["ch3_width"] == 8
+    assert n["ch3_n_units"] == 11 and n["ch3_width"] == 8
     assert 0 <= n["ch3_final_greedy_train"] <= 1
-    assert "mean-field regime" in n["ch3_verdict_mean_field"]
-    assert set(summary.tables["thresholds"]["regime"]) == {"mean_field", "ntk"}
+    assert n["ch3_after_peak_words"] in ("rises", "falls", "does not change significantly",
+                                         "peaks at the largest N")
+    assert set(summary.tables["thresholds"]) == {"dense", "greedy", "difference"}
+    assert n["ch3_ntk_lr"] in (1.0, 2.0)
+
+
+def test_pool_centring_is_the_same_for_every_n_and_subsets_are_nested():
+    a = data.mnist(40, seed=3, source="embedded", center="pool", unit_norm=False)
+    b = data.mnist(80, seed=3, source="embedded", center="pool", unit_norm=False)
+    mean = data.pool_mean("embedded")
+    raw_a = data.mnist(40, seed=3, source="embedded", center=False, unit_norm=False)
+    assert torch.allclose(a.train.x, raw_a.train.x - mean)
+    # nested: every image of the smaller subset is in the larger one
+    rows_b = {tuple(r.tolist()) for r in b.train.x}
+    assert all(tuple(r.tolist()) in rows_b for r in a.train.x)
+    with pytest.raises(data.validate.ParameterError, match="center"):
+        data.mnist(40, source="embedded", center="median")
+
+
+def test_sgd_drops_no_image_and_a_longer_budget_keeps_the_trajectory():
+    from companion.model import TwoLayerNet
+
+    ds = data.mnist(50, seed=0, source="embedded", center="pool").train.to(dtype=torch.float32)
+    seen = []
+    real = torch.randperm
+
+    def spy(n, generator=None, **kw):
+        perm = real(n, generator=generator, **kw)
+        seen.append(perm.clone())
+        return perm
+
+    cfg = TrainConfig(lr=0.1, optimizer="sgd", batch_size=20, loss="mse", reduction="mean", seed=0,
+                      device="cpu")
+    torch.randperm = spy
+    try:
+        short = pretrain(TwoLayerNet(784, 8, 10, "mean_field", seed=0), ds, cfg, [0, 5, 10], progress=False,
+                         history=False)
+    finally:
+        torch.randperm = real
+    # 10 steps of 20 = 200 images = 4 full epochs of 50: every epoch's permutation used to the end
+    assert len(seen) == 4
+    long = pretrain(TwoLayerNet(784, 8, 10, "mean_field", seed=0), ds, cfg, [0, 5, 10, 40], progress=False,
+                    history=False)
+    for t in (5, 10):
+        for key, value in short.states[t].items():
+            assert torch.equal(value, long.states[t][key])

@@ -128,8 +128,8 @@ class MnistParams:
                          "'accuracy')", lambda n, v: validate.real(n, v, low=0.0))
     levels: tuple = param((0.7, 0.75, 0.8, 0.85), "training-accuracy levels compared in the "
                           "sensitivity table", _reals)
-    summed_eps: tuple = param((20.0, 50.0), "targets eps of the theorem's criterion, half the summed "
-                              "squared training loss <= eps (a mean loss <= eps / N)", _reals)
+    summed_eps: tuple = param((20.0, 50.0), "targets eps of the theorem's criterion: half the summed "
+                              "squared training loss at most eps (a mean loss at most eps / N)", _reals)
     n_boot: int = param(1000, "bootstrap resamples (seeds resampled within each size)", _int(10))
     useful_accuracy: float = param(0.5, "a subnetwork below this training accuracy counts as useless",
                                    lambda n, v: validate.real(n, v, low=0.0, high=1.0))
@@ -146,7 +146,7 @@ class MnistParams:
         validate.integer("n_test", self.n_test, low=NUM_CLASSES, high=max_test)
         validate.integer("k", self.k, low=1, high=self.width)
         validate.integer("first_checkpoint", self.first_checkpoint, low=1,
-                         high=min(self.steps, self.gd_steps))
+                         high=min(self.steps, self.gd_steps, self.ntk_steps))
         validate.integer("batch_size", self.batch_size, low=1, high=min(self.sizes))
         validate.integer("batch_size", self.batch_size, low=1, high=self.ntk_n)
         if self.threshold_metric == "accuracy":
@@ -431,8 +431,310 @@ class Summary:
     tables: dict
 
 
+def _ratio(a, b) -> float:
+    """a / b, NaN when b is zero or either is missing (a threshold met at t = 0 has T* = 0)."""
+    a, b = float(a), float(b)
+    return a / b if np.isfinite(a) and np.isfinite(b) and b != 0 else float("nan")
+
+
+def _grid_ratio(steps: int, first: int, num: int) -> float:
+    return float((steps / first) ** (1 / max(num - 2, 1)))
+
+
+def _fits(ts: pd.DataFrame, n_boot: int, label: str) -> pd.DataFrame:
+    """The three laws fitted to one set of thresholds, with the bootstrap share of LOSO wins."""
+    ok = ts[np.isfinite(ts["t_star"])].assign(quantity=label)
+    table = analysis.fit_table(ok, n_boot=n_boot, by="quantity")
+    shares = (analysis.model_choice(ok["n"], ok["t_star"], n_boot=min(n_boot, 200))
+              if ok["n"].nunique() >= 3 else dict.fromkeys(analysis.MODELS, np.nan))
+    table["loso_win_share"] = table["model"].map(shares)
+    return table
+
+
+def _means(ts: pd.DataFrame) -> pd.DataFrame:
+    g = ts.groupby("n")["t_star"]
+    return pd.DataFrame({"mean": g.mean(), "sd": g.std(ddof=1), "reached": ts.groupby("n")["reached"].mean()})
+
+
+def _threshold_frames(frame: pd.DataFrame, rules: dict) -> dict:
+    kw = dict(rule=rules["rule"], metric=rules["metric"], delta=rules["delta"], level=rules["level"])
+    greedy = analysis.thresholds(frame, method="greedy", **kw)
+    dense = analysis.thresholds(frame, method="dense", **kw)
+    diff = greedy.merge(dense[["n", "seed", "t_star"]], on=["n", "seed"], suffixes=("", "_dense"))
+    diff = diff.assign(t_star=diff["t_star"] - diff["t_star_dense"])[["n", "seed", "t_star"]]
+    diff["reached"] = np.isfinite(diff["t_star"])
+    return {"greedy": greedy, "dense": dense, "difference": diff}
+
+
+def _verdict_words(change: dict) -> str:
+    """'rises', 'falls' or 'does not change significantly' for a paired change (5% level)."""
+    if not np.isfinite(change.get("p_value", np.nan)) or change["p_value"] >= 0.05:
+        return "does not change significantly"
+    return "rises" if change["mean"] > 0 else "falls"
+
+
+def _laws_text(fits: pd.DataFrame) -> str:
+    """Which laws the data can tell apart: the bootstrap share of LOSO wins of each law."""
+    shares = fits.set_index("model")["loso_win_share"]
+    if shares.isna().all():
+        return "the laws cannot be compared (the rule is met at fewer than three sizes)"
+    best = shares.idxmax()
+    parts = ", ".join(f"{analysis.MODEL_FORMULAS[m]} {shares[m]:.0%}" for m in analysis.MODELS)
+    if shares[best] >= 0.95:
+        return f"the data single out {analysis.MODEL_FORMULAS[best]} (LOSO wins: {parts})"
+    return (f"the data cannot tell the laws apart (share of bootstrap resamples each law wins by LOSO: "
+            f"{parts})")
+
+
 def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
-    raise NotImplementedError
+    """Every number chapter 3's prose quotes, and the tables its figures draw."""
+    rules = p.rules
+    sgd, gd, ntk, units = frames["sgd"], frames["gd"], frames["ntk"], frames["units"]
+    sweep, gd_sweep = p.sweep("sgd"), p.sweep("gd")
+    smallest, largest = min(p.sizes), max(p.sizes)
+    out = {"ch3_width": p.width, "ch3_k": p.k, "ch3_k_share": p.k / p.width, "ch3_steps": p.steps,
+           "ch3_num_checkpoints": len(sweep.checkpoints),
+           "ch3_grid_ratio": _grid_ratio(p.steps, p.first_checkpoint, p.num_checkpoints),
+           "ch3_gd_grid_ratio": _grid_ratio(p.gd_steps, p.first_checkpoint, p.gd_num_checkpoints),
+           "ch3_batch": p.batch_size, "ch3_lr_mf": p.lr_mean_field,
+           "ch3_lr_mf_eff": p.lr_mean_field * p.width, "ch3_random_draws": p.random_draws,
+           "ch3_sizes": ", ".join(f"{n:,}" for n in p.sizes), "ch3_n_seeds": len(p.seeds),
+           "ch3_smallest": smallest, "ch3_largest": largest, "ch3_size_ratio": largest / smallest,
+           "ch3_gd_sizes": ", ".join(f"{n:,}" for n in p.gd_sizes), "ch3_gd_n_seeds": len(p.gd_seeds),
+           "ch3_gd_steps": p.gd_steps, "ch3_gd_smallest": min(p.gd_sizes), "ch3_gd_largest": max(p.gd_sizes),
+           "ch3_gd_size_ratio": max(p.gd_sizes) / min(p.gd_sizes), "ch3_n_test": p.n_test,
+           "ch3_source": {"torchvision": "full MNIST (60,000 training images)",
+                          "embedded": "the embedded 4,000-image MNIST pool"}[p.source],
+           "ch3_pool": {"torchvision": "60,000", "embedded": "4,000"}[p.source],
+           "ch3_n_units": len(units), "ch3_wall_total_min": float(units["wall_time_s"].sum() / 60),
+           "ch3_wall_max_s": float(units["wall_time_s"].max()),
+           "ch3_device": ", ".join(sorted(set(units["device"].astype(str)))),
+           "ch3_epochs_smallest": p.steps * p.batch_size / smallest,
+           "ch3_epochs_largest": p.steps * p.batch_size / largest,
+           "ch3_max_balanced": SOURCE_LIMITS["torchvision"][0],
+           "ch3_rarest_class": SOURCE_LIMITS["torchvision"][0] // 10,
+           "ch3_level": rules["level"], "ch3_n_boot": rules["n_boot"]}
+    for key in ("sgd", "gd", "ntk"):
+        out[f"ch3_wall_{key}_min"] = float(units.loc[units["experiment"] == key, "wall_time_s"].sum() / 60)
+    if rules["rule"] == "reaches":
+        out["ch3_rule_text"] = (f"the first t at which the training {rules['metric']} reaches "
+                                f"{rules['level']:g}")
+    else:
+        out["ch3_rule_text"] = (f"the first t at which the training {rules['metric']} is within "
+                                f"{rules['delta']:g} of its best over the grid")
+
+    # Is the subnetwork useful, and how good does it get?
+    use = analysis.usefulness(sgd).set_index("method")
+    for method in METHODS:
+        out[f"ch3_{method}_best_worst"] = float(use.loc[method, "best_acc_worst_n"])
+        out[f"ch3_{method}_best_best"] = float(use.loc[method, "best_acc_best_n"])
+    t0 = sgd[(sgd["t"] == 0) & (sgd["split"] == "train")]
+    out["ch3_greedy_t0"] = float(t0[t0["method"] == "greedy"]["accuracy"].mean())
+    out["ch3_dense_t0"] = float(t0[t0["method"] == "dense"]["accuracy"].mean())
+
+    # The thresholds of the SGD arm: dense control, greedy, and their difference
+    th = _threshold_frames(sgd, rules)
+    fits = pd.concat([_fits(th[q], rules["n_boot"], q) for q in ("dense", "greedy", "difference")],
+                     ignore_index=True)
+    means = {q: _means(th[q]) for q in th}
+    for q in th:
+        m = means[q]["mean"]
+        out |= {f"ch3_{q}_tstar_smallest": float(m.get(smallest, np.nan)),
+                f"ch3_{q}_tstar_largest": float(m.get(largest, np.nan)),
+                f"ch3_{q}_reached": float(th[q]["reached"].mean()),
+                f"ch3_{q}_laws": _laws_text(fits[fits["quantity"] == q])}
+        log = fits[(fits["quantity"] == q) & (fits["model"] == "log")].iloc[0]
+        out |= {f"ch3_{q}_log_b": float(log["b"]), f"ch3_{q}_log_b_lo": float(log.get("b_lo", np.nan)),
+                f"ch3_{q}_log_b_hi": float(log.get("b_hi", np.nan))}
+        power = fits[(fits["quantity"] == q) & (fits["model"] == "power")].iloc[0]
+        out[f"ch3_{q}_power_b"] = float(power["b"])
+        out[f"ch3_{q}_power_ok"] = "converged" if power["fit_ok"] else "failed to converge"
+    g_means = means["greedy"]["mean"].dropna()
+    n_peak = int(g_means.idxmax())
+    out |= {"ch3_greedy_n_peak": n_peak, "ch3_greedy_t_peak": float(g_means.max()),
+            "ch3_diff_share_largest": _ratio(means["difference"]["mean"].get(largest, np.nan),
+                                             means["greedy"]["mean"].get(largest, np.nan))}
+    steps = {q: analysis.paired_steps(th[q]) for q in ("greedy", "dense")}
+    after = analysis.paired_change(th["greedy"], n_peak, largest) if n_peak != largest else \
+        {"mean": 0.0, "ci_lo": np.nan, "ci_hi": np.nan, "p_value": np.nan, "up": 0, "down": 0,
+         "seeds": 0, "rel_mean": 0.0}
+    whole = analysis.paired_change(th["greedy"], smallest, largest)
+    out |= {"ch3_after_peak_mean": after["mean"], "ch3_after_peak_lo": after["ci_lo"],
+            "ch3_after_peak_hi": after["ci_hi"], "ch3_after_peak_p": after["p_value"],
+            "ch3_after_peak_up": after["up"], "ch3_after_peak_down": after["down"],
+            "ch3_after_peak_words": _verdict_words(after) if n_peak != largest else "peaks at the largest N",
+            "ch3_whole_mean": whole["mean"], "ch3_whole_p": whole["p_value"]}
+    sig = steps["greedy"][(steps["greedy"]["p_value"] < 0.05) & (steps["greedy"]["mean"] > 0)]
+    out["ch3_last_significant_rise"] = (f"N = {int(sig['n_from'].iloc[-1]):,} to "
+                                        f"{int(sig['n_to'].iloc[-1]):,}" if len(sig) else "none")
+    out["ch3_last_rise_to"] = int(sig["n_to"].iloc[-1]) if len(sig) else smallest
+    # Interpolation error of the grid against the spread over seeds
+    kw = dict(rule=rules["rule"], metric=rules["metric"], delta=rules["delta"], level=rules["level"])
+    interp = analysis.interpolation_error(sgd, method="greedy", **kw).dropna()
+    out |= {"ch3_interp_median": float(interp["abs_diff"].median()),
+            "ch3_interp_p90": float(interp["abs_diff"].quantile(0.9)),
+            "ch3_seed_sd_median": float(means["greedy"]["sd"].median()),
+            "ch3_seed_sd_min": float(means["greedy"]["sd"].min())}
+    oos = analysis.out_of_sample(th["greedy"], "log")
+    out |= {"ch3_oos_pred": oos["predicted"], "ch3_oos_meas": oos["measured"],
+            "ch3_oos_relerr": oos["rel_error"]}
+
+    # The full-batch GD arm (same rule), and SGD over the same sizes
+    gth = _threshold_frames(gd, rules)
+    gd_fits = pd.concat([_fits(gth[q], rules["n_boot"], q) for q in ("dense", "greedy")], ignore_index=True)
+    gmeans = {q: _means(gth[q]) for q in ("dense", "greedy")}
+    lo_gd, hi_gd = min(p.gd_sizes), max(p.gd_sizes)
+    for q in ("dense", "greedy"):
+        m = gmeans[q]["mean"]
+        out |= {f"ch3_gd_{q}_tstar_smallest": float(m.get(lo_gd, np.nan)),
+                f"ch3_gd_{q}_tstar_largest": float(m.get(hi_gd, np.nan)),
+                f"ch3_gd_{q}_growth": _ratio(m.get(hi_gd, np.nan), m.get(lo_gd, np.nan)),
+                f"ch3_gd_{q}_reached": float(gth[q]["reached"].mean()),
+                f"ch3_gd_{q}_laws": _laws_text(gd_fits[gd_fits["quantity"] == q])}
+        log = gd_fits[(gd_fits["quantity"] == q) & (gd_fits["model"] == "log")].iloc[0]
+        out[f"ch3_gd_{q}_log_b"] = float(log["b"])
+    gd_steps = analysis.paired_steps(gth["greedy"])
+    out["ch3_gd_rising_steps"] = f"{int(((gd_steps['p_value'] < 0.05) & (gd_steps['mean'] > 0)).sum())} of {len(gd_steps)}"
+    common = sorted(set(p.sizes) & set(p.gd_sizes))
+    if len(common) >= 2:
+        a, b = common[0], common[-1]
+        out |= {"ch3_common_lo": a, "ch3_common_hi": b,
+                "ch3_common_sgd_growth": _ratio(means["greedy"]["mean"][b], means["greedy"]["mean"][a]),
+                "ch3_common_gd_growth": _ratio(gmeans["greedy"]["mean"][b], gmeans["greedy"]["mean"][a])}
+
+    # The epoch view (SGD: T* B / N epochs; a GD iteration is one epoch)
+    epochs = pd.concat([th["greedy"].assign(optimizer="sgd", epochs=lambda f: f["t_star"] * p.batch_size / f["n"]),
+                        gth["greedy"].assign(optimizer="gd", epochs=lambda f: f["t_star"])], ignore_index=True)
+    em = epochs[epochs["optimizer"] == "sgd"].groupby("n")["epochs"].mean()
+    out |= {"ch3_epochs_at_tstar_smallest": float(em.get(smallest, np.nan)),
+            "ch3_epochs_at_tstar_largest": float(em.get(largest, np.nan))}
+
+    # The train-test gap at the greedy threshold
+    gap = pd.concat([analysis.at_threshold(sgd, th["greedy"], method=mth).assign(method=mth, optimizer="sgd")
+                     for mth in ("greedy", "dense")] +
+                    [analysis.at_threshold(gd, gth["greedy"], method=mth).assign(method=mth, optimizer="gd")
+                     for mth in ("greedy", "dense")], ignore_index=True)
+    gm = gap[(gap["optimizer"] == "sgd") & (gap["method"] == "greedy")].groupby("n")[["gap", "test"]].mean()
+    out |= {"ch3_gap_smallest": float(gm["gap"].get(smallest, np.nan)),
+            "ch3_gap_largest": float(gm["gap"].get(largest, np.nan)),
+            "ch3_test_at_tstar_smallest": float(gm["test"].get(smallest, np.nan)),
+            "ch3_test_at_tstar_largest": float(gm["test"].get(largest, np.nan))}
+
+    # The theorem's target: half the summed squared training loss <= eps
+    summed_rows = []
+    for optimizer, fr in (("sgd", sgd), ("gd", gd)):
+        for eps in rules["summed_eps"]:
+            for mth in ("dense", "greedy"):
+                ts_e = analysis.summed_thresholds(fr, eps, method=mth)
+                for n, g in ts_e.groupby("n"):
+                    summed_rows.append({"optimizer": optimizer, "eps": eps, "method": mth, "n": int(n),
+                                        "reached": float(g["reached"].mean()),
+                                        "t_star": float(g["t_star"].mean()) if g["reached"].all() else np.nan,
+                                        "best_summed": float(g["best"].mean())})
+    summed = pd.DataFrame(summed_rows)
+    for optimizer in ("sgd", "gd"):
+        for mth in ("dense", "greedy"):
+            for i, eps in enumerate(rules["summed_eps"]):
+                sub = summed[(summed["optimizer"] == optimizer) & (summed["method"] == mth)
+                             & (summed["eps"] == eps)]
+                full = sub[sub["reached"] == 1.0]["n"]
+                out[f"ch3_summed_{optimizer}_{mth}_{i}_nmax"] = (f"N = {int(full.max()):,}" if len(full)
+                                                                  else "no size")
+    for i, eps in enumerate(rules["summed_eps"]):
+        out[f"ch3_summed_eps_{i}"] = eps
+    gbest = summed[(summed["optimizer"] == "sgd") & (summed["method"] == "greedy")]
+    out |= {"ch3_summed_greedy_floor_smallest": float(gbest[gbest["n"] == smallest]["best_summed"].iloc[0]),
+            "ch3_summed_greedy_floor_largest": float(gbest[gbest["n"] == largest]["best_summed"].iloc[0])}
+
+    # How the conclusion moves with the threshold rule (SGD arm, greedy and dense)
+    sens = pd.concat([analysis.sensitivity(sgd, metric="loss", deltas=rules["deltas"], levels=rules["levels"],
+                                           method=mth).assign(method=mth) for mth in ("greedy", "dense")],
+                     ignore_index=True)
+
+    def trend(rows):
+        up = int((rows["t_star_largest_n"] > rows["t_star_smallest_n"]).sum())
+        down = int((rows["t_star_largest_n"] < rows["t_star_smallest_n"]).sum())
+        return f"T* grows from the smallest to the largest N for {up} and shrinks for {down} of {len(rows)}"
+
+    gs = sens[sens["method"] == "greedy"]
+    out |= {"ch3_sens_trend_delta": trend(gs[gs["rule"] == "within_delta"]),
+            "ch3_sens_trend_level": trend(gs[gs["rule"] == "reaches"]),
+            "ch3_sens_unreached": ", ".join(f"{r.rule.replace('_', ' ')} {r.value:g} ({r.reached:.0%} of units)"
+                                            for r in gs[gs["reached"] < 1].itertuples()) or "none"}
+
+    # Greedy against the baselines at the largest N, end of pre-training
+    final = (sgd[(sgd["t"] == max(sweep.checkpoints)) & (sgd["n"] == largest)]
+             .groupby(["method", "split"])["accuracy"].mean())
+    for method in METHODS:
+        for split in SPLITS:
+            out[f"ch3_final_{method}_{split}"] = float(final.get((method, split), np.nan))
+
+    # The NTK study
+    ntk_sum = ntk_summary(ntk, p)
+    out |= ntk_sum["numbers"]
+    return Summary(out, {"sgd": sgd, "gd": gd, "thresholds": th, "gd_thresholds": gth, "fits": fits,
+                         "gd_fits": gd_fits, "means": means, "gd_means": gmeans, "paired": steps,
+                         "gd_paired": gd_steps, "interp": interp, "epochs": epochs, "gap": gap,
+                         "summed": summed, "sensitivity": sens, "ntk": ntk_sum["table"],
+                         "ntk_lrs": ntk_sum["lrs"], "largest": largest, "smallest": smallest})
+
+
+def ntk_summary(ntk: pd.DataFrame, p: MnistParams) -> dict:
+    """The NTK study in numbers: the tuned learning rate (lowest final dense training loss, seed mean)
+    and, at that rate and the last checkpoint, each subnetwork's training accuracy and loss against
+    k / m, with and without the refitted output scale."""
+    last = ntk["t"].max()
+    train = ntk[(ntk["split"] == "train") & (ntk["t"] == last)]
+    dense = train[(train["method"] == "dense") & (train["output_scale"] == "none")]
+    lrs = dense.groupby("lr")[["loss", "accuracy"]].mean().reset_index()
+    tuned = float(lrs.loc[lrs["loss"].idxmin(), "lr"])
+    at = ntk[(ntk["lr"] == tuned) & (ntk["t"] == last)]
+    table = (at.groupby(["method", "k", "output_scale", "split"])[["accuracy", "loss", "scale"]].mean()
+             .reset_index())
+    table["k_over_m"] = table["k"] / p.width
+    out = {"ch3_ntk_n": p.ntk_n, "ch3_ntk_lr": tuned, "ch3_ntk_steps": p.ntk_steps,
+           "ch3_ntk_lrs": ", ".join(f"{v:g}" for v in p.ntk_lrs), "ch3_ntk_n_seeds": len(p.ntk_seeds),
+           "ch3_ntk_lr_is_edge": "the largest tried" if tuned == max(p.ntk_lrs) else
+           ("the smallest tried" if tuned == min(p.ntk_lrs) else "inside the range tried"),
+           "ch3_ntk_k_min": min(p.ntk_ks), "ch3_ntk_k_max": max(p.ntk_ks),
+           "ch3_ntk_kshare_min": min(p.ntk_ks) / p.width, "ch3_ntk_kshare_max": max(p.ntk_ks) / p.width}
+    tr = table[(table["split"] == "train") & (table["output_scale"] == "none")].set_index(["method", "k"])
+    dense_acc = float(tr.loc[("dense", p.width), "accuracy"])
+    out["ch3_ntk_dense_acc"] = dense_acc
+    out["ch3_ntk_dense_acc_lr1"] = float(lrs.loc[(lrs["lr"] - 1.0).abs().idxmin(), "accuracy"])
+    for method in ("greedy_repeats", "greedy_distinct"):
+        sub = tr.loc[method] if method in tr.index.get_level_values(0) else pd.DataFrame()
+        if sub.empty:
+            continue
+        useful = sub[sub["accuracy"] >= p.useful_accuracy]
+        close = sub[sub["accuracy"] >= dense_acc - 0.05]
+        out[f"ch3_ntk_{method}_useful_k"] = (f"k = {int(useful.index.min()):,} (k/m = {useful.index.min() / p.width:g})"
+                                             if len(useful) else "no k tried")
+        out[f"ch3_ntk_{method}_close_k"] = (f"k = {int(close.index.min()):,} (k/m = {close.index.min() / p.width:g})"
+                                            if len(close) else "no k tried")
+        out[f"ch3_ntk_{method}_acc_kmin"] = float(sub["accuracy"].iloc[0])
+        out[f"ch3_ntk_{method}_acc_kmax"] = float(sub["accuracy"].iloc[-1])
+    ref = table[(table["split"] == "train") & (table["method"] == "greedy_repeats")].pivot_table(
+        index="k", columns="output_scale", values=["loss", "scale"])
+    kmin = min(p.ntk_ks)
+    out |= {"ch3_ntk_loss_kmin_none": float(ref[("loss", "none")].get(kmin, np.nan)),
+            "ch3_ntk_loss_kmin_refit": float(ref[("loss", "refit")].get(kmin, np.nan)),
+            "ch3_ntk_scale_kmin": float(ref[("scale", "refit")].get(kmin, np.nan)),
+            "ch3_ntk_dense_loss": float(tr.loc[("dense", p.width), "loss"])}
+    return {"numbers": out, "table": table, "lrs": lrs}
+
+
+def explorer_settings(p: MnistParams) -> dict:
+    """Keyword arguments of :func:`companion.explorer.show` for the chapter's parameters: the levels and
+    tolerances of the sensitivity table, plus the chapter's own rule shown first."""
+    levels = {"accuracy": list(p.levels)}
+    deltas = {"loss": list(p.deltas)}
+    value = p.level if p.threshold_rule == "reaches" else p.delta
+    grid = levels if p.threshold_rule == "reaches" else deltas
+    grid[p.threshold_metric] = sorted({*grid.get(p.threshold_metric, []), value})
+    return {"levels": levels, "deltas": deltas,
+            "initial": {"rule": p.threshold_rule, "metric": p.threshold_metric, "value": value,
+                        "method": "greedy"}}
 
 
 #: The chapter's parameter schema.
