@@ -92,6 +92,20 @@ def main(argv=None):
           f"time: {one_s:.3f} s, {one_s / eval_s:.1f}x slower)")
     print(f"  all checkpoints (x{ckpt})          {ckpt * per_ckpt:8.2f} s (train split; the 1,000 held-out "
           "images add little)")
+    # Full-batch GD (the GD arm): one iteration is three N x d x m products
+    n_gd = min(args.n, max(params.gd_sizes))
+    gd_config = params.sweep("gd").unit_config((n_gd, 0))
+    gd_split = mnist._split(gd_config, n_gd, 0, torch.float32)
+    gd_model = TwoLayerNet(d, m, mnist.NUM_CLASSES, "mean_field", seed=0)
+    iters = 20
+    gd_s, _ = timed(lambda: pretrain(gd_model, gd_split.train, mnist._train_config(gd_config, "cpu"),
+                                     [0, iters], progress=False, history=False))
+    gd_flops = iters * 3 * 2 * n_gd * d * m
+    rate_gd = matmul_rate(n_gd, d, m, torch.float32)
+    print(f"  full-batch GD, N = {n_gd:,}: {gd_s / iters * 1e3:.0f} ms per iteration "
+          f"({gd_flops / gd_s / 1e9:.1f} GFLOP/s; a lone {n_gd}x{d}x{m} product runs at {rate_gd:.1f}: "
+          f"{gd_flops / gd_s / 1e9 / rate_gd:.0%}); {params.gd_steps} iterations: "
+          f"{gd_s / iters * params.gd_steps:.0f} s")
     total = load_s + pre_s + ckpt * per_ckpt
     print(f"  estimated unit                   {total:8.2f} s: pre-training {pre_s / total:.0%}, "
           f"hidden {ckpt * hid_s / total:.0%}, greedy {ckpt * g_gram_s / total:.0%}, "

@@ -221,7 +221,7 @@ def loso_rmse(n, t, model: str) -> float:
     for s in sizes:
         keep = n != s
         a, b = fit(n[keep], t[keep], model)
-        measured = np.nanmean(t[n == s])
+        measured = float(np.mean(t[(n == s) & np.isfinite(t)]))
         errs.append(float(predict([s], model, a, b)[0]) - measured)
     return float(np.sqrt(np.mean(np.square(errs))))
 
@@ -344,9 +344,10 @@ def paired_change(ts: pd.DataFrame, n_from: int, n_to: int) -> dict:
     a = ts[ts["n"] == n_from].set_index("seed")["t_star"]
     b = ts[ts["n"] == n_to].set_index("seed")["t_star"]
     d = (b - a).dropna()
+    base = float(a.loc[d.index].mean()) if len(d) else math.nan
     out = {"n_from": int(n_from), "n_to": int(n_to), "seeds": int(len(d)),
            "mean": float(d.mean()) if len(d) else math.nan,
-           "rel_mean": float(d.mean() / a.loc[d.index].mean()) if len(d) else math.nan,
+           "rel_mean": float(d.mean()) / base if len(d) and base else math.nan,
            "up": int((d > 0).sum()), "down": int((d < 0).sum())}
     if len(d) >= 2 and d.std(ddof=1) > 0:
         half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))

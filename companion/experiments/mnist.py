@@ -197,8 +197,21 @@ def _draw_seed(*ints) -> int:
     return int(np.random.SeedSequence(list(ints)).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
 
+class _Chapter3Experiment(engine.Experiment):
+    """What chapter 3's experiments share: the folder prefix, the tolerance and the checkpoint grid."""
+
+    name = "ch3"
+    # float32 pre-training over thousands of steps: losses measured to drift by up to 4e-5 (relative)
+    # between an AVX2 and an AVX-512 CPU, accuracies by no sample; a code change moves them by orders more.
+    tolerance = {"rtol": 1e-3, "atol": 5e-3}
+
+    @property
+    def checkpoints(self) -> list[int]:
+        return checkpoint_grid(self.steps, self.num_checkpoints - 1, self.first_checkpoint)
+
+
 @dataclass(frozen=True)
-class ThresholdSweep(engine.Experiment):
+class ThresholdSweep(_Chapter3Experiment):
     """One arm of the threshold sweep (everything its results depend on; run options are not here)."""
 
     optimizer: str
@@ -215,14 +228,6 @@ class ThresholdSweep(engine.Experiment):
     random_draws: int
     source: str
     dtype: str = "float32"
-    name = "ch3"
-    # float32 pre-training over thousands of steps: losses measured to drift by up to 4e-5 (relative)
-    # between an AVX2 and an AVX-512 CPU, accuracies by no sample; a code change moves them by orders more.
-    tolerance = {"rtol": 1e-3, "atol": 5e-3}
-
-    @property
-    def checkpoints(self) -> list[int]:
-        return checkpoint_grid(self.steps, self.num_checkpoints - 1, self.first_checkpoint)
 
     def units(self):
         return [(n, s) for n in self.sizes for s in self.seeds]
@@ -313,7 +318,7 @@ NTK_COLUMNS = ["lr", "seed", "n", "t", "method", "k", "output_scale", "scale", "
 
 
 @dataclass(frozen=True)
-class NtkStudy(engine.Experiment):
+class NtkStudy(_Chapter3Experiment):
     """Greedy averaging in the theorem's NTK parameterisation: repeats, k/m and the output scale."""
 
     n: int
@@ -328,12 +333,6 @@ class NtkStudy(engine.Experiment):
     n_test: int
     source: str
     dtype: str = "float32"
-    name = "ch3"
-    tolerance = {"rtol": 1e-3, "atol": 5e-3}
-
-    @property
-    def checkpoints(self) -> list[int]:
-        return checkpoint_grid(self.steps, self.num_checkpoints - 1, self.first_checkpoint)
 
     def units(self):
         return [(lr, s) for lr in self.lrs for s in self.seeds]
@@ -474,16 +473,18 @@ def _verdict_words(change: dict) -> str:
 
 
 def _laws_text(fits: pd.DataFrame) -> str:
-    """Which laws the data can tell apart: the bootstrap share of LOSO wins of each law."""
+    """Which of the three laws the data can tell apart: the bootstrap share of LOSO wins of each."""
     shares = fits.set_index("model")["loso_win_share"]
     if shares.isna().all():
         return "the laws cannot be compared (the rule is met at fewer than three sizes)"
     best = shares.idxmax()
-    parts = ", ".join(f"{analysis.MODEL_FORMULAS[m]} {shares[m]:.0%}" for m in analysis.MODELS)
+    others = ", ".join(f"{analysis.MODEL_FORMULAS[m]} {shares[m]:.0%}" for m in analysis.MODELS if m != best)
     if shares[best] >= 0.95:
-        return f"the data single out {analysis.MODEL_FORMULAS[best]} (LOSO wins: {parts})"
-    return (f"the data cannot tell the laws apart (share of bootstrap resamples each law wins by LOSO: "
-            f"{parts})")
+        return (f"{analysis.MODEL_FORMULAS[best]} has the lowest leave-one-size-out error in "
+                f"{shares[best]:.0%} of bootstrap resamples of the seeds ({others})")
+    parts = ", ".join(f"{analysis.MODEL_FORMULAS[m]} {shares[m]:.0%}" for m in analysis.MODELS)
+    return (f"the data cannot tell the laws apart (share of bootstrap resamples of the seeds in which "
+            f"each law has the lowest leave-one-size-out error: {parts})")
 
 
 def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
@@ -555,6 +556,16 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
             "ch3_diff_share_largest": _ratio(means["difference"]["mean"].get(largest, np.nan),
                                              means["greedy"]["mean"].get(largest, np.nan))}
     steps = {q: analysis.paired_steps(th[q]) for q in ("greedy", "dense")}
+    out["ch3_greedy_increments"] = ", ".join(f"{v:+.0%}" for v in steps["greedy"]["rel_mean"])
+    out["ch3_dense_increments"] = ", ".join(f"{v:+.0%}" for v in steps["dense"]["rel_mean"])
+    # Units whose subnetwork crosses the level more than once (then "the first crossing" depends on
+    # which checkpoints are recorded, whatever the interpolation)
+    if rules["rule"] == "reaches":
+        sign = lambda g: np.sign((g[rules["metric"]] - rules["level"]) * (1 if rules["metric"] == "accuracy" else -1))
+        curves = sgd[(sgd["method"] == "greedy") & (sgd["split"] == "train")].sort_values("t")
+        crossings = curves.groupby(["n", "seed"]).apply(lambda g: int((np.diff(sign(g)) != 0).sum()),
+                                                        include_groups=False)
+        out["ch3_multi_cross_share"] = float((crossings > 1).mean())
     after = analysis.paired_change(th["greedy"], n_peak, largest) if n_peak != largest else \
         {"mean": 0.0, "ci_lo": np.nan, "ci_hi": np.nan, "p_value": np.nan, "up": 0, "down": 0,
          "seeds": 0, "rel_mean": 0.0}
@@ -564,10 +575,15 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
             "ch3_after_peak_up": after["up"], "ch3_after_peak_down": after["down"],
             "ch3_after_peak_words": _verdict_words(after) if n_peak != largest else "peaks at the largest N",
             "ch3_whole_mean": whole["mean"], "ch3_whole_p": whole["p_value"]}
-    sig = steps["greedy"][(steps["greedy"]["p_value"] < 0.05) & (steps["greedy"]["mean"] > 0)]
-    out["ch3_last_significant_rise"] = (f"N = {int(sig['n_from'].iloc[-1]):,} to "
-                                        f"{int(sig['n_to'].iloc[-1]):,}" if len(sig) else "none")
-    out["ch3_last_rise_to"] = int(sig["n_to"].iloc[-1]) if len(sig) else smallest
+    for q in ("greedy", "dense"):
+        sig = steps[q][(steps[q]["p_value"] < 0.05) & (steps[q]["mean"] > 0)]
+        out[f"ch3_{q}_last_rise"] = (f"from N = {int(sig['n_from'].iloc[-1]):,} to "
+                                     f"{int(sig['n_to'].iloc[-1]):,}" if len(sig) else "none")
+        out[f"ch3_{q}_last_rise_to"] = int(sig["n_to"].iloc[-1]) if len(sig) else smallest
+        flat = steps[q][steps[q]["n_from"] >= out[f"ch3_{q}_last_rise_to"]]
+        out[f"ch3_{q}_flat_steps"] = len(flat)
+        out[f"ch3_{q}_flat_max_abs"] = float(flat["mean"].abs().max()) if len(flat) else float("nan")
+        out[f"ch3_{q}_flat_significant"] = int((flat["p_value"] < 0.05).sum())
     # Interpolation error of the grid against the spread over seeds
     kw = dict(rule=rules["rule"], metric=rules["metric"], delta=rules["delta"], level=rules["level"])
     interp = analysis.interpolation_error(sgd, method="greedy", **kw).dropna()
@@ -594,6 +610,12 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
         log = gd_fits[(gd_fits["quantity"] == q) & (gd_fits["model"] == "log")].iloc[0]
         out[f"ch3_gd_{q}_log_b"] = float(log["b"])
     gd_steps = analysis.paired_steps(gth["greedy"])
+    out["ch3_gd_greedy_increments"] = ", ".join(f"{v:+.0%}" for v in gd_steps["rel_mean"])
+    if len(gd_steps):
+        last = gd_steps.iloc[-1]
+        out["ch3_gd_last_step"] = (f"from N = {int(last['n_from']):,} to {int(last['n_to']):,} it changes by "
+                                   f"{last['mean']:+.0f} iterations (95% interval {last['ci_lo']:+.0f} to "
+                                   f"{last['ci_hi']:+.0f}, p = {last['p_value']:.2f})")
     out["ch3_gd_rising_steps"] = f"{int(((gd_steps['p_value'] < 0.05) & (gd_steps['mean'] > 0)).sum())} of {len(gd_steps)}"
     common = sorted(set(p.sizes) & set(p.gd_sizes))
     if len(common) >= 2:
@@ -638,8 +660,8 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
                 sub = summed[(summed["optimizer"] == optimizer) & (summed["method"] == mth)
                              & (summed["eps"] == eps)]
                 full = sub[sub["reached"] == 1.0]["n"]
-                out[f"ch3_summed_{optimizer}_{mth}_{i}_nmax"] = (f"N = {int(full.max()):,}" if len(full)
-                                                                  else "no size")
+                out[f"ch3_summed_{optimizer}_{mth}_{i}_nmax"] = (f"up to N = {int(full.max()):,}"
+                                                                  if len(full) else "at no size")
     for i, eps in enumerate(rules["summed_eps"]):
         out[f"ch3_summed_eps_{i}"] = eps
     gbest = summed[(summed["optimizer"] == "sgd") & (summed["method"] == "greedy")]
@@ -657,6 +679,11 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
         return f"T* grows from the smallest to the largest N for {up} and shrinks for {down} of {len(rows)}"
 
     gs = sens[sens["method"] == "greedy"]
+    by_level = gs[gs["rule"] == "reaches"].sort_values("value")
+    for tag, row in (("lo", by_level.iloc[0]), ("hi", by_level.iloc[-1])):
+        out |= {f"ch3_sens_level_{tag}": float(row["value"]),
+                f"ch3_sens_tsmall_{tag}": float(row["t_star_smallest_n"]),
+                f"ch3_sens_tlarge_{tag}": float(row["t_star_largest_n"])}
     out |= {"ch3_sens_trend_delta": trend(gs[gs["rule"] == "within_delta"]),
             "ch3_sens_trend_level": trend(gs[gs["rule"] == "reaches"]),
             "ch3_sens_unreached": ", ".join(f"{r.rule.replace('_', ' ')} {r.value:g} ({r.reached:.0%} of units)"
@@ -702,6 +729,9 @@ def ntk_summary(ntk: pd.DataFrame, p: MnistParams) -> dict:
     dense_acc = float(tr.loc[("dense", p.width), "accuracy"])
     out["ch3_ntk_dense_acc"] = dense_acc
     out["ch3_ntk_dense_acc_lr1"] = float(lrs.loc[(lrs["lr"] - 1.0).abs().idxmin(), "accuracy"])
+    kmin = min(p.ntk_ks)
+    small = train[(train["method"] == "greedy_repeats") & (train["k"] == kmin) & (train["output_scale"] == "none")]
+    out["ch3_ntk_kmin_acc_best_lr"] = float(small.groupby("lr")["accuracy"].mean().max())
     for method in ("greedy_repeats", "greedy_distinct"):
         sub = tr.loc[method] if method in tr.index.get_level_values(0) else pd.DataFrame()
         if sub.empty:
