@@ -3,8 +3,8 @@
 #   make test   - unit + chapter tests, notebook checks, a warning-free build, offline browser check
 # and one to regenerate every committed result (`make help` lists every target):
 #   make results - recompute the paper preset of every chapter into book/results/ (resumable: stored
-#                  units are reused), then rebuild the book. About 53 minutes of computing from
-#                  scratch on a 2-core CPU for the results committed on 2026-11-25 (`python -m
+#                  units are reused), then rebuild the book. About 89 minutes of computing from
+#                  scratch on a 2-core CPU for the results committed (`python -m
 #                  companion results --dry-run` prints the current estimate from the committed
 #                  provenance), plus the book build; needs full MNIST for chapters 1 and 3 (README,
 #                  "Getting full MNIST").
@@ -70,8 +70,8 @@ help:
 	@echo "make book           create .venv, execute the chapters (committed results), build _build/html"
 	@echo "make test           unit and chapter tests, notebook checks, a warning-free build, browser check"
 	@echo "make results        regenerate every committed result (paper presets, resumable) into"
-	@echo "                    book/results/, then rebuild the book: about 53 min of computing from scratch"
-	@echo "                    on a 2-core CPU (results of 2026-11-25) plus the build; needs full MNIST for"
+	@echo "                    book/results/, then rebuild the book: about 89 min of computing from scratch"
+	@echo "                    on a 2-core CPU (committed results) plus the build; needs full MNIST for"
 	@echo "                    chapter 3 (README, 'Getting full MNIST'). Current estimate:"
 	@echo "                    .venv/bin/python -m companion results --dry-run"
 	@echo "make browser-check  open every built page offline in headless Chromium"

@@ -321,17 +321,30 @@ def _rule_text(rule: str, metric: str, key: str) -> str:
     return f"the first iteration at which the {metric} is within {key} of its best over the grid"
 
 
+def _coefficients(model: str, a: float, b: float) -> tuple:
+    """(a, b) as the page shows them. The log and linear laws are closed-form least squares (stable to
+    the last digits): 4 significant digits. A power law comes from an iterative fit whose a and b trade
+    off when T* is nearly flat (b near 0): its digits beyond a fixed absolute precision are the
+    optimiser's, not the data's, so a is shown to 0.1 iteration and b to 0.001."""
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return None, None
+    if model == "power":
+        return display.significant(round(a, 1)), round(b, 3) + 0.0  # (+ 0.0: no "-0")
+    return _sig(a), _sig(b)
+
+
 def law_label(model: str, a: float, b: float, rmse: float) -> str:
-    """A law's legend entry: its fitted formula and its LOSO RMSE, or "fit failed"."""
+    """A law's legend entry: its fitted formula and its LOSO RMSE (to 0.1 iteration), or "fit failed"."""
     if not (math.isfinite(a) and math.isfinite(b)):
         return f"{model} ({analysis.MODEL_FORMULAS[model]}): fit failed"
+    a, b = _coefficients(model, a, b)
     if model == "log":
         formula = f"{_fmt(a)} {'+' if b >= 0 else '-'} {_fmt(abs(b))} log N"
     elif model == "linear":
         formula = f"{_fmt(a)} {'+' if b >= 0 else '-'} {_fmt(abs(b))} N"
     else:
-        formula = f"{_fmt(a)} N^{_fmt(b)}"
-    err = (f"LOSO RMSE {_fmt(rmse)}" if math.isfinite(rmse) else "LOSO RMSE n/a (fewer than 3 sizes)")
+        formula = f"{a:g} N^{b:.3f}"
+    err = (f"LOSO RMSE {_t(rmse):g}" if math.isfinite(rmse) else "LOSO RMSE n/a (fewer than 3 sizes)")
     return f"{model}: {formula} ({err})"
 
 
@@ -365,7 +378,7 @@ def figure_spec(points: pd.DataFrame, fits: pd.DataFrame, *, initial: Mapping | 
             row = f[f["model"] == model].iloc[0] if f is not None else None
             a, b, rmse = ((float(row["a"]), float(row["b"]), float(row["loso_rmse"])) if row is not None
                           else (math.nan, math.nan, math.nan))
-            a4, b4 = _sig(a), _sig(b)
+            a4, b4 = _coefficients(model, a, b)
             curve = []
             if a4 is not None and b4 is not None:
                 with np.errstate(all="ignore"):
@@ -373,7 +386,7 @@ def figure_spec(points: pd.DataFrame, fits: pd.DataFrame, *, initial: Mapping | 
             if math.isfinite(rmse) and (best is None or rmse < best[1]):
                 best = (model, rmse)
             laws.append({"model": model, "label": law_label(model, a, b, rmse), "a": a4, "b": b4,
-                         "loso_rmse": _sig(rmse), "t": curve})
+                         "loso_rmse": _t(rmse), "t": curve})
         total, met = len(g), int(g["reached"].sum())
         summary = (f"{METHOD_LABELS.get(method, method).capitalize()}, {split} split: T* is "
                    f"{_rule_text(rule, metric, key)}; met by {met} of {total} runs (N, seed)")

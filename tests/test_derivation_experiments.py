@@ -105,3 +105,25 @@ def test_summary_numbers_come_from_the_frames(tmp_path):
     assert numbers["ch2_d20_eta"] == summary[summary.d == 20]["eta"].iloc[0]
     assert numbers["ch2_sphere20_fixed_dense_better"] in ("log", "linear")
     assert 0.5 < numbers["ch2_s2_d20_exp"] < 1.5
+
+
+def test_a_step_within_cross_cpu_noise_of_a_committed_step_is_that_step():
+    committed = (0.5, 1.588720652)
+    # 1.3e-9 relative: what an AVX2 and an AVX-512 CPU measured for the same H_inf
+    assert derivation.canonical_step(1.588720654, committed) == 1.588720652
+    assert derivation.canonical_step(0.50000003, committed) == 0.5
+    # a real change of the step is never snapped
+    assert derivation.canonical_step(1.5888, committed) == 1.5888
+    assert derivation.canonical_step(0.7, ()) == 0.7
+
+
+def test_every_paper_preset_unit_is_committed_under_this_machines_keys():
+    """The keys of the committed results do not depend on the CPU that computes them: on any machine
+    the paper presets find every unit committed, so building the book recomputes nothing."""
+    from companion import experiments, presets
+    from companion.experiments import engine
+
+    for chapter, module in experiments.CHAPTERS.items():
+        params, _ = experiments.check(chapter, presets.load(chapter, "paper"))
+        for key, exp in module.experiments(params).items():
+            assert engine.missing(exp) == [], f"{chapter} {key}: units whose key is not committed"

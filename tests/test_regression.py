@@ -73,12 +73,21 @@ def test_committed_unit_is_reproduced_by_the_code(chapter, exp, request):
     if stored_device == device:
         pd.testing.assert_frame_equal(fresh, committed, check_exact=True)
         return
+    tol = {k: v for k, v in exp.tolerance.items() if k in ("rtol", "atol")}
+    # Rows allowed to differ beyond the tolerance on another CPU: where a float32 run feeds a discrete
+    # choice (a greedy pick at a near-tie), a last-bit difference can flip that choice and change that
+    # checkpoint's subnetwork; the experiment states the share it allows (default none).
+    allowed = exp.tolerance.get("max_share", 0.0)
     for col in committed.columns:
         a, b = committed[col], fresh[col]
         if a.dtype.kind in "fi" and b.dtype.kind in "fi":
-            close = np.isclose(b.to_numpy(float), a.to_numpy(float), equal_nan=True, **exp.tolerance)
-            assert close.all(), (f"{folder.name}: column {col!r} differs beyond {exp.tolerance} at "
-                                 f"{int((~close).sum())} rows (largest difference "
-                                 f"{np.nanmax(np.abs(b.to_numpy(float) - a.to_numpy(float))):.3g})")
-        else:
+            close = np.isclose(b.to_numpy(float), a.to_numpy(float), equal_nan=True, **tol)
+            assert (~close).mean() <= allowed, (
+                f"{folder.name}: column {col!r} differs beyond {tol} at {int((~close).sum())} of "
+                f"{len(close)} rows (allowed: {allowed:.0%}; largest difference "
+                f"{np.nanmax(np.abs(b.to_numpy(float) - a.to_numpy(float))):.3g})")
+        elif allowed == 0.0:
             assert a.astype(str).tolist() == b.astype(str).tolist(), f"{folder.name}: column {col!r} differs"
+        else:
+            same = np.mean(a.astype(str).to_numpy() == b.astype(str).to_numpy())
+            assert 1 - same <= allowed, f"{folder.name}: column {col!r} differs at {1 - same:.1%} of rows"

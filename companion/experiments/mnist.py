@@ -203,7 +203,9 @@ class _Chapter3Experiment(engine.Experiment):
     name = "ch3"
     # float32 pre-training over thousands of steps: losses measured to drift by up to 4e-5 (relative)
     # between an AVX2 and an AVX-512 CPU, accuracies by no sample; a code change moves them by orders more.
-    tolerance = {"rtol": 1e-3, "atol": 5e-3}
+    # A greedy pick at a near-tie can flip with those last bits and change one checkpoint's subnetwork:
+    # on another CPU at most 2% of a unit's rows may differ beyond the tolerance.
+    tolerance = {"rtol": 1e-3, "atol": 5e-3, "max_share": 0.02}
 
     @property
     def checkpoints(self) -> list[int]:
