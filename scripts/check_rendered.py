@@ -223,6 +223,14 @@ while ((node = walker.nextNode())) {
   const text = node.nodeValue;
   if (!text || !text.trim()) continue;
   const parent = node.parentElement;
+  // Glue *roles* ({glue:text}`key`) in a code block: one may be a documented example, but two or more
+  // mean prose turned into code (e.g. a fence whose info string holds a backtick swallowed the text).
+  const roles = text.match(/\{glue(?::[a-z]+)?\}`/g);
+  if (roles && roles.length >= 2 && parent && visible(parent) &&
+      !parent.closest('.cell_input, script, style, head, title')) {
+    hit(out.glue, 'glue', node, text.indexOf(roles[0]), {pattern: roles[0]});
+    continue;
+  }
   if (!parent || parent.closest(SKIP) || !visible(parent)) continue;
   const g = GLUE.exec(text);
   if (g) hit(out.glue, 'glue', node, g.index, {pattern: g[0]});

@@ -139,6 +139,15 @@ def test_visible_glue_role_fails(tmp_path, capsys):
     assert "unrendered glue role ('{glue') in visible text: The slope is {glue:text}`ch1_x:.2f` here." in out
 
 
+def test_prose_swallowed_by_a_code_block_fails(tmp_path, capsys):
+    # A fence whose info string held a backtick ({doc}`...` in an admonition's title) turned the rest
+    # of the page into one code block, glue roles and all.
+    page = _page('<div class="highlight"><pre>**On MNIST** N = {glue:text}`ch3_sizes:s`, '
+                 '{glue:text}`ch3_n_seeds:s` seeds</pre></div>', mathjax=False)
+    rc, out = _check(tmp_path, capsys, "swallowed.html", page)
+    assert rc == 1 and "unrendered glue role ('{glue:text}`')" in out
+
+
 @needs_mathjax
 def test_glue_role_typeset_as_math_fails(tmp_path, capsys):
     # What `$p = ${glue:text}`x`$)` becomes: the last $ opens math that runs to the next $.
