@@ -81,7 +81,8 @@ def reader_table(frame: pd.DataFrame, columns: dict, *, digits: dict | int = 3, 
             if isinstance(spec, str):
                 return spec.format(v)
             if isinstance(v, (float, np.floating)):
-                return f"{significant(v, spec):,.{spec}g}" if abs(v) < 1e5 else f"{v:,.0f}"
+                # no exponent for a count of steps: 2,048 rather than 2.05e+03
+                return f"{significant(v, spec):,.{spec}g}" if abs(v) < 10 ** spec else f"{significant(v, spec):,.0f}"
             if isinstance(v, (int, np.integer)):
                 return f"{int(v):,}"
             return str(v)
