@@ -7,7 +7,7 @@
     schema.py      each chapter's parameters declared once (defaults, help, checks)
     theorem.py     chapter 1: spectra of H_inf, Du et al.'s requirements, Monte-Carlo check
     derivation.py  chapter 2: the bound step by step (GD runs, initial residuals, greedy vs k)
-    mnist.py       chapter 3: the MNIST sweep (regime x N x seed)
+    mnist.py       chapter 3: the SGD and full-batch GD threshold sweeps (N x seed) and the NTK study
 
 Each chapter module has ``SCHEMA`` (its parameters), ``run(params, options)`` (its frames) and
 ``summarize(frames, params)`` (every number its prose quotes).
