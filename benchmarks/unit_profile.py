@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from companion import data
+from companion import experiments
 from companion.experiments import mnist
 from companion.model import TwoLayerNet
 from companion.pretrain import TrainConfig, model_at, pretrain
@@ -46,7 +46,7 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=4000)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    params, _ = __import__("companion.experiments", fromlist=["check"]).check(
+    params, _ = experiments.check(
         "03_mnist_validation", {"source": args.source, "steps": args.steps,
                                 "sizes": [args.n], "gd_sizes": [min(args.n, 8000)],
                                 "ntk_n": min(args.n, 4000)})

@@ -382,7 +382,7 @@ def sensitivity(frame: pd.DataFrame, *, metric: str, deltas, levels,
                "t_star_smallest_n": float(means.get(ts["n"].min(), math.nan)),
                "t_star_largest_n": float(means.get(ts["n"].max(), math.nan))}
         if ok["n"].nunique() >= 3:
-            table = fit_table(ok.assign(g="all"), n_boot=0, by="g")
+            table = fit_table(ok, n_boot=0)  # one arm, one group
             row["log_slope_b"] = float(table.loc[table["model"] == "log", "b"].iloc[0])
             row["best_model_loso"] = str(table.loc[table["best_loso"], "model"].iloc[0]) \
                 if table["best_loso"].any() else "(no fit)"

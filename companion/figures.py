@@ -158,18 +158,12 @@ class FigureData:
 def log_ticks(ax, values, axis: str = "x", fmt: str = "{:,g}", rotation: float = 0) -> None:
     """A log axis labelled at ``values`` themselves (e.g. the measured sizes N), written plainly
     ("1,000", not "10^3") and without minor labels that would run into each other."""
-    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+    from matplotlib.ticker import NullLocator
 
     values = sorted(set(float(v) for v in values))
-    target = ax.xaxis if axis == "x" else ax.yaxis
-    target.set_major_locator(FixedLocator(values))
-    target.set_minor_locator(NullLocator())
-    target.set_minor_formatter(NullFormatter())
-    labels = [fmt.format(v) for v in values]
-    if axis == "x":
-        ax.set_xticks(values, labels, rotation=rotation)
-    else:
-        ax.set_yticks(values, labels, rotation=rotation)
+    (ax.set_xticks if axis == "x" else ax.set_yticks)(values, [fmt.format(v) for v in values],
+                                                      rotation=rotation)
+    (ax.xaxis if axis == "x" else ax.yaxis).set_minor_locator(NullLocator())
 
 
 def tidy_columns(frame: pd.DataFrame, columns) -> pd.DataFrame:

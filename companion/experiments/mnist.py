@@ -495,14 +495,14 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
     sgd, gd, ntk, units = frames["sgd"], frames["gd"], frames["ntk"], frames["units"]
     sweep, gd_sweep = p.sweep("sgd"), p.sweep("gd")
     smallest, largest = min(p.sizes), max(p.sizes)
-    out = {"ch3_width": p.width, "ch3_k": p.k, "ch3_k_share": p.k / p.width, "ch3_steps": p.steps,
+    out = {"ch3_width": p.width, "ch3_k": p.k, "ch3_steps": p.steps,
            "ch3_num_checkpoints": len(sweep.checkpoints),
            "ch3_grid_ratio": _grid_ratio(p.steps, p.first_checkpoint, p.num_checkpoints),
            "ch3_gd_grid_ratio": _grid_ratio(p.gd_steps, p.first_checkpoint, p.gd_num_checkpoints),
            "ch3_batch": p.batch_size, "ch3_lr_mf": p.lr_mean_field,
            "ch3_lr_mf_eff": p.lr_mean_field * p.width, "ch3_random_draws": p.random_draws,
            "ch3_sizes": ", ".join(f"{n:,}" for n in p.sizes), "ch3_n_seeds": len(p.seeds),
-           "ch3_smallest": smallest, "ch3_largest": largest, "ch3_size_ratio": largest / smallest,
+           "ch3_smallest": smallest, "ch3_largest": largest,
            "ch3_gd_sizes": ", ".join(f"{n:,}" for n in p.gd_sizes), "ch3_gd_n_seeds": len(p.gd_seeds),
            "ch3_gd_steps": p.gd_steps, "ch3_gd_smallest": min(p.gd_sizes), "ch3_gd_largest": max(p.gd_sizes),
            "ch3_gd_size_ratio": max(p.gd_sizes) / min(p.gd_sizes), "ch3_n_test": p.n_test,
@@ -554,9 +554,7 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
         out[f"ch3_{q}_power_ok"] = "converged" if power["fit_ok"] else "failed to converge"
     g_means = means["greedy"]["mean"].dropna()
     n_peak = int(g_means.idxmax())
-    out |= {"ch3_greedy_n_peak": n_peak, "ch3_greedy_t_peak": float(g_means.max()),
-            "ch3_diff_share_largest": _ratio(means["difference"]["mean"].get(largest, np.nan),
-                                             means["greedy"]["mean"].get(largest, np.nan))}
+    out |= {"ch3_greedy_n_peak": n_peak, "ch3_greedy_t_peak": float(g_means.max())}
     steps = {q: analysis.paired_steps(th[q]) for q in ("greedy", "dense")}
     out["ch3_greedy_increments"] = ", ".join(f"{v:+.0%}" for v in steps["greedy"]["rel_mean"])
     out["ch3_dense_increments"] = ", ".join(f"{v:+.0%}" for v in steps["dense"]["rel_mean"])
@@ -571,12 +569,10 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
     after = analysis.paired_change(th["greedy"], n_peak, largest) if n_peak != largest else \
         {"mean": 0.0, "ci_lo": np.nan, "ci_hi": np.nan, "p_value": np.nan, "up": 0, "down": 0,
          "seeds": 0, "rel_mean": 0.0}
-    whole = analysis.paired_change(th["greedy"], smallest, largest)
     out |= {"ch3_after_peak_mean": after["mean"], "ch3_after_peak_lo": after["ci_lo"],
             "ch3_after_peak_hi": after["ci_hi"], "ch3_after_peak_p": after["p_value"],
             "ch3_after_peak_up": after["up"], "ch3_after_peak_down": after["down"],
-            "ch3_after_peak_words": _verdict_words(after) if n_peak != largest else "peaks at the largest N",
-            "ch3_whole_mean": whole["mean"], "ch3_whole_p": whole["p_value"]}
+            "ch3_after_peak_words": _verdict_words(after) if n_peak != largest else "peaks at the largest N"}
     for q in ("greedy", "dense"):
         sig = steps[q][(steps[q]["p_value"] < 0.05) & (steps[q]["mean"] > 0)]
         out[f"ch3_{q}_last_rise"] = (f"from N = {int(sig['n_from'].iloc[-1]):,} to "
@@ -618,7 +614,6 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
         out["ch3_gd_last_step"] = (f"from N = {int(last['n_from']):,} to {int(last['n_to']):,} it changes by "
                                    f"{last['mean']:+.0f} iterations (95% interval {last['ci_lo']:+.0f} to "
                                    f"{last['ci_hi']:+.0f}, p = {last['p_value']:.2f})")
-    out["ch3_gd_rising_steps"] = f"{int(((gd_steps['p_value'] < 0.05) & (gd_steps['mean'] > 0)).sum())} of {len(gd_steps)}"
     common = sorted(set(p.sizes) & set(p.gd_sizes))
     if len(common) >= 2:
         a, b = common[0], common[-1]
@@ -708,11 +703,15 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
                          "ntk_lrs": ntk_sum["lrs"], "largest": largest, "smallest": smallest})
 
 
+#: "Close to the dense network" in the NTK study: training accuracy within this of the dense network's.
+NTK_CLOSE = 0.05
+
+
 def ntk_summary(ntk: pd.DataFrame, p: MnistParams) -> dict:
     """The NTK study in numbers: the tuned learning rate (lowest final dense training loss, seed mean)
     and, at that rate and the last checkpoint, each subnetwork's training accuracy and loss against
     k / m, with and without the refitted output scale."""
-    last = ntk["t"].max()
+    last, kmin = ntk["t"].max(), min(p.ntk_ks)
     train = ntk[(ntk["split"] == "train") & (ntk["t"] == last)]
     dense = train[(train["method"] == "dense") & (train["output_scale"] == "none")]
     lrs = dense.groupby("lr")[["loss", "accuracy"]].mean().reset_index()
@@ -731,7 +730,7 @@ def ntk_summary(ntk: pd.DataFrame, p: MnistParams) -> dict:
     dense_acc = float(tr.loc[("dense", p.width), "accuracy"])
     out["ch3_ntk_dense_acc"] = dense_acc
     out["ch3_ntk_dense_acc_lr1"] = float(lrs.loc[(lrs["lr"] - 1.0).abs().idxmin(), "accuracy"])
-    kmin = min(p.ntk_ks)
+    out |= {"ch3_ntk_close": NTK_CLOSE, "ch3_ntk_n_lrs": len(p.ntk_lrs), "ch3_useful_accuracy": p.useful_accuracy}
     small = train[(train["method"] == "greedy_repeats") & (train["k"] == kmin) & (train["output_scale"] == "none")]
     out["ch3_ntk_kmin_acc_best_lr"] = float(small.groupby("lr")["accuracy"].mean().max())
     for method in ("greedy_repeats", "greedy_distinct"):
@@ -739,7 +738,7 @@ def ntk_summary(ntk: pd.DataFrame, p: MnistParams) -> dict:
         if sub.empty:
             continue
         useful = sub[sub["accuracy"] >= p.useful_accuracy]
-        close = sub[sub["accuracy"] >= dense_acc - 0.05]
+        close = sub[sub["accuracy"] >= dense_acc - NTK_CLOSE]
         out[f"ch3_ntk_{method}_useful_k"] = (f"k = {int(useful.index.min()):,} (k/m = {useful.index.min() / p.width:g})"
                                              if len(useful) else "no k tried")
         out[f"ch3_ntk_{method}_close_k"] = (f"k = {int(close.index.min()):,} (k/m = {close.index.min() / p.width:g})"
@@ -748,7 +747,6 @@ def ntk_summary(ntk: pd.DataFrame, p: MnistParams) -> dict:
         out[f"ch3_ntk_{method}_acc_kmax"] = float(sub["accuracy"].iloc[-1])
     ref = table[(table["split"] == "train") & (table["method"] == "greedy_repeats")].pivot_table(
         index="k", columns="output_scale", values=["loss", "scale"])
-    kmin = min(p.ntk_ks)
     out |= {"ch3_ntk_loss_kmin_none": float(ref[("loss", "none")].get(kmin, np.nan)),
             "ch3_ntk_loss_kmin_refit": float(ref[("loss", "refit")].get(kmin, np.nan)),
             "ch3_ntk_scale_kmin": float(ref[("scale", "refit")].get(kmin, np.nan)),
