@@ -28,7 +28,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 BUILD_BOOK := TQDM_DISABLE=1 $(JB) build . -W --keep-going --all
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: book test results chromium browser-check clean help
+.PHONY: book test results chromium browser-check numerics clean help
 
 # The companion package is installed in editable mode, so `import companion` works in any kernel
 # (Jupyter, papermill, nbval, the book build) whatever its working directory.
@@ -40,10 +40,13 @@ book: $(VENV)/.installed
 	$(BUILD_BOOK)
 
 # Chromium first, so that the tests of the browser check itself run too (they skip without it).
+# The notebook check (nbval on every notebook) is one of the tests: tests/test_stored_outputs.py runs
+# it once, on a copy of the committed results with noise added (the same check as a plain
+# `pytest --nbval book/*.ipynb`, and proof that no stored output depends on the last bits).
 test: $(VENV)/.installed chromium
-	$(PYTHON) -m pytest -q tests
-	$(PYTHON) -m pytest -q --nbval book/*.ipynb --nbval-sanitize-with book/nbval_sanitize.cfg
+	$(PYTHON) -m pytest -q -m "not after_build" tests
 	$(BUILD_BOOK)
+	COMPANION_AFTER_BUILD=1 $(PYTHON) -m pytest -q -m after_build tests
 	$(MAKE) --no-print-directory browser-check
 
 # The executed-notebook cache is keyed by the notebooks' code, not by the results they read: it is
@@ -63,6 +66,11 @@ chromium:
 browser-check: $(VENV)/.installed chromium
 	$(PYTHON) scripts/check_rendered.py _build/html
 
+# The regression tests and the notebook check under several numeric configurations (BLAS kernels,
+# PyTorch's vectorised kernels, threads): about 10 minutes a configuration on a 2-core CPU.
+numerics: $(VENV)/.installed
+	$(PYTHON) scripts/numerics.py
+
 clean:
 	rm -rf _build
 
@@ -75,4 +83,5 @@ help:
 	@echo "                    chapter 3 (README, 'Getting full MNIST'). Current estimate:"
 	@echo "                    .venv/bin/python -m companion results --dry-run"
 	@echo "make browser-check  open every built page offline in headless Chromium"
+	@echo "make numerics       regression tests and notebook checks under several numeric configurations"
 	@echo "make clean          remove _build/"

@@ -23,6 +23,10 @@
    extension copies ``plotly.min.js`` from the pinned ``plotly`` package to
    ``_static/companion/plotly.min.js`` of the HTML build and adds it (deferred) to each page whose body
    contains an explorer (the attribute ``data-companion-plotly``). No CDN is involved.
+
+3. **The execution table's status in words**: myst-nb's ``{nb-exec-table}`` marks each notebook with
+   an emoji (U+2705 / U+274C) that a stock Debian Chromium has no font for, so the reproducibility
+   page showed an empty box. :func:`status_text` replaces it with "ok" / "failed".
 """
 from __future__ import annotations
 
@@ -126,7 +130,20 @@ def _page_context(app, pagename, templatename, context, doctree) -> None:
         app.add_js_file(PLOTLY_JS, loading_method="defer")
 
 
+def status_text(succeeded) -> str:
+    """The execution table's status cell: words any font can show."""
+    return "ok" if succeeded is True else "failed"
+
+
+def _plain_exec_status() -> None:
+    # myst-nb has no option for it: its table maps each column through this private dictionary
+    from myst_nb.ext import execution_tables
+
+    execution_tables._key2transform["succeeded"] = status_text
+
+
 def setup(app):
+    _plain_exec_status()
     app.add_config_value("companion_repository_url", lambda config: os.environ.get(ENV_URL, ""), "html",
                          types=[str])
     app.connect("config-inited", _config_inited, priority=400)

@@ -5,8 +5,10 @@ its data. :func:`provenance_table` reads them all into one tidy frame, so that t
 reproducibility page can show where each number came from; :func:`environment_versions` lists
 the versions of the packages the book is running with now, to compare against them.
 
-The reader is deliberately tolerant about the exact layout of ``provenance.json`` (it only reads):
-a missing field becomes an empty cell, never an error.
+It reads exactly the fields that :func:`companion.experiments.store.store` writes (``name``,
+``hash``, ``device``, ``wall_time_s``, ``packages``, ``config``, ``rows``, ``created``, ``sha256``); a
+field that a hand-made or damaged file lacks becomes an empty cell, never an error, and the page shows
+it as a dash.
 """
 from __future__ import annotations
 
@@ -25,25 +27,22 @@ from .runtime import PACKAGES, package_versions
 COLUMNS = ("name", "hash", "device", "wall_time_s", "torch", "seeds", "rows", "created", "sha256",
            "path")
 
-_WALL_KEYS = ("wall_time_s", "wall_s", "wall_time", "wall_seconds", "elapsed_s", "elapsed",
-              "runtime_s", "duration_s")
-_VERSION_KEYS = ("packages", "package_versions", "versions", "environment", "env")
-_CREATED_KEYS = ("created", "created_at", "timestamp", "date", "finished", "finished_at")
+#: What the reproducibility page shows for a field a provenance file does not record.
+MISSING = "\u2014"
 
 
-def _first(mapping: dict, keys: Iterable[str]) -> Any:
-    for key in keys:
-        if isinstance(mapping, dict) and mapping.get(key) is not None:
-            return mapping[key]
-    return None
+def _is_seed_key(key) -> bool:
+    """``seed``, ``seeds`` and the prefixed forms the configurations use (``mc_seed``, ``gd_seeds``)."""
+    key = str(key)
+    return key in ("seed", "seeds") or key.endswith(("_seed", "_seeds"))
 
 
 def _find_seeds(obj: Any) -> list:
-    """Every value stored under a ``seed`` or ``seeds`` key, at any depth of ``obj``."""
+    """Every value stored under a seed key (:func:`_is_seed_key`), at any depth of ``obj``."""
     found: list = []
     if isinstance(obj, dict):
         for key, value in obj.items():
-            if key in ("seed", "seeds"):
+            if _is_seed_key(key):
                 if isinstance(value, (list, tuple)):
                     found.extend(value)
                 elif value is not None:
@@ -69,24 +68,14 @@ def _format_seeds(seeds: list) -> str:
 
 
 def _torch_version(prov: dict) -> str | None:
-    for key in _VERSION_KEYS:
-        versions = prov.get(key)
-        if isinstance(versions, dict):
-            value = versions.get("torch")
-            if value is None and isinstance(versions.get("packages"), dict):
-                value = versions["packages"].get("torch")
-            if value is not None:
-                return str(value)
-    return None
+    packages = prov.get("packages")
+    value = packages.get("torch") if isinstance(packages, dict) else None
+    return None if value is None else str(value)
 
 
 def _sha256(prov: dict) -> str | None:
-    value = _first(prov, ("sha256", "sha256s", "checksums", "hashes"))
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {str(v)[:12]}" for k, v in sorted(value.items()))
-    return str(value)[:12]
+    value = prov.get("sha256")
+    return None if value is None else str(value)[:12]
 
 
 def _split_folder_name(folder: str) -> tuple[str, str]:
@@ -102,24 +91,22 @@ def _row(path: Path, results_dir: Path) -> dict:
     if not isinstance(prov, dict):
         raise ValueError(f"{path}: provenance.json must hold a JSON object, not {type(prov).__name__}")
     folder_name, folder_hash = _split_folder_name(path.parent.name)
-    wall = _first(prov, _WALL_KEYS)
+    wall = prov.get("wall_time_s")
     try:
         wall = None if wall is None else float(wall)
     except (TypeError, ValueError):
         wall = None
     device = prov.get("device")
-    if isinstance(device, dict):
-        device = _first(device, ("description", "name", "type"))
     config = prov.get("config", {})
     return {
         "name": str(prov.get("name") or folder_name),
-        "hash": str(prov.get("hash") or prov.get("config_hash") or folder_hash),
+        "hash": str(prov.get("hash") or folder_hash),
         "device": None if device is None else str(device),
         "wall_time_s": wall,
         "torch": _torch_version(prov),
         "seeds": _format_seeds(_find_seeds(config)) or None,
         "rows": prov.get("rows"),
-        "created": _first(prov, _CREATED_KEYS),
+        "created": prov.get("created"),
         "sha256": _sha256(prov),
         "path": path.parent.relative_to(results_dir).as_posix()
         if path.parent.is_relative_to(results_dir) else str(path.parent),
@@ -172,4 +159,5 @@ def provenance_summary(results_dir: str | os.PathLike | None = None) -> pd.DataF
         "created": table["created"].map(lambda v: None if v is None or pd.isna(v) else str(v)[:10]),
         "sha256": table["sha256"],
     })
-    return shown.set_index("result")
+    # a field the file does not record is a dash on the page, never "None" or "NaN"
+    return shown.astype(object).where(shown.notna(), MISSING).set_index("result")

@@ -33,7 +33,8 @@ loopback included), and DevTools emulates an offline network. A page FAILS when
 * a table is wider than its column (the page's ``article``, else ``main``, else ``body``) and no
   scrolling wrapper (an ancestor with ``overflow-x: auto`` or ``scroll`` inside the column) holds
   it, or such a wrapper itself sticks out of the column;
-* a table cell shows a missing value as ``NaN`` / ``nan`` (any case), ``NaT`` or ``<NA>``;
+* a table cell shows a missing value as ``NaN`` / ``nan`` (any case), ``NaT`` or ``<NA>``, or is
+  nothing but ``None``, ``null`` or ``undefined`` (Python's, JSON's and JavaScript's missing values);
 * a glued sentence (``span.pasted-text`` of four words or more) is rendered in bold (myst-nb's
   default style): bold glued text is for numbers only;
 * it holds an interactive threshold explorer (``.threshold-explorer``, from
@@ -361,6 +362,7 @@ const name = (table) => {
 const describe = (el) => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string'
                          ? '.' + el.className.trim().split(/\s+/).join('.') : '');
 const MISSING = /(?<![\w.])[-+]?(?:nan|NaT|<NA>)(?![\w>])/i;
+const MISSING_CELL = /^(?:None|null|undefined)$/;  // a whole cell: "None of the three" is prose
 for (const table of document.querySelectorAll('table')) {
   if (!visible(table)) continue;
   const column = table.closest('article') || table.closest('main, [role="main"]') || document.body;
@@ -377,7 +379,7 @@ for (const table of document.querySelectorAll('table')) {
   }
   for (const cell of table.querySelectorAll('td, th')) {
     const text = squash(cell.innerText || cell.textContent || '');
-    const m = MISSING.exec(text);
+    const m = MISSING.exec(text) || MISSING_CELL.exec(text);
     if (m && visible(cell)) {
       const row = cell.parentElement;
       const header = row ? squash((row.querySelector('th') || row.cells[0] || {}).textContent || '') : '';

@@ -312,7 +312,8 @@ def test_scrolling_wrapper_wider_than_the_column_fails(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("cell, shown", [("NaN", "NaN"), ("nan", "nan"), ("-nan", "-nan"),
-                                         ("0.5 (NaN)", "NaN"), ("NaT", "NaT"), ("&lt;NA&gt;", "<NA>")])
+                                         ("0.5 (NaN)", "NaN"), ("NaT", "NaT"), ("&lt;NA&gt;", "<NA>"),
+                                         ("None", "None"), ("null", "null"), ("undefined", "undefined")])
 def test_table_cell_showing_nan_fails(tmp_path, capsys, cell, shown):
     page = _column(f"<table><tr><th>rule</th><th>T*</th></tr><tr><th>reaches 0.9</th><td>{cell}</td></tr></table>")
     rc, out = _check(tmp_path, capsys, "nan.html", page)
@@ -322,7 +323,7 @@ def test_table_cell_showing_nan_fails(tmp_path, capsys, cell, shown):
 
 def test_words_containing_nan_and_empty_cells_pass(tmp_path, capsys):
     page = _column("<table><tr><th>what</th><th>value</th></tr><tr><td>banana, nanometre, Nantes</td>"
-                   "<td></td></tr></table>")
+                   "<td></td></tr><tr><td>None of the three laws</td><td>nullable</td></tr></table>")
     rc, out = _check(tmp_path, capsys, "words.html", page)
     assert rc == 0, out
 

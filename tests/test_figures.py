@@ -8,6 +8,7 @@ they need no build; the last one also checks the built site's download links whe
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from urllib.parse import unquote
@@ -220,8 +221,13 @@ def test_book_style_is_column_wide_legible_and_colour_blind_safe():
 SITE = paths.REPO_ROOT / "_build" / "html"
 
 
-@pytest.mark.skipif(not (SITE / "book").is_dir(), reason="the book is not built (make book)")
+@pytest.mark.after_build
 def test_built_site_links_every_figure_to_its_data():
+    # `make test` runs the after_build tests once the book is built; there a missing site fails
+    if not (SITE / "book").is_dir():
+        if os.environ.get("COMPANION_AFTER_BUILD"):
+            pytest.fail(f"the book is not built: {SITE} has no book/")
+        pytest.skip("the book is not built (make book)")
     names = {cell["metadata"]["mystnb"]["figure"]["name"]: chapter for chapter, _, cell, _ in FIGURES}
     for name, chapter in names.items():
         page = SITE / "book" / f"{chapter}.html"

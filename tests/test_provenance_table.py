@@ -29,23 +29,34 @@ def test_reads_what_the_cache_writes(tmp_path):
 
 
 def test_tolerates_sparse_files_and_skips_writes_in_progress(tmp_path):
+    # one result as the writer makes it, one whose provenance lost every field but its config
+    cache.store("a_result", {"mc_seed": 7}, pd.DataFrame({"a": [1]}), device="cuda:NVIDIA H200",
+                wall_time_s=3.5, cache_dir=tmp_path)
     (tmp_path / "b_result-123abc").mkdir()
     (tmp_path / "b_result-123abc" / "provenance.json").write_text(json.dumps({"config": {}}))
-    (tmp_path / "a_result-ffff00").mkdir()
-    (tmp_path / "a_result-ffff00" / "provenance.json").write_text(
-        json.dumps({"config": {"seed": 7}, "versions": {"torch": "9.9"}, "wall_s": "3.5",
-                    "device": {"type": "cuda"}, "sha256": {"frame.csv": "ab" * 32}}))
     (tmp_path / ".a_result-ffff00.tmp123").mkdir()
     (tmp_path / ".a_result-ffff00.tmp123" / "provenance.json").write_text("{")
     (tmp_path / "not_a_result").mkdir()
     table = provenance_table(tmp_path)
     assert table["name"].tolist() == ["a_result", "b_result"]
-    assert table["hash"].tolist() == ["ffff00", "123abc"]
+    assert table["hash"].tolist() == [cache.config_hash({"mc_seed": 7}), "123abc"]
     first = table.iloc[0]
-    assert (first["seeds"], first["torch"], first["wall_time_s"], first["device"]) == ("7", "9.9", 3.5, "cuda")
-    assert first["sha256"].startswith("frame.csv: abab")
+    # a prefixed seed key (chapter 1's Monte-Carlo check writes mc_seed) is a seed too
+    assert (first["seeds"], first["wall_time_s"], first["device"]) == ("7", 3.5, "cuda:NVIDIA H200")
+    assert first["torch"] == metadata.version("torch") and len(first["sha256"]) == 12
     second = table.iloc[1]
     assert pd.isna(second["device"]) and pd.isna(second["wall_time_s"]) and pd.isna(second["seeds"])
+    # the page shows a dash for what a file does not record, never None or NaN
+    shown = provenance_summary(tmp_path)
+    cells = shown.astype(str).to_numpy().ravel().tolist()
+    assert not {"None", "nan", "NaN", "<NA>"} & set(cells) and "\u2014" in cells
+
+
+def test_every_committed_result_records_every_field():
+    table = provenance_table()
+    assert len(table) and not table.drop(columns="seeds").isna().any().any()
+    # every committed configuration has a seed (chapter 1's Monte-Carlo unit under mc_seed)
+    assert table["seeds"].notna().all(), table.loc[table["seeds"].isna(), "name"].tolist()
 
 
 def test_missing_folder_gives_empty_table(tmp_path):

@@ -1,0 +1,152 @@
+"""Committed results against the code: recompute a unit and compare it with its committed frame at the
+experiment's stated tolerance.
+
+The comparison never trusts a device string. The last bits of a float depend on the BLAS/LAPACK
+library, the kernel it picks at run time (MKL chooses other kernels on AMD than on Intel; OpenBLAS's
+core type can be forced from the environment), PyTorch's vectorised kernels, the CPU and the thread
+count; no string captures all of them. So a recomputation is always compared at the experiment's
+``tolerance`` (bit-for-bit equality is only asserted where both runs happen on the machine at hand:
+the determinism tests that run a unit twice).
+
+An experiment's ``tolerance`` holds numpy.isclose terms and two more:
+
+- ``rtol``: relative tolerance;
+- ``atol``: absolute floor, in the quantity's own units;
+- ``scale``: absolute floor as a fraction of the column's own scale (its largest magnitude in the
+  committed frame), for quantities that decay over many orders of magnitude (a residual from 20 to
+  1e-25): their drift is set by the rounding of the largest values they came from, not by their own
+  size, so a floor in absolute units would be either too loose at one scale or too tight at another;
+- ``max_share``: the share of a column's rows that may differ beyond that (a float32 run feeding a
+  discrete choice: a greedy pick at a near-tie can flip with the last bits and change one checkpoint's
+  subnetwork). Default none.
+
+``scripts/numerics.py`` measures the drift behind each experiment's numbers by recomputing under
+several numeric configurations of one machine (:func:`drift`).
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+from .. import data, paths
+from . import engine, store
+
+#: Where the regression tests and scripts/numerics.py find full MNIST when the data root lacks it:
+#: the four gzipped IDX files (default ``../shared/data/mnist`` beside the repository).
+MNIST_COPY = Path(os.environ.get("COMPANION_TEST_MNIST", paths.REPO_ROOT.parent / "shared" / "data" / "mnist"))
+
+
+def cheapest_units() -> Iterator[tuple[str, str, engine.Experiment, object]]:
+    """(chapter, experiment key, experiment, its cheapest unit) for every experiment of every chapter's
+    paper preset."""
+    from . import CHAPTERS, check
+
+    for chapter, module in CHAPTERS.items():
+        params, _ = check(chapter, {})
+        for key, exp in module.experiments(params).items():
+            units = exp.units()
+            unit = min(units, key=lambda u: (exp.cost(u), units.index(u)))
+            yield chapter, key, exp, unit
+
+
+def needs_full_mnist(exp, unit) -> bool:
+    return '"torchvision"' in json.dumps(exp.unit_config(unit))
+
+
+def full_mnist_root() -> Path | None:
+    """A data root holding full MNIST: the configured one, or a temporary copy of :data:`MNIST_COPY`
+    (None when neither has it). The caller points COMPANION_DATA_ROOT at it."""
+    if data.full_mnist_present():
+        return paths.data_root()
+    files = sorted(MNIST_COPY.glob("*-ubyte.gz")) if MNIST_COPY.is_dir() else []
+    if len(files) != 4:
+        return None
+    root = Path(tempfile.mkdtemp(prefix="companion-mnist-"))
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in files:
+        shutil.copy(f, raw / f.name)
+    return root
+
+
+def recompute(exp, unit, device: str = "cpu") -> pd.DataFrame:
+    """The unit computed afresh, through the same CSV round trip as a stored result."""
+    _, frame, _, _ = engine.compute_unit(exp, unit, device)
+    return pd.read_csv(io.BytesIO(store._frame_bytes(frame)))
+
+
+def committed(exp, unit) -> tuple[Path, pd.DataFrame]:
+    """The committed folder and frame of a unit (AssertionError when it is not committed)."""
+    folder = store.locate(exp.result_name(unit), exp.unit_config(unit))
+    if folder is None or folder.parent != paths.RESULTS_DIR:
+        raise AssertionError(f"{exp.result_name(unit)} of the paper preset is not committed (or its key "
+                             "changed): regenerate the chapter's results")
+    return folder, store.load(exp.result_name(unit), exp.unit_config(unit))
+
+
+def _numeric(col: pd.Series) -> bool:
+    return col.dtype.kind in "fiu"
+
+
+def column_atol(col: pd.Series, tolerance: dict) -> float:
+    """The absolute floor of one column: ``atol``, or ``scale`` times the column's largest magnitude."""
+    values = np.abs(col.to_numpy(float))
+    top = float(np.nanmax(values)) if np.isfinite(values).any() else 0.0
+    return max(tolerance.get("atol", 0.0), tolerance.get("scale", 0.0) * top)
+
+
+def compare(reference: pd.DataFrame, fresh: pd.DataFrame, tolerance: dict, name: str = "") -> list[str]:
+    """Every disagreement of ``fresh`` with ``reference`` beyond ``tolerance`` (empty: they agree)."""
+    problems = []
+    if list(fresh.columns) != list(reference.columns) or len(fresh) != len(reference):
+        return [f"{name}: columns or row count differ ({list(fresh.columns)} x {len(fresh)} against "
+                f"{list(reference.columns)} x {len(reference)})"]
+    allowed = tolerance.get("max_share", 0.0)
+    for c in reference.columns:
+        a, b = reference[c], fresh[c]
+        if _numeric(a) and _numeric(b):
+            av, bv = a.to_numpy(float), b.to_numpy(float)
+            atol = column_atol(a, tolerance)
+            close = np.isclose(bv, av, rtol=tolerance.get("rtol", 0.0), atol=atol, equal_nan=True)
+            if (~close).mean() > allowed:
+                worst = np.nanmax(np.abs(bv - av)[~close])
+                problems.append(f"{name}: column {c!r} differs beyond rtol {tolerance.get('rtol', 0):g}, "
+                                f"atol {atol:.3g} at {int((~close).sum())} of {len(close)} rows (allowed: "
+                                f"{allowed:.0%}; largest difference there {worst:.3g})")
+        else:
+            differ = a.astype(str).to_numpy() != b.astype(str).to_numpy()
+            if differ.mean() > allowed:
+                problems.append(f"{name}: column {c!r} differs at {int(differ.sum())} of {len(differ)} rows "
+                                f"(allowed: {allowed:.0%})")
+    return problems
+
+
+def drift(reference: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
+    """Per numeric column: the largest relative difference, the largest difference as a fraction of the
+    column's scale, and the share of rows that differ at all (what a tolerance must cover)."""
+    rows = []
+    for c in reference.columns:
+        a, b = reference[c], fresh[c]
+        if not (_numeric(a) and _numeric(b)):
+            rows.append({"column": c, "max_rel": np.nan, "max_scaled": np.nan,
+                         "share_differ": float(np.mean(a.astype(str).to_numpy() != b.astype(str).to_numpy()))})
+            continue
+        av, bv = a.to_numpy(float), b.to_numpy(float)
+        diff = np.abs(bv - av)
+        both_nan = np.isnan(av) & np.isnan(bv)
+        diff[both_nan] = 0.0
+        scale = np.nanmax(np.abs(av)) if np.isfinite(av).any() else 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(diff > 0, diff / np.maximum(np.abs(av), np.finfo(float).tiny), 0.0)
+        rows.append({"column": c, "max_rel": float(np.nanmax(rel)) if len(rel) else 0.0,
+                     "max_scaled": float(np.nanmax(diff) / scale) if scale > 0 and len(diff) else 0.0,
+                     "share_differ": float(np.mean(diff > 0))})
+    return pd.DataFrame(rows)
