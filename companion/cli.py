@@ -16,8 +16,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import re
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import yaml
@@ -31,7 +34,11 @@ def parse_overrides(pairs: list[str]) -> dict:
         name, sep, value = pair.partition("=")
         if not sep or not name.isidentifier():
             raise validate.ParameterError(f"parameter override {pair!r} is not allowed: write name=value")
-        out[name] = yaml.safe_load(value)
+        try:
+            out[name] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise validate.ParameterError(f"parameter {name!r} = {value!r} (from -p) is not allowed: "
+                                          f"{validate.yaml_problem(value, err)}") from None
     return out
 
 
@@ -62,17 +69,73 @@ def run(chapter: str, preset: str = "quick", overrides: dict | None = None,
     params = params | overrides
     from . import experiments  # every value checked against the chapter's schema, before any work
 
+    regenerate = False
     if chapter in experiments.CHAPTERS:
-        experiments.check(chapter, params)
-    if isinstance(params.get("cache_dir"), str):
-        # The kernel runs in book/; a relative cache_dir means relative to where the command was typed.
-        params["cache_dir"] = str(Path(params["cache_dir"]).expanduser().resolve())
+        regenerate = _regenerating(chapter, preset, params, overrides)
+        _, options = experiments.check(chapter, params, regenerate=regenerate)
+        if params.get("cache_dir") is not None:
+            # The kernel runs in book/: a relative cache_dir means relative to where the command was
+            # typed; the check resolved it (absolute, symlinks resolved) here.
+            params["cache_dir"] = str(options.cache_dir)
     output = Path(output) if output else Path.cwd() / f"{chapter}-{preset}.ipynb"
     import papermill  # imported late: `--help` stays fast
 
-    papermill.execute_notebook(str(notebook), str(output), parameters=params, cwd=str(paths.BOOK_DIR),
-                               kernel_name="python3", progress_bar=progress, config=_kernel_config())
+    before = os.environ.pop(paths.REGENERATE_ENV, None)
+    if regenerate:  # the kernel inherits it: the one notebook run allowed to write book/results
+        os.environ[paths.REGENERATE_ENV] = "1"
+    try:
+        # The kernel's announcements of long runs (see cost_note) reach this terminal; nothing else does.
+        papermill.execute_notebook(str(notebook), str(output), parameters=params, cwd=str(paths.BOOK_DIR),
+                                   kernel_name="python3", progress_bar=progress, config=_kernel_config(),
+                                   stderr_file=CostNotes(sys.stderr))
+    finally:
+        os.environ.pop(paths.REGENERATE_ENV, None)
+        if before is not None:
+            os.environ[paths.REGENERATE_ENV] = before
     return output
+
+
+def _regenerating(chapter: str, preset: str, params: dict, overrides: dict) -> bool:
+    """True for the regenerate command: ``cache_dir`` names the committed results, the preset is
+    ``paper`` and no override changes a chapter parameter (run options such as n_jobs may change).
+    A cache_dir naming the committed results in any other run is refused here, before any work."""
+    from .experiments import schema
+
+    value = params.get("cache_dir")
+    if value is None or not str(value).strip() or not paths.in_results(paths.cache_dir(value)):
+        return False
+    paper = presets.load(chapter, "paper")
+    changed = sorted(k for k, v in overrides.items() if k not in schema.RUN_FIELDS and paper.get(k) != v)
+    if preset != "paper" or changed:
+        what = f"preset {preset!r}" if preset != "paper" else "-p " + ", ".join(changed)
+        raise validate.ParameterError(
+            f"parameter 'cache_dir' = {value!r} is not allowed: it names the committed results "
+            f"({paths.RESULTS_DIR}), which hold only the book's own setting; this run's ({what}) "
+            f"belong elsewhere: leave cache_dir unset (the user cache) or give another folder. "
+            f"To regenerate the committed results: `python -m companion run {chapter} --preset paper "
+            f"-p cache_dir=book/results` or `python -m companion results --chapter {chapter}`")
+    return True
+
+
+def _plan(exps: dict, cache_dir, damage: bool = False):
+    """(units, todo, damaged) of a chapter's experiments: ``units`` counts its distinct results (a
+    folder shared by two experiments, such as chapter 2's largest N under both step rules, once);
+    ``todo`` maps each experiment name to the result names of those still to compute; with
+    ``damage``, a stored one that does not read back intact is to compute too, and ``damaged`` maps
+    its result name to the message naming it (``engine.damaged``; reads every stored frame)."""
+    from .experiments import engine, store
+
+    todo, damaged, every, seen = {}, {}, set(), set()
+    for exp in exps.values():
+        every.update(store.folder_name(exp.result_name(u), exp.unit_config(u)) for u in exp.units())
+        broken = engine.damaged(exp, cache_dir) if damage else {}
+        damaged.update({exp.result_name(u): why for u, why in broken.items()})
+        for u in [*engine.missing(exp, cache_dir), *broken]:
+            folder = store.folder_name(exp.result_name(u), exp.unit_config(u))
+            if folder not in seen:
+                seen.add(folder)
+                todo.setdefault(exp.name, []).append(exp.result_name(u))
+    return len(every), todo, damaged
 
 
 #: Each computing chapter's result folders start with this (its experiments' names: ch1-spectrum, ...).
@@ -96,27 +159,128 @@ def _paper_n_jobs(chapter: str) -> int:
         return 1
 
 
+def committed_wall_times(results_dir: str | Path | None = None) -> dict[str, list[float]]:
+    """Result name (an experiment's name and a unit's label, e.g. 'ch3-sgd-n500-s0') -> the wall times
+    recorded in the provenance of the committed results (a damaged provenance is skipped: the run
+    itself reports it). The one reader behind every time estimate."""
+    out: dict[str, list[float]] = {}
+    for prov_path in sorted(Path(results_dir or paths.RESULTS_DIR).glob("*/provenance.json")):
+        try:
+            prov = json.loads(prov_path.read_text())
+            name, wall = str(prov["name"]), float(prov["wall_time_s"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        out.setdefault(name, []).append(wall)
+    return out
+
+
 def estimate(results_dir: str | Path | None = None, n_jobs: dict | None = None) -> dict[str, dict]:
     """Per computing chapter, from the committed provenance: ``units`` (result folders), ``compute_s``
     (the sum of their recorded wall times) and ``wall_s`` = compute_s / n_jobs (n_jobs of the paper
     preset unless given), the time its paper preset takes from scratch on the machine that computed
     the committed results (a 2-core CPU)."""
-    results_dir = Path(results_dir or paths.RESULTS_DIR)
     out = {ch: {"units": 0, "compute_s": 0.0, "n_jobs": (n_jobs or {}).get(ch) or _paper_n_jobs(ch)}
            for ch in RESULT_PREFIXES}
-    for prov_path in sorted(results_dir.glob("*/provenance.json")):
-        try:
-            prov = json.loads(prov_path.read_text())
-            name, wall = str(prov["name"]), float(prov["wall_time_s"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # a damaged folder: the run itself reports it
+    for name, walls in committed_wall_times(results_dir).items():
         for ch, prefix in RESULT_PREFIXES.items():
             if name.startswith(prefix):
-                out[ch]["units"] += 1
-                out[ch]["compute_s"] += wall
+                out[ch]["units"] += len(walls)
+                out[ch]["compute_s"] += sum(walls)
     for row in out.values():
         row["wall_s"] = row["compute_s"] / row["n_jobs"]
     return out
+
+
+def unit_seconds(experiment_name: str, result_names, walls: dict[str, list[float]] | None = None):
+    """(seconds of computing, names without an estimate) for the units ``result_names`` of the
+    experiment ``experiment_name``: each unit takes what the committed unit of the same name took,
+    else the mean over the committed units of its experiment (a rough guide: same machine, other
+    settings); a unit of an experiment with no committed unit has no estimate."""
+    walls = committed_wall_times() if walls is None else walls
+    same = [w for name, ws in walls.items() if name.startswith(experiment_name + "-") for w in ws]
+    mean = sum(same) / len(same) if same else None
+    by_seed: dict[str, list[float]] = {}  # the same unit but for its seed: e.g. ch3-sgd-n500-s*
+    for name, ws in walls.items():
+        by_seed.setdefault(_any_seed(name), []).extend(ws)
+    total, unknown = 0.0, []
+    for name in result_names:
+        match = walls.get(name) or by_seed.get(_any_seed(name))
+        if match:
+            total += sum(match) / len(match)
+        elif mean is not None:
+            total += mean
+        else:
+            unknown.append(name)
+    return total, unknown
+
+
+def _any_seed(result_name: str) -> str:
+    return re.sub(r"-s\d+(?=-|$)", "-s*", result_name)
+
+
+#: A run whose units still to compute are estimated to take longer than this (seconds of wall time;
+#: the environment variable COMPANION_ANNOUNCE_AFTER_S sets it), or that has this many units without
+#: an estimate, says so before it starts. (The estimate takes each unit's time from the committed one
+#: of the same name, computed with the paper preset: a lighter setting, such as a quick preset's
+#: fewer steps, takes less.)
+ANNOUNCE_AFTER_S = 900.0
+ANNOUNCE_ENV = "COMPANION_ANNOUNCE_AFTER_S"
+ANNOUNCE_UNKNOWN_UNITS = 100
+#: How every announcement starts ("<what>: <count> units to compute ("): CostNotes finds them by it.
+NOTE_START = re.compile(r"^\S+: [\d,]+ units? to compute \(")
+
+
+def _announce_after_s() -> float:
+    text = os.environ.get(ANNOUNCE_ENV)
+    try:
+        return validate.real(ANNOUNCE_ENV, float(text), low=0.0) if text else ANNOUNCE_AFTER_S
+    except ValueError:
+        raise validate.ParameterError(f"environment variable {ANNOUNCE_ENV} = {text!r} is not allowed: "
+                                      "must be a number of seconds >= 0") from None
+
+
+class CostNotes:
+    """papermill's ``stderr_file`` for ``run``: of the kernel's stderr (progress bars, warnings) it
+    passes on only the lines that announce a long run (:func:`cost_note`, printed by the engine
+    before it computes), so that they reach the terminal of ``python -m companion run``."""
+
+    def __init__(self, out):
+        self.out, self._rest = out, ""
+
+    def write(self, text: str) -> None:
+        *lines, self._rest = re.split(r"[\r\n]", self._rest + text)
+        for line in lines:
+            if NOTE_START.match(line):
+                from tqdm import tqdm
+
+                tqdm.write(line, file=self.out)  # above papermill's own progress bar
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def cost_note(what: str, todo: dict[str, list[str]], stored: int, n_jobs: int = 1,
+              scheduler: str | None = None, walls=None, force: bool = False) -> str | None:
+    """What computing ``todo`` (experiment name -> result names of its units still to compute) will
+    cost, in one line, when it is more than :data:`ANNOUNCE_AFTER_S` (or ``force``); else None.
+    ``stored``: units already stored (reused)."""
+    walls = committed_wall_times() if walls is None else walls
+    compute_s, unknown = 0.0, []
+    for name, names in todo.items():
+        seconds, missing = unit_seconds(name, names, walls)
+        compute_s, unknown = compute_s + seconds, unknown + missing
+    count = sum(len(names) for names in todo.values())
+    wall_s = compute_s / (1 if scheduler else n_jobs)
+    if not force and wall_s <= _announce_after_s() and len(unknown) < ANNOUNCE_UNKNOWN_UNITS:
+        return None
+    where = f"on the workers of {scheduler}: divide by their number" if scheduler else f"n_jobs={n_jobs}"
+    text = (f"{what}: {count:,} unit{'s' if count != 1 else ''} to compute ({stored:,} already stored), estimated "
+            f"{_duration(compute_s)} of computing ({where}")
+    text += ")" if scheduler else f": about {_duration(wall_s)})"
+    if unknown:
+        text += f", plus {len(unknown):,} units with no estimate (no committed unit of their experiment)"
+    return (text + "; from the wall times of the committed units of the same names (paper settings, "
+            "a 2-core CPU). Ctrl-C stops it; a rerun computes only what is missing.")
 
 
 def _estimate_text(est: dict) -> str:
@@ -148,7 +312,7 @@ def results(chapters=None, *, dry_run: bool = False, scheduler: str | None = Non
     from tqdm import tqdm
 
     from . import data, experiments
-    from .experiments import engine
+    from .experiments import engine, store
 
     out = out or sys.stdout
     say = lambda *a: print(*a, file=out, flush=True)  # noqa: E731
@@ -160,33 +324,44 @@ def results(chapters=None, *, dry_run: bool = False, scheduler: str | None = Non
     plans, no_data = [], []
     mnist_raw = paths.data_root() / "MNIST" / "raw"
     for ch in chapters:  # every chapter checked and planned before anything is computed
-        params, options = experiments.check(ch, presets.load(ch, "paper") | {"cache_dir": str(results_dir)})
+        params, options = experiments.check(ch, presets.load(ch, "paper") | {"cache_dir": str(results_dir)},
+                                            regenerate=True)
         options = dataclasses.replace(options, progress=False, scheduler=scheduler or options.scheduler)
         try:
             exps = _chapter_experiments(ch, params)  # may resolve a data source (reads no data)
         except FileNotFoundError:
             exps = None
+        damaged, todo_names = {}, {}
         if exps is None:
             units = todo = None
         else:
-            units = sum(len(e.units()) for e in exps.values())
-            todo = sum(len(engine.missing(e, options.cache_dir)) for e in exps.values())
+            # A damaged committed result is recomputed (and replaced once the new one is stored), so
+            # it is not "reused": each one is named, as every other path names it.
+            units, todo_names, damaged = _plan(exps, options.cache_dir, damage=True)
+            todo = sum(len(v) for v in todo_names.values())
         # On a Dask cluster the workers read the data (from their own data root), not this process.
         if exps is None or (todo and _needs_full_mnist(params) and not data.full_mnist_present()
                             and options.scheduler is None):
             no_data.append(ch)
-        plans.append((ch, params, options, exps, units, todo))
-    est = estimate(results_dir, {ch: options.n_jobs for ch, _, options, *_ in plans})
+        plans.append((ch, params, options, exps, units, todo, damaged, todo_names))
+    est = estimate(results_dir, {plan[0]: plan[2].n_jobs for plan in plans})
     est = {ch: est[ch] for ch in chapters if ch in est}
+    walls = committed_wall_times(results_dir)
     say(f"Regenerating the committed results (paper presets) of {', '.join(chapters)} in {results_dir}.")
     say(f"Estimated time from scratch: {_estimate_text(est)}; `make results` then also rebuilds the book.")
-    for ch, params, options, exps, units, todo in plans:
+    for ch, params, options, exps, units, todo, damaged, todo_names in plans:
         where = f"on {options.scheduler}" if options.scheduler else f"n_jobs={options.n_jobs}"
         scratch = f"from scratch ~{_duration(est.get(ch, {}).get('wall_s', 0.0))}; {where}"
         if exps is None:
             say(f"  {ch:<20} units unknown until full MNIST is there  ({scratch})")
         else:
-            say(f"  {ch:<20} {units:>4} units: {todo:>4} to compute, {units - todo:>4} reused  ({scratch})")
+            seconds = sum(unit_seconds(name, names, walls)[0] for name, names in todo_names.items())
+            now = f"this run ~{_duration(seconds / (1 if options.scheduler else options.n_jobs))}; " if todo else ""
+            broken = f" ({len(damaged)} damaged)" if damaged else ""
+            say(f"  {ch:<20} {units:>4} units: {todo:>4} to compute{broken}, {units - todo:>4} reused  "
+                f"({now}{scratch})")
+            for why in damaged.values():
+                say(f"  {'':<20} {why}")
         if ch in no_data:
             say(f"  {'':<20} needs full MNIST, not found in {mnist_raw}: see the README, 'Getting full "
                 "MNIST' (or set COMPANION_DATA_ROOT)")
@@ -194,12 +369,16 @@ def results(chapters=None, *, dry_run: bool = False, scheduler: str | None = Non
         say("Dry run: nothing was computed or written.")
         return 0
     if no_data:
-        say(f"error: {', '.join(no_data)} cannot be computed without full MNIST; nothing was computed.")
+        say(f"error: {', '.join(no_data)} cannot be computed without full MNIST; nothing was computed"
+            + (" (the damaged results named above are left as they are)." if any(p[6] for p in plans)
+               else "."))
         return 2
     failed = False
-    for ch, params, options, exps, units, todo in plans:
+    for ch, params, options, exps, units, todo, damaged, _ in plans:
         start, stored, lost = time.perf_counter(), [], 0
-        with tqdm(total=todo, desc=ch, unit="unit", disable=not progress, file=sys.stderr) as bar:
+        with tqdm(total=todo, desc=ch, unit="unit", disable=not progress, file=sys.stderr) as bar, \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore", store.CorruptResult)  # each damaged one is named above
             for key, exp in exps.items():
                 bar.set_postfix_str(key)
 
@@ -262,6 +441,9 @@ def main(argv=None) -> int:
             return 0
         out = run(args.chapter, args.preset, parse_overrides(args.param), args.output)
     except validate.ParameterError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (ConnectionError, TimeoutError) as err:  # a Dask scheduler that does not answer, or has no workers
         print(f"error: {err}", file=sys.stderr)
         return 2
     except Exception as err:  # noqa: BLE001 - papermill's error carries the notebook's exception

@@ -30,9 +30,19 @@ def load(chapter: str, preset: str) -> dict:
     chapter's ``parameters`` cell does not define is an error (see :func:`check_names`)."""
     validate.choice("preset", preset, available(chapter))
     path = paths.PARAMS_DIR / chapter / f"{preset}.yaml"
-    params = yaml.safe_load(path.read_text()) or {}
+    text = path.read_text()
+    try:
+        params = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise validate.ParameterError(f"preset file {path} is not allowed: "
+                                      f"{validate.yaml_problem(text, err)}") from None
+    if params is None or params == {}:
+        # An empty file would silently mean the notebook's defaults (the paper preset).
+        raise validate.ParameterError(f"preset file {path} is empty: a preset sets its parameters, "
+                                      "one 'name: value' per line (see paper.yaml)")
     if not isinstance(params, dict):
-        raise validate.ParameterError(f"preset file for {chapter}/{preset} must hold a mapping")
+        raise validate.ParameterError(f"preset file {path} must hold a mapping of parameter names to "
+                                      f"values ('name: value' lines), not a {type(params).__name__}")
     check_names(chapter, params, f"preset file {path}")
     return params
 

@@ -200,3 +200,69 @@ def test_results_without_full_mnist_stops_before_computing_anything(tiny_results
 def test_results_checks_the_scheduler_address(capsys):
     assert cli.main(["results", "--dry-run", "--scheduler", "localhost:8786"]) == 2
     assert "parameter 'scheduler' = 'localhost:8786' is not allowed" in capsys.readouterr().err
+
+
+# -- what a setting will cost, said before it starts (issue 21, point 7) -----------------------------
+
+def test_unit_estimates_come_from_the_committed_units_of_the_same_names():
+    walls = {"ch3-sgd-n500-s0": [10.0], "ch3-sgd-n500-s1": [30.0], "ch3-gd-n250-s0": [2.0]}
+    assert cli.unit_seconds("ch3", ["ch3-sgd-n500-s0"], walls) == (10.0, [])      # the same unit
+    assert cli.unit_seconds("ch3", ["ch3-sgd-n500-s7"], walls) == (20.0, [])      # its other seeds
+    assert cli.unit_seconds("ch3", ["ch3-sgd-n9000-s0"], walls) == (14.0, [])     # the experiment's mean
+    assert cli.unit_seconds("toy", ["toy-u1", "toy-u2"], walls) == (0.0, ["toy-u1", "toy-u2"])
+    # the results command's per-chapter estimate reads the same provenance (one reader)
+    est, committed = cli.estimate(), cli.committed_wall_times()
+    assert est["03_mnist_validation"]["compute_s"] == pytest.approx(
+        sum(sum(w) for n, w in committed.items() if n.startswith("ch3-")))
+
+
+def test_a_long_setting_is_announced_with_its_unit_count_and_estimate():
+    """seeds=range(2000) on chapter 3's quick preset: the line the engine prints before it starts."""
+    from companion import experiments
+
+    params, options = experiments.check("03_mnist_validation", presets.load("03_mnist_validation", "quick")
+                                        | {"seeds": list(range(2000))})
+    exps = cli._chapter_experiments("03_mnist_validation", params)
+    names = {}
+    for exp in exps.values():
+        names.setdefault(exp.name, []).extend(exp.result_name(u) for u in exp.units())
+    count = sum(len(v) for v in names.values())
+    assert count > 8000
+    note = cli.cost_note("03_mnist_validation", names, 0, options.n_jobs)
+    assert re.match(rf"03_mnist_validation: {count:,} units to compute \(0 already stored\), estimated "
+                    r"[\d.]+ h of computing \(n_jobs=2: about [\d.]+ h\)", note), note
+    assert cli.NOTE_START.match(note)
+    # the quick preset itself is below the threshold: nothing is said
+    params, options = experiments.check("03_mnist_validation", presets.load("03_mnist_validation", "quick"))
+    quick = {}
+    for exp in cli._chapter_experiments("03_mnist_validation", params).values():
+        quick.setdefault(exp.name, []).extend(exp.result_name(u) for u in exp.units())
+    assert cli.cost_note("03_mnist_validation", quick, 0, options.n_jobs) is None
+
+
+def test_only_the_kernels_announcements_reach_the_terminal(tmp_path, no_execution):
+    import io
+
+    out = io.StringIO()
+    notes = cli.CostNotes(out)
+    for chunk in ["\rch3 units:   0%|  | 0/3\r", "ch3 units:  33%|##", "\nch3: 8,010 units to com",
+                  "pute (0 already stored), estimated 9.1 h of computing\n", "some warning\n"]:
+        notes.write(chunk)
+    assert out.getvalue() == "ch3: 8,010 units to compute (0 already stored), estimated 9.1 h of computing\n"
+    # the command line hands it to papermill as the kernel's stderr
+    cli.run("01_theorem", "quick", {"cache_dir": str(tmp_path / "c")}, output=tmp_path / "o.ipynb", progress=False)
+    [(_, kwargs)] = no_execution
+    assert isinstance(kwargs["stderr_file"], cli.CostNotes)
+
+
+def test_a_real_run_announces_its_cost_on_the_terminal(tmp_path, capfd, monkeypatch):
+    """End to end: the engine in the kernel prints the line, the command line shows it (threshold 0)."""
+    monkeypatch.setenv(cli.ANNOUNCE_ENV, "0")
+    code = cli.main(["run", "01_theorem", "--preset", "quick", "-p", "sizes=[50, 100]", "-p", "seeds=[0]",
+                     "-p", "mc_samples=[100, 1000]", "-p", "synthetic_dims=[10]", "-p", "full_sizes=[100, 200]",
+                     "-p", f"cache_dir={tmp_path / 'cache'}", "--output", str(tmp_path / "out.ipynb")])
+    err = capfd.readouterr().err
+    assert code == 0, err[-2000:]
+    lines = re.split(r"[\r\n]", err)
+    assert [x for x in lines if re.match(r"ch1-spectrum: \d+ units to compute \(0 already stored\), estimated", x)]
+    assert [x for x in lines if x.startswith("ch1-monte-carlo: 1 unit to compute (0 already stored)")]

@@ -181,3 +181,60 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch):
             engine.run(Toy(2), engine.RunOptions(device="cpu", cache_dir=tmp_path, progress=False,
                                                  scheduler="tcp://127.0.0.1:9"))
     assert engine.missing(Toy(2), tmp_path) == [0, 1]
+
+
+# -- a scheduler without workers (issue 21, point 7) --------------------------------------------------
+
+@pytest.fixture
+def no_workers():
+    """A real scheduler with no worker at all (in this process: cheap), and a one-second wait for one."""
+    import logging
+
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None,
+                                  silence_logs=logging.CRITICAL) as empty:
+        yield empty
+
+
+def test_a_scheduler_without_workers_times_out_with_a_message(no_workers, tmp_path, monkeypatch):
+    import re
+
+    monkeypatch.setenv(engine.WORKER_TIMEOUT_ENV, "1")
+    outcome = []
+
+    def attempt():  # in a thread: a run that hangs (the defect) fails the test instead of hanging it
+        try:
+            engine.run(Toy(2), _options(no_workers, tmp_path))
+        except BaseException as err:  # noqa: BLE001 - examined below
+            outcome.append(err)
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive(), "a run on a scheduler without workers hangs"
+    [err] = outcome
+    assert isinstance(err, engine.NoWorkers) and isinstance(err, TimeoutError)
+    assert re.match(rf"parameter 'scheduler' = '{re.escape(no_workers.scheduler_address)}': the Dask scheduler "
+                    rf"there has no workers \(none joined within 1 s; {engine.WORKER_TIMEOUT_ENV} sets the wait\)",
+                    str(err)), err
+    assert engine.missing(Toy(2), tmp_path) == [0, 1]  # nothing computed, nothing stored
+    monkeypatch.setenv(engine.WORKER_TIMEOUT_ENV, "soon")
+    with pytest.raises(ParameterError, match=engine.WORKER_TIMEOUT_ENV):
+        engine.run(Toy(2), _options(no_workers, tmp_path))
+
+
+def test_the_results_command_reports_a_scheduler_without_workers(no_workers, tmp_path, monkeypatch, capsys):
+    from companion import cli, paths, presets
+
+    monkeypatch.setenv(engine.WORKER_TIMEOUT_ENV, "1")
+    monkeypatch.setattr(paths, "RESULTS_DIR", tmp_path)
+    load = presets.load
+    tiny = {"sizes": [100], "seeds": [0], "n_test": 100, "width": 16, "k": 4, "steps": 20, "num_checkpoints": 3,
+            "first_checkpoint": 5, "batch_size": 50, "gd_sizes": [100], "gd_seeds": [0], "gd_steps": 10,
+            "gd_num_checkpoints": 3, "ntk_n": 100, "ntk_seeds": [0], "ntk_lrs": [1.0], "ntk_ks": [4, 32],
+            "ntk_steps": 10, "ntk_num_checkpoints": 3, "random_draws": 2, "source": "embedded"}
+    monkeypatch.setattr(presets, "load", lambda ch, preset: load(ch, preset) | tiny)
+    code = cli.main(["results", "--chapter", "03_mnist_validation", "--scheduler", no_workers.scheduler_address])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "\nerror: parameter 'scheduler'" in err and "has no workers" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

@@ -39,6 +39,12 @@ __all__ = ["CHAPTERS", "RunOptions", "chapter", "check", "derivation", "engine",
 
 def check_notebook(name: str, namespace: dict):
     """(params, RunOptions) from a notebook's namespace after its ``parameters`` cell (and any
-    papermill overrides): every declared parameter is taken from there."""
-    names = schema.names(chapter(name).SCHEMA)
-    return check(name, {n: namespace[n] for n in names if n in namespace})
+    papermill overrides): every declared parameter is taken from there. papermill's ``-p`` passes a
+    list as text (``-p seeds '[0, 1]'``), read here as YAML (:func:`.schema.from_text`). Only a run
+    started by the regenerate command may write into the committed results."""
+    from .. import paths
+
+    declared = schema.defaults(chapter(name).SCHEMA)
+    schema.check_page_names(namespace, declared, f"chapter {name}")
+    values = {n: schema.from_text(n, namespace[n], declared[n]) for n in declared if n in namespace}
+    return check(name, values, regenerate=paths.regenerate_requested())

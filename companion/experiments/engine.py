@@ -13,20 +13,28 @@ An *experiment* is a frozen dataclass of exactly the fields its results depend o
 :mod:`.store`), computes the missing ones (largest ``cost`` first, in ``n_jobs`` worker processes),
 stores each as soon as it is back in this process, and returns all of them as one frame. Workers only
 compute and return frames; this process writes them, so a worker needs no file system of its own and
-a run killed at any moment keeps every unit finished before the kill.
+a run killed at any moment keeps every unit finished before the kill. Each worker watches this process
+and exits when it is gone (even after a SIGKILL), so a killed run leaves no worker behind. A run whose
+missing units are estimated to take long says how many and how long before it starts
+(``companion.cli.cost_note``).
 
 With ``RunOptions(scheduler="tcp://host:port")`` the missing units run on the workers of an existing
 ``dask.distributed`` cluster instead: each unit is one task (retried on failure; a task whose worker
 dies is rescheduled by Dask), its frame comes back to this process and is stored here exactly as a
 local run stores it, so the workers need no shared file system and a Dask run gives the same frames
 as a local one. A unit that still fails is reported, by name, in :class:`UnitsFailed` once every other
-unit is stored; a rerun computes only what is missing.
+unit is stored; a rerun computes only what is missing. A scheduler with no worker stops the run,
+having computed nothing, after :data:`WORKER_TIMEOUT_S` (the environment variable
+``COMPANION_DASK_WORKER_TIMEOUT`` sets it): :class:`NoWorkers`.
 
 How a run is carried out — device, jobs, cache folder, progress bars, scheduler — is a
 :class:`RunOptions`, never part of a key.
 """
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Hashable
@@ -35,7 +43,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm  # plain tqdm: tqdm.auto warns on stderr without ipywidgets
 
-from .. import validate
+from .. import paths, validate
 from ..runtime import DEVICES, device_description, resolve_device
 from . import store
 
@@ -51,12 +59,18 @@ class RunOptions:
     #: None: compute here (``n_jobs`` processes). An address such as "tcp://host:8786": compute on the
     #: workers of that running dask.distributed scheduler (``n_jobs`` is then ignored).
     scheduler: str | None = None
+    #: True only for the regenerate commands: ``cache_dir`` may then be the committed results.
+    regenerate: bool = False
 
     def __post_init__(self):
         validate.choice("device", self.device, DEVICES)
         validate.integer("n_jobs", self.n_jobs, low=1, high=256)
         validate.boolean("progress", self.progress)
-        validate.optional_path("cache_dir", self.cache_dir)
+        validate.boolean("regenerate", self.regenerate)
+        # Resolved once, here, to an absolute folder (refused: '', a file, an unwritable place, the
+        # committed results unless regenerating), so no later change of directory changes it.
+        object.__setattr__(self, "cache_dir", paths.checked_cache_dir("cache_dir", self.cache_dir,
+                                                                      regenerate=self.regenerate))
         check_scheduler("scheduler", self.scheduler)
 
 
@@ -129,6 +143,58 @@ def missing(experiment: Experiment, cache_dir=None) -> list:
             if not store.exists(experiment.result_name(u), experiment.unit_config(u), cache_dir)]
 
 
+def damaged(experiment: Experiment, cache_dir=None) -> dict:
+    """Stored units whose result does not read back intact: unit -> the message naming its folder and
+    what is wrong (see ``store.damage``). Reads every stored frame."""
+    out = {}
+    for u in experiment.units():
+        why = store.damage(experiment.result_name(u), experiment.unit_config(u), cache_dir)
+        if why is not None:
+            out[u] = why
+    return out
+
+
+#: Set in a worker process once it watches its parent (the process that started the run).
+_WATCHED_PARENT: int | None = None
+
+
+def _die_with_parent(parent: int, interval_s: float = 0.2) -> None:
+    """In a worker process of a local parallel run: exit as soon as ``parent`` is gone, so that a run
+    killed by SIGKILL (which no handler sees) leaves no worker computing for nobody. A daemon thread
+    polls the parent pid: when a process dies its children are re-parented at once, so the pid
+    changes. (A parent-death signal would fire when the *thread* that spawned the worker ends.)"""
+    global _WATCHED_PARENT
+    if os.getpid() == parent or _WATCHED_PARENT == parent:
+        return
+    _WATCHED_PARENT = parent
+    start_ppid = os.getppid()
+
+    def alive() -> bool:
+        if os.getppid() != start_ppid:
+            return False
+        try:
+            os.kill(parent, 0)  # the run's process may not be the direct parent: check it too
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
+
+    def watch():
+        while alive():
+            time.sleep(interval_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="companion-watch-parent", daemon=True).start()
+
+
+def _compute_in_worker(experiment: Experiment, unit, device: str, parent: int):
+    """compute_unit in a worker process of a local parallel run (one intra-op thread: the workers
+    already fill the cores), which dies with ``parent``."""
+    _die_with_parent(parent)
+    return compute_unit(experiment, unit, device, 1)
+
+
 def compute_unit(experiment: Experiment, unit, device: str = "auto", threads: int | None = None):
     """Compute one unit, in whatever process this runs: returns (unit, frame, wall time, device text)."""
     dev = resolve_device(device)
@@ -160,8 +226,12 @@ def run(experiment: Experiment, options: RunOptions | None = None, *,
     todo = set(missing(experiment, options.cache_dir))
     frames = {u: store.load(experiment.result_name(u), experiment.unit_config(u), options.cache_dir)
               for u in units if u not in todo}
-    todo |= {u for u, f in frames.items() if f is None}  # a damaged user-cache result: recompute
+    # A damaged result where this run writes (user cache; book/results when regenerating): recompute
+    # it; store() replaces it only once the new one is complete.
+    todo |= {u for u, f in frames.items() if f is None}
     pending = sorted((u for u in units if u in todo), key=experiment.cost, reverse=True)
+    if pending and options.progress:
+        _announce(experiment, pending, len(units) - len(pending), options)
     computed = []
     bar = tqdm(total=len(pending), desc=f"{experiment.name} units", disable=not options.progress
                or not pending, leave=False)
@@ -185,15 +255,26 @@ def run(experiment: Experiment, options: RunOptions | None = None, *,
     return out
 
 
+def _announce(experiment, pending, stored: int, options) -> None:
+    """Before a long run (estimated from the committed provenance by the one estimate, in
+    ``companion.cli``, that the command line also prints): one line saying how many units and how long."""
+    from .. import cli  # imports no torch: the estimate only reads provenance files
+
+    note = cli.cost_note(experiment.name, {experiment.name: [experiment.result_name(u) for u in pending]},
+                         stored, options.n_jobs, options.scheduler)
+    if note:
+        print(note, file=sys.stderr, flush=True)
+
+
 def _compute_all(experiment, pending, options, failures):
     if options.scheduler is not None and pending:
         yield from _compute_on_dask(experiment, pending, options, failures)
     elif len(pending) > 1 and options.n_jobs > 1:
         from joblib import Parallel, delayed
 
-        # One intra-op thread per worker: the workers already fill the cores.
+        # Each worker dies with this process (see _die_with_parent): a killed run leaves no orphans.
         yield from Parallel(n_jobs=options.n_jobs, return_as="generator_unordered")(
-            delayed(compute_unit)(experiment, u, options.device, 1) for u in pending)
+            delayed(_compute_in_worker)(experiment, u, options.device, os.getpid()) for u in pending)
     else:
         for u in pending:
             yield compute_unit(experiment, u, options.device)
@@ -210,6 +291,7 @@ def _compute_on_dask(experiment, pending, options, failures):
         raise ConnectionError(f"parameter 'scheduler' = {options.scheduler!r}: no Dask scheduler answers "
                               f"there ({err})") from err
     with client:
+        _wait_for_workers(client, options.scheduler)
         # Largest cost first, as locally: a higher priority for each earlier unit. One intra-op thread
         # per task, as in a local parallel run (a worker with several threads runs several tasks).
         futures = {client.submit(compute_unit, experiment, u, options.device, 1, pure=False, retries=2,
@@ -228,6 +310,32 @@ def _compute_on_dask(experiment, pending, options, failures):
         finally:
             # An interrupted run (Ctrl-C, an error while storing) leaves nothing running on the cluster.
             client.cancel([f for f in futures if not f.done()])
+
+
+#: How long a run waits for a Dask scheduler without workers to get one (seconds); the environment
+#: variable of this name sets it.
+WORKER_TIMEOUT_ENV = "COMPANION_DASK_WORKER_TIMEOUT"
+WORKER_TIMEOUT_S = 120.0
+
+
+class NoWorkers(TimeoutError):
+    """The Dask scheduler of a run has no worker, and none joined in time: nothing was computed."""
+
+
+def _wait_for_workers(client, scheduler: str) -> None:
+    text = os.environ.get(WORKER_TIMEOUT_ENV)
+    try:
+        timeout = validate.positive(WORKER_TIMEOUT_ENV, float(text)) if text else WORKER_TIMEOUT_S
+    except ValueError:
+        raise validate.ParameterError(f"environment variable {WORKER_TIMEOUT_ENV} = {text!r} is not "
+                                      "allowed: must be a number of seconds > 0") from None
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError:
+        raise NoWorkers(f"parameter 'scheduler' = {scheduler!r}: the Dask scheduler there has no "
+                        f"workers (none joined within {timeout:g} s; {WORKER_TIMEOUT_ENV} sets the wait). "
+                        f"Start some, e.g. `dask worker {scheduler} --nthreads 1`; nothing was "
+                        "computed.") from None
 
 
 def provenance(experiment: Experiment, cache_dir=None) -> pd.DataFrame:

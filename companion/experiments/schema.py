@@ -14,6 +14,8 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import yaml
+
 from .. import validate
 from ..runtime import DEVICES
 from .engine import RunOptions, check_scheduler
@@ -81,11 +83,28 @@ def refuse_unknown(given, known, where: str, owner: str) -> None:
                                           f"{where}){hint} Allowed: {', '.join(known) or '(none)'}")
 
 
-def check(schema, values: dict | None = None, **kwargs):
+def from_text(name: str, value, default):
+    """``value`` as papermill's ``-p`` gives it: papermill reads numbers, True/False/None, and leaves
+    anything else as text, so ``-p seeds '[0, 1]'`` arrives as the string '[0, 1]'. For a parameter
+    whose default is a list, a string is read as YAML (as the command line reads ``-p``) and taken
+    when it is a list; it is then checked like any other value. Anything else is returned as it is."""
+    if not (isinstance(default, (list, tuple)) and isinstance(value, str)):
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        raise validate.ParameterError(f"parameter {name!r} = {value!r} is not allowed: "
+                                      f"{validate.yaml_problem(value, err)}; write a list such as "
+                                      f"{list(default)[:2]!r}") from None
+    return parsed if isinstance(parsed, list) else value
+
+
+def check(schema, values: dict | None = None, *, regenerate: bool = False, **kwargs):
     """Validate every value (defaults for the missing ones) before any work.
 
     Returns (params, RunOptions): ``params`` an instance of ``schema`` (after its own ``validate()``
-    for rules across fields, when it has one)."""
+    for rules across fields, when it has one). ``regenerate``: only the regenerate commands set it,
+    allowing ``cache_dir`` to be the committed results (see ``paths.checked_cache_dir``)."""
     values = {**(values or {}), **kwargs}
     check_names(schema, values)
     checked = {}
@@ -98,10 +117,51 @@ def check(schema, values: dict | None = None, **kwargs):
     params = schema(**own)
     if hasattr(params, "validate"):
         params.validate()
-    options = RunOptions(**{name: checked[name] for name in RUN_FIELDS})
+    options = RunOptions(**{name: checked[name] for name in RUN_FIELDS}, regenerate=regenerate)
     return params, options
 
 
 def _frozen(value):
     """Lists become tuples, so parameters are hashable and cannot change after the check."""
     return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
+
+
+def assigned_parameter_names(namespace: dict) -> list[str]:
+    """The names that a notebook's ``parameters`` cell and papermill's injected cell assign.
+
+    papermill only logs ``Passed unknown parameter`` for a name the notebook does not define and runs
+    on, so the notebook must refuse it itself. The kernel keeps the source of every cell it executed
+    (IPython's ``In``); the parameters cell and papermill's injected cell are exactly the cells made
+    of nothing but assignments of literals, so their targets are the names that were set as
+    parameters. Empty outside IPython (no ``In``)."""
+    import ast
+
+    found: list[str] = []
+    for source in namespace.get("In", []) or []:
+        try:
+            body = ast.parse(source).body
+        except SyntaxError:
+            continue
+        if not body or not all(isinstance(s, ast.Assign) and _literal(s.value) for s in body):
+            continue
+        for stmt in body:
+            for target in stmt.targets:
+                if isinstance(target, ast.Name) and target.id not in found:
+                    found.append(target.id)
+    return found
+
+
+def _literal(node) -> bool:
+    import ast
+
+    try:
+        ast.literal_eval(node)
+        return True
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+
+
+def check_page_names(namespace: dict, known, owner: str) -> None:
+    """Refuse a parameter set in a notebook (papermill's injected cell) that ``owner`` does not
+    declare: the one check for every notebook, chapters and the reproducibility page alike."""
+    refuse_unknown(assigned_parameter_names(namespace), known, "papermill's parameters", owner)

@@ -11,11 +11,12 @@ Two layers are read, in this order:
    the folder and the two ways out; it is never removed or rewritten;
 2. the user cache (``cache_dir``: a path, else COMPANION_CACHE_DIR, else ``.cache/``): new results
    are written here, atomically (a temporary folder renamed into place), so an interrupted run never
-   leaves a partial result. A cached result that fails its check is discarded with a
-   :class:`CorruptResult` warning and recomputed.
+   leaves a partial result. A cached result that fails its check is recomputed with a
+   :class:`CorruptResult` warning naming it, and replaced only once the new one is stored.
 
-Only a run whose ``cache_dir`` *is* the committed folder (the regenerate command) writes there; it
-then treats that folder as its cache.
+Only a run whose ``cache_dir`` *is* the committed folder (the regenerate command, see
+``paths.checked_cache_dir``) writes there; it then treats that folder as its cache: a damaged
+committed result is reported by name, recomputed, and swapped in atomically once complete.
 
 The key is the configuration plus ``CODE_VERSION``; the device and the source revision are recorded
 in the provenance but are not part of the key (a result computed on a GPU answers the same question;
@@ -124,35 +125,73 @@ def _read(folder: Path) -> pd.DataFrame:
         raise ValueError(f"frame.csv does not parse ({err})") from None
 
 
+def _why(err: Exception) -> str:
+    return f"files missing ({err.filename})" if isinstance(err, FileNotFoundError) else str(err)
+
+
+def damage(name: str, config: dict, cache_dir=None) -> str | None:
+    """None when the stored result of ``config`` (the one :func:`locate` finds) reads back intact, or
+    when there is none; else the message that names its folder and what is wrong, the same message
+    :func:`load` gives (an error for a committed result, a warning elsewhere). Reads the frame."""
+    folder = locate(name, config, cache_dir)
+    if folder is None:
+        return None
+    try:
+        _read(folder)
+    except (OSError, ValueError) as err:
+        return _damage_message(folder, _why(err), cache_dir)
+    return None
+
+
+def _damage_message(folder: Path, why: str, cache_dir) -> str:
+    committed = paths.is_results_dir(folder.parent)
+    if committed and not paths.is_results_dir(write_dir(cache_dir)):
+        return _committed_message(folder, why)
+    if committed:  # the regenerate command: its cache is the committed folder
+        return (f"{_damaged(folder, why)} It is recomputed, and replaced only once the new result is "
+                f"stored (or restore it with `git checkout -- {_shown(folder)}`).")
+    return f"cached result {folder} is corrupt ({why}); recomputing it (replaced once the new one is stored)"
+
+
 def load(name: str, config: dict, cache_dir=None) -> pd.DataFrame | None:
     """The stored frame for ``config``, or None when there is none.
 
-    A damaged committed result raises :class:`CommittedResultError` (and is left untouched); a
-    damaged user-cache result is removed with a :class:`CorruptResult` warning (then None)."""
+    A damaged committed result raises :class:`CommittedResultError` (and is left untouched). A
+    damaged result in the folder this run writes to (the user cache, or the committed results for
+    the regenerate command) gives a :class:`CorruptResult` warning naming it, then None: it is left
+    where it is until :func:`store` replaces it with the recomputed one (never deleted first)."""
     for root, read_only in _layers(cache_dir):
         folder = root / folder_name(name, config)
         if not folder.exists():
             continue
         try:
             return _read(folder)
-        except (FileNotFoundError, ValueError) as err:
-            why = f"files missing ({err.filename})" if isinstance(err, FileNotFoundError) else str(err)
+        except (OSError, ValueError) as err:
+            message = _damage_message(folder, _why(err), cache_dir)
             if read_only:
-                raise CommittedResultError(_committed_message(folder, why)) from None
-            warnings.warn(f"cached result {folder} is corrupt ({why}); recomputing it", CorruptResult,
-                          stacklevel=2)
-            shutil.rmtree(folder, ignore_errors=True)
+                raise CommittedResultError(message) from None
+            warnings.warn(message, CorruptResult, stacklevel=2)
+            return None
     return None
 
 
-def _committed_message(folder: Path, why: str) -> str:
+def _shown(folder: Path) -> Path:
     try:
-        shown = folder.relative_to(paths.REPO_ROOT)
+        return folder.relative_to(paths.REPO_ROOT)
     except ValueError:
-        shown = folder
-    return (f"the committed result {shown} is damaged: {why}. Nothing was changed. Restore it with "
+        return folder
+
+
+def _damaged(folder: Path, why: str) -> str:
+    return f"the committed result {_shown(folder)} is damaged: {why}."
+
+
+def _committed_message(folder: Path, why: str) -> str:
+    shown = _shown(folder)
+    return (f"{_damaged(folder, why)} Nothing was changed. Restore it with "
             f"`git checkout -- {shown}`, or regenerate the committed results of its chapter with "
-            f"`python -m companion run CHAPTER --preset paper -p cache_dir={paths.RESULTS_DIR}`.")
+            f"`python -m companion run CHAPTER --preset paper -p cache_dir={paths.RESULTS_DIR}` "
+            "(or `python -m companion results --chapter CHAPTER`).")
 
 
 @lru_cache(maxsize=1)
@@ -183,14 +222,56 @@ def store(name: str, config: dict, frame: pd.DataFrame, *, device: str, wall_tim
     try:
         (tmp / "frame.csv").write_bytes(raw)
         (tmp / "provenance.json").write_text(json.dumps(prov, indent=2, sort_keys=True, default=str) + "\n")
-        if folder.exists():  # a concurrent writer finished first: same config, same result
-            shutil.rmtree(tmp)
-        else:
+        if not folder.exists():
             os.replace(tmp, folder)
+        elif _intact(folder):  # a concurrent writer finished first: same config, same result
+            shutil.rmtree(tmp)
+        else:  # a damaged result: replaced now that the new one is complete, never deleted first
+            _replace_folder(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def _intact(folder: Path) -> bool:
+    try:
+        _read(folder)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+#: renameat2(2)'s flag that swaps two paths in one step (Linux 3.15+, glibc 2.28+).
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Swap the folders ``a`` and ``b`` atomically (Linux); OSError where the system cannot."""
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError) as err:
+        raise OSError(f"renameat2 is not available ({err})") from None
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+
+
+def _replace_folder(new: Path, old: Path) -> None:
+    """Put the complete folder ``new`` in the place of ``old`` (a damaged result), then remove what was
+    there: one atomic swap where the system has one; elsewhere two renames (a run killed between
+    them leaves no result, which the next run computes, and the damaged copy in a hidden folder)."""
+    try:
+        _exchange(new, old)  # ``new`` now holds the damaged files
+    except OSError:
+        aside = old.with_name(f"{new.name}.damaged")
+        os.replace(old, aside)
+        os.replace(new, old)
+        new = aside
+    shutil.rmtree(new, ignore_errors=True)
 
 
 def cached(name: str, config: dict, compute: Callable[[], pd.DataFrame], *, cache_dir=None,
