@@ -4,6 +4,7 @@ import shutil
 import pytest
 
 from companion import cli, paths, presets
+from companion.experiments import estimate as cost
 from companion.validate import ParameterError
 
 
@@ -118,11 +119,11 @@ def test_results_dry_run_prints_the_estimate_and_the_plan_and_writes_nothing(cap
     before = _snapshot(paths.RESULTS_DIR)
     assert cli.main(["results", "--dry-run"]) == 0
     out = capsys.readouterr().out.splitlines()
-    est = cli.estimate()
+    est = cost.estimate()
     total = sum(row["wall_s"] for row in est.values())
-    assert out[1].startswith(f"Estimated time from scratch: about {cli._duration(total)} of computing on a "
+    assert out[1].startswith(f"Estimated time from scratch: about {cost._duration(total)} of computing on a "
                              "2-core CPU (01_theorem ")
-    for chapter in cli.RESULT_PREFIXES:
+    for chapter in cost.RESULT_PREFIXES:
         [line] = [x for x in out if x.strip().startswith(chapter)]
         assert re.search(r"\d+ units: +\d+ to compute, +\d+ reused|units unknown until full MNIST", line)
     assert out[-1] == "Dry run: nothing was computed or written."
@@ -137,11 +138,11 @@ def test_the_estimate_is_each_chapters_summed_wall_time_over_its_n_jobs(tmp_path
         (tmp_path / f"{name}-0123456789ab").mkdir()
         (tmp_path / f"{name}-0123456789ab" / "provenance.json").write_text(
             json.dumps({"name": name, "wall_time_s": wall}))
-    est = cli.estimate(tmp_path, {"01_theorem": 1, "02_derivation": 2, "03_mnist_validation": 4})
+    est = cost.estimate(tmp_path, {"01_theorem": 1, "02_derivation": 2, "03_mnist_validation": 4})
     assert {ch: (row["units"], row["wall_s"]) for ch, row in est.items()} == {
         "01_theorem": (2, 4.0), "02_derivation": (2, 20.0), "03_mnist_validation": (1, 25.0)}
     # n_jobs defaults to each chapter's paper preset
-    assert cli.estimate(tmp_path)["03_mnist_validation"]["n_jobs"] == presets.load(
+    assert cost.estimate(tmp_path)["03_mnist_validation"]["n_jobs"] == presets.load(
         "03_mnist_validation", "paper")["n_jobs"]
 
 
@@ -153,7 +154,7 @@ def test_every_chapters_result_folders_start_with_its_prefix():
                  if isinstance(getattr(module, n), type) and issubclass(getattr(module, n), experiments.engine.Experiment)
                  and getattr(module, n) is not experiments.engine.Experiment}
         # a result folder is named <experiment name>-<unit label>-<hash>
-        assert names and all(f"{n}-".startswith(cli.RESULT_PREFIXES[chapter]) for n in names), (chapter, names)
+        assert names and all(f"{n}-".startswith(cost.RESULT_PREFIXES[chapter]) for n in names), (chapter, names)
 
 
 _TINY_MNIST = {"sizes": [100], "seeds": [0], "n_test": 100, "width": 16, "k": 4, "steps": 20,
@@ -206,12 +207,12 @@ def test_results_checks_the_scheduler_address(capsys):
 
 def test_unit_estimates_come_from_the_committed_units_of_the_same_names():
     walls = {"ch3-sgd-n500-s0": [10.0], "ch3-sgd-n500-s1": [30.0], "ch3-gd-n250-s0": [2.0]}
-    assert cli.unit_seconds("ch3", ["ch3-sgd-n500-s0"], walls) == (10.0, [])      # the same unit
-    assert cli.unit_seconds("ch3", ["ch3-sgd-n500-s7"], walls) == (20.0, [])      # its other seeds
-    assert cli.unit_seconds("ch3", ["ch3-sgd-n9000-s0"], walls) == (14.0, [])     # the experiment's mean
-    assert cli.unit_seconds("toy", ["toy-u1", "toy-u2"], walls) == (0.0, ["toy-u1", "toy-u2"])
+    assert cost.unit_seconds("ch3", ["ch3-sgd-n500-s0"], walls) == (10.0, [])      # the same unit
+    assert cost.unit_seconds("ch3", ["ch3-sgd-n500-s7"], walls) == (20.0, [])      # its other seeds
+    assert cost.unit_seconds("ch3", ["ch3-sgd-n9000-s0"], walls) == (14.0, [])     # the experiment's mean
+    assert cost.unit_seconds("toy", ["toy-u1", "toy-u2"], walls) == (0.0, ["toy-u1", "toy-u2"])
     # the results command's per-chapter estimate reads the same provenance (one reader)
-    est, committed = cli.estimate(), cli.committed_wall_times()
+    est, committed = cost.estimate(), cost.committed_wall_times()
     assert est["03_mnist_validation"]["compute_s"] == pytest.approx(
         sum(sum(w) for n, w in committed.items() if n.startswith("ch3-")))
 
@@ -228,16 +229,16 @@ def test_a_long_setting_is_announced_with_its_unit_count_and_estimate():
         names.setdefault(exp.name, []).extend(exp.result_name(u) for u in exp.units())
     count = sum(len(v) for v in names.values())
     assert count > 8000
-    note = cli.cost_note("03_mnist_validation", names, 0, options.n_jobs)
+    note = cost.cost_note("03_mnist_validation", names, 0, options.n_jobs)
     assert re.match(rf"03_mnist_validation: {count:,} units to compute \(0 already stored\), estimated "
                     r"[\d.]+ h of computing \(n_jobs=2: about [\d.]+ h\)", note), note
-    assert cli.NOTE_START.match(note)
+    assert cost.NOTE_START.match(note)
     # the quick preset itself is below the threshold: nothing is said
     params, options = experiments.check("03_mnist_validation", presets.load("03_mnist_validation", "quick"))
     quick = {}
     for exp in cli._chapter_experiments("03_mnist_validation", params).values():
         quick.setdefault(exp.name, []).extend(exp.result_name(u) for u in exp.units())
-    assert cli.cost_note("03_mnist_validation", quick, 0, options.n_jobs) is None
+    assert cost.cost_note("03_mnist_validation", quick, 0, options.n_jobs) is None
 
 
 def test_only_the_kernels_announcements_reach_the_terminal(tmp_path, no_execution):
@@ -257,7 +258,7 @@ def test_only_the_kernels_announcements_reach_the_terminal(tmp_path, no_executio
 
 def test_a_real_run_announces_its_cost_on_the_terminal(tmp_path, capfd, monkeypatch):
     """End to end: the engine in the kernel prints the line, the command line shows it (threshold 0)."""
-    monkeypatch.setenv(cli.ANNOUNCE_ENV, "0")
+    monkeypatch.setenv(cost.ANNOUNCE_ENV, "0")
     code = cli.main(["run", "01_theorem", "--preset", "quick", "-p", "sizes=[50, 100]", "-p", "seeds=[0]",
                      "-p", "mc_samples=[100, 1000]", "-p", "synthetic_dims=[10]", "-p", "full_sizes=[100, 200]",
                      "-p", f"cache_dir={tmp_path / 'cache'}", "--output", str(tmp_path / "out.ipynb")])

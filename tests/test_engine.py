@@ -135,9 +135,9 @@ def test_chapter_2_run_killed_then_rerun_recomputes_only_the_unfinished_units(tm
 
 def test_a_long_run_is_announced_by_the_engine_too(tmp_path, capsys, monkeypatch):
     """A run started from papermill or Python (not the command line) says so as well, before any unit."""
-    from companion import cli
+    from companion.experiments import estimate
 
-    monkeypatch.setattr(cli, "ANNOUNCE_UNKNOWN_UNITS", 3)
+    monkeypatch.setattr(estimate, "ANNOUNCE_UNKNOWN_UNITS", 3)
     engine.run(Toy(3, 1.0), engine.RunOptions(device="cpu", cache_dir=tmp_path, progress=True))
     err = capsys.readouterr().err
     assert "toy: 3 units to compute (0 already stored), estimated 0 s of computing (n_jobs=1: about 0 s), " \

@@ -16,7 +16,7 @@ compute and return frames; this process writes them, so a worker needs no file s
 a run killed at any moment keeps every unit finished before the kill. Each worker watches this process
 and exits when it is gone (even after a SIGKILL), so a killed run leaves no worker behind. A run whose
 missing units are estimated to take long says how many and how long before it starts
-(``companion.cli.cost_note``).
+(:func:`.estimate.cost_note`).
 
 With ``RunOptions(scheduler="tcp://host:port")`` the missing units run on the workers of an existing
 ``dask.distributed`` cluster instead: each unit is one task (retried on failure; a task whose worker
@@ -257,10 +257,10 @@ def run(experiment: Experiment, options: RunOptions | None = None, *,
 
 def _announce(experiment, pending, stored: int, options) -> None:
     """Before a long run (estimated from the committed provenance by the one estimate, in
-    ``companion.cli``, that the command line also prints): one line saying how many units and how long."""
-    from .. import cli  # imports no torch: the estimate only reads provenance files
+    :mod:`.estimate`, that the command line also prints): one line saying how many units and how long."""
+    from .estimate import cost_note  # imports no torch: the estimate only reads provenance files
 
-    note = cli.cost_note(experiment.name, {experiment.name: [experiment.result_name(u) for u in pending]},
+    note = cost_note(experiment.name, {experiment.name: [experiment.result_name(u) for u in pending]},
                          stored, options.n_jobs, options.scheduler)
     if note:
         print(note, file=sys.stderr, flush=True)
