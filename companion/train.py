@@ -1,0 +1,176 @@
+"""One SGD loop for pre-training and fine-tuning (the practitioner's protocol: pre-train -> prune ->
+fine-tune), for ``companion.models`` networks, materialised subnetworks and ``companion.model``'s
+two-layer network alike.
+
+Mini-batch SGD (or full-batch GD with ``batch_size=None``) on the mean loss of the batch, squared
+(0.5 ||f(x) - y||^2, one-hot targets) or cross-entropy (``pretrain.loss_fn``), with optional momentum
+and weight decay (``torch.optim.SGD``), and a learning-rate schedule over the run's last checkpoint
+T: ``constant``, or ``cosine``, lr_t = lr * (1 + cos(pi (t - 1 - w) / (T - w))) / 2 for step
+t > w after a linear warm-up lr_t = lr * t / w over the first w = ``warmup`` steps. The state is
+recorded at every checkpoint (``checkpoint_grid``, the chapters' grid from ``pretrain``). Mini-batches
+come from a stream of seeded epochs as in ``pretrain.pretrain``. Deterministic on the CPU: the same
+seed and settings give bit-identical weights.
+
+Chapter 3's ``pretrain.pretrain`` is left as it is (its cache keys depend on it).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from . import validate
+from .data import Dataset
+from .pretrain import TrainingDiverged, evaluate, loss_fn
+from .pretrain import checkpoint_grid  # re-exported: the chapters' grid
+from .runtime import DEVICES, resolve_device
+
+__all__ = ["EpochStream", "SGDConfig", "TrainResult", "checkpoint_grid", "learning_rate", "train"]
+
+LOSSES = ("ce", "mse")
+SCHEDULES = ("constant", "cosine")
+
+
+@dataclass(frozen=True)
+class SGDConfig:
+    """Settings of :func:`train`. ``lr`` is the base step (a mean-field two-layer net multiplies it by
+    its ``lr_scale``, as in pre-training)."""
+
+    lr: float
+    batch_size: int | None = 128  # None: full batch (GD)
+    loss: str = "ce"
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    warmup: int = 0
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self):
+        validate.positive("lr", self.lr)
+        if self.batch_size is not None:
+            validate.integer("batch_size", self.batch_size, low=1)
+        validate.choice("loss", self.loss, LOSSES)
+        validate.real("momentum", self.momentum, low=0.0, high=0.999)
+        validate.boolean("nesterov", self.nesterov)
+        if self.nesterov and self.momentum == 0:
+            raise validate.ParameterError("parameter 'nesterov' = True is not allowed with momentum = 0")
+        validate.real("weight_decay", self.weight_decay, low=0.0)
+        validate.choice("schedule", self.schedule, SCHEDULES)
+        validate.integer("warmup", self.warmup, low=0)
+        validate.integer("seed", self.seed, low=0)
+        validate.choice("device", self.device, DEVICES)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def learning_rate(config: SGDConfig, t: int, steps: int) -> float:
+    """The step size of step t (1 <= t <= steps) of a run of ``steps`` steps (before ``lr_scale``)."""
+    validate.integer("steps", steps, low=1)
+    validate.integer("t", t, low=1, high=steps)
+    if config.warmup and t <= config.warmup:
+        return config.lr * t / config.warmup
+    if config.schedule == "constant":
+        return config.lr
+    span = max(1, steps - config.warmup)
+    return config.lr * 0.5 * (1.0 + math.cos(math.pi * (t - 1 - config.warmup) / span))
+
+
+class EpochStream:
+    """Mini-batches of ``batch_size`` indices from a stream of seeded epochs (each a fresh
+    permutation): a batch that crosses an epoch's end takes the rest of that epoch and the start of
+    the next, so no sample is dropped and every batch is full (rarely, one sample twice)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, device=None):
+        self.n, self.batch_size, self.device = n, batch_size, device
+        self.generator = torch.Generator().manual_seed(seed)
+        self.order, self.pos = None, 0
+
+    def next(self) -> torch.Tensor:
+        parts, need = [], self.batch_size
+        while need:
+            if self.order is None or self.pos == self.n:
+                self.order, self.pos = torch.randperm(self.n, generator=self.generator).to(self.device), 0
+            take = min(need, self.n - self.pos)
+            parts.append(self.order[self.pos:self.pos + take])
+            self.pos, need = self.pos + take, need - take
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+@dataclass
+class TrainResult:
+    """CPU copies of the state at each checkpoint, and one history row per checkpoint: t, the step
+    size of step t, the mean loss and accuracy on the training data (and on ``eval_data``)."""
+
+    states: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
+    history: pd.DataFrame | None = None
+
+
+def train(model: torch.nn.Module, data: Dataset, config: SGDConfig, checkpoints, *,
+          eval_data: Dataset | None = None, progress: bool = False) -> TrainResult:
+    """Train ``model`` in place for max(checkpoints) steps, recording it at every checkpoint."""
+    if not isinstance(config, SGDConfig):
+        raise validate.ParameterError(f"parameter 'config' ({type(config).__name__}) must be an SGDConfig")
+    checkpoints = validate.integer_list("checkpoints", list(checkpoints), low=0)
+    if config.batch_size is not None and config.batch_size > len(data):
+        raise validate.ParameterError(f"parameter 'batch_size' = {config.batch_size} is not allowed: "
+                                      f"must be <= the dataset size {len(data)}")
+    validate.boolean("progress", progress)
+    device = resolve_device(config.device)
+    dtype = next(model.parameters()).dtype
+    model.to(device)
+    data = data.to(device, dtype)
+    if eval_data is not None:
+        eval_data = eval_data.to(device, dtype)
+    lr_scale = getattr(model, "lr_scale", 1.0)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=config.lr * lr_scale, momentum=config.momentum,
+                          nesterov=config.nesterov, weight_decay=config.weight_decay)
+    steps = checkpoints[-1]
+    stream = None if config.batch_size is None else EpochStream(len(data), config.batch_size,
+                                                                config.seed, device)
+    result, rows = TrainResult(), []
+
+    def record(t: int, lr: float):
+        row = {"t": t, "lr": lr, **evaluate(model, data, config.loss)}
+        if not math.isfinite(row["loss"]):
+            _diverged(t, row["loss"], config)
+        if eval_data is not None:
+            row.update({f"test_{k}": v for k, v in evaluate(model, eval_data, config.loss).items()})
+        rows.append(row)
+        result.states[t] = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+    if 0 in checkpoints:
+        record(0, learning_rate(config, 1, steps) if steps else config.lr)
+    marks = set(checkpoints)
+    for t in tqdm(range(1, steps + 1), desc=f"training (sgd, lr={config.lr:g})", disable=not progress,
+                  mininterval=1.0, leave=False):
+        lr = learning_rate(config, t, steps)
+        for group in opt.param_groups:
+            group["lr"] = lr * lr_scale
+        if stream is None:
+            x, y, lab = data.x, data.targets, data.labels
+        else:
+            idx = stream.next()
+            x, y, lab = data.x[idx], data.targets[idx], data.labels[idx]
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y, lab, config.loss, "mean")
+        if not torch.isfinite(loss):
+            _diverged(t, loss.item(), config)
+        loss.backward()
+        opt.step()
+        if t in marks:
+            record(t, lr)
+    result.history = pd.DataFrame(rows)
+    return result
+
+
+def _diverged(t: int, value: float, config: SGDConfig):
+    raise TrainingDiverged(f"training diverged at step {t} (loss = {value}): the learning rate lr = "
+                           f"{config.lr:g} is too large for this setting (momentum={config.momentum:g}, "
+                           f"loss={config.loss}); use a smaller 'lr'")
