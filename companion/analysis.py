@@ -235,9 +235,18 @@ def bootstrap(n, t, seed_ids, model: str, *, n_boot: int = 1000, seed: int = 0,
               at=None) -> dict:
     """Bootstrap over seeds: the (n, t) points of each size (one per seed, ``seed_ids``) are resampled
     with replacement within that size. Returns 95% percentile CIs of a, b and, when ``at`` is given, of
-    the prediction at those N (arrays); ``failed``, the share of resamples whose fit failed."""
+    the prediction at those N (arrays); ``failed``, the share of resamples whose fit failed.
+
+    Undefined (every interval NaN, ``failed`` NaN) when there is no point, or when some size has fewer
+    than two points: resampling one seed gives that seed back, an interval of zero width that would
+    claim a certainty the data do not have."""
     n = np.asarray(n, dtype=float)
     t = np.asarray(t, dtype=float)
+    _, counts = np.unique(n, return_counts=True)
+    if len(n) == 0 or counts.min() < 2:
+        nan = np.full(len(np.atleast_1d(at)), math.nan) if at is not None else None
+        out = dict.fromkeys(("a_lo", "a_hi", "b_lo", "b_hi", "failed"), math.nan)
+        return out if at is None else out | {"pred_lo": nan, "pred_hi": nan.copy()}
     rng = np.random.default_rng(seed)
     params, preds = [], []
     for _ in range(n_boot):
@@ -263,11 +272,14 @@ def bootstrap(n, t, seed_ids, model: str, *, n_boot: int = 1000, seed: int = 0,
 def model_choice(n, t, *, n_boot: int = 200, seed: int = 0) -> dict:
     """How often each law wins by LOSO when the seeds are resampled within each size: the share of
     bootstrap resamples each of MODELS has the lowest LOSO RMSE (failed fits never win). A law the data
-    single out wins nearly always; shares near 1/2 or 1/3 say the data cannot tell the laws apart."""
+    single out wins nearly always; shares near 1/2 or 1/3 say the data cannot tell the laws apart.
+    Every share is NaN (undefined) when the finite T* cover fewer than three sizes."""
     n = np.asarray(n, dtype=float)
     t = np.asarray(t, dtype=float)
     ok = np.isfinite(t)
     n, t = n[ok], t[ok]
+    if len(np.unique(n)) < 3:  # LOSO needs three sizes: no law can win
+        return dict.fromkeys(MODELS, math.nan)
     rng = np.random.default_rng(seed)
     wins = dict.fromkeys(MODELS, 0)
     for _ in range(n_boot):
@@ -279,13 +291,23 @@ def model_choice(n, t, *, n_boot: int = 200, seed: int = 0) -> dict:
     return {m: wins[m] / n_boot for m in MODELS}
 
 
+#: Columns of :func:`fit_table` after the group column.
+FIT_COLUMNS = ["model", "formula", "a", "b", "fit_ok", "aic", "loso_rmse", "points", "sizes", "a_lo",
+               "a_hi", "b_lo", "b_hi", "failed", "best_loso", "best_aic"]
+
+
 def fit_table(ts: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, by: str | None = None
               ) -> pd.DataFrame:
     """For each group (``by``, default the arm column present) and model: a, b (with bootstrap CIs),
     whether the fit converged (``fit_ok``), AIC and LOSO RMSE (both on seed-mean T* per size), and the
-    best model by LOSO (``best_loso``) and by AIC (``best_aic``). Units whose T* is NaN are left out."""
+    best model by LOSO (``best_loso``) and by AIC (``best_aic``). Units whose T* is NaN are left out.
+
+    Always the same columns (the group column, then ``FIT_COLUMNS``). A group whose finite T* cover
+    too few sizes keeps its three rows, with NaN where a quantity is undefined (a fit needs two sizes,
+    AIC and LOSO three, an interval two points at every size: :func:`bootstrap`) and ``fit_ok`` False;
+    a frame without rows gives a table without rows."""
     by = by or (_groups(ts) or [None])[0]
-    groups = ts.groupby(by, sort=True) if by else [("all", ts)]
+    groups = ts.groupby(by, sort=True) if by and len(ts) else ([("all", ts)] if not by and len(ts) else [])
     rows = []
     for key, g in groups:
         g = g[np.isfinite(g["t_star"])]
@@ -296,11 +318,12 @@ def fit_table(ts: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, by: str | 
                    "aic": aic(g["n"], g["t_star"], model, a, b) if g["n"].nunique() > 2 else math.nan,
                    "loso_rmse": loso_rmse(g["n"], g["t_star"], model), "points": len(g),
                    "sizes": int(g["n"].nunique())}
+            row.update(dict.fromkeys(("a_lo", "a_hi", "b_lo", "b_hi", "failed"), math.nan))
             if len(g) > 2 and n_boot:
                 row.update(bootstrap(g["n"], g["t_star"], g["seed"], model, n_boot=n_boot, seed=seed))
             rows.append(row)
-    table = pd.DataFrame(rows)
     col = by or "group"
+    table = pd.DataFrame(rows, columns=[col, *FIT_COLUMNS[:-2]])
     for score in ("loso_rmse", "aic"):
         flag = f"best_{score.split('_')[0]}"
         table[flag] = False
@@ -317,10 +340,12 @@ def best_model(table: pd.DataFrame, group, by: str = "loso") -> str | None:
 
 
 def out_of_sample(ts: pd.DataFrame, model: str) -> dict:
-    """Fit ``model`` on every size but the largest; predict the largest size's mean T*."""
+    """Fit ``model`` on every size but the largest; predict the largest size's mean T*. Every value is
+    NaN (undefined) when the finite T* cover fewer than three sizes (the fit needs two others)."""
     g = ts[np.isfinite(ts["t_star"])]
     if g["n"].nunique() < 3:
-        return {"n": math.nan, "predicted": math.nan, "measured": math.nan, "rel_error": math.nan}
+        return {"n": math.nan, "predicted": math.nan, "measured": math.nan, "rel_error": math.nan,
+                "a": math.nan, "b": math.nan}
     largest = g["n"].max()
     train = g[g["n"] < largest]
     a, b = fit(train["n"], train["t_star"], model)
@@ -338,7 +363,9 @@ def out_of_sample(ts: pd.DataFrame, model: str) -> dict:
 
 def paired_change(ts: pd.DataFrame, n_from: int, n_to: int) -> dict:
     """T*(n_to) - T*(n_from) per seed: mean, 95% t-interval, two-sided paired t-test p-value, and
-    how many seeds rise / fall."""
+    how many seeds rise / fall. Only seeds whose T* is finite at both sizes count (``seeds``); with none
+    the mean is NaN; with fewer than two, or differences without spread, the interval and the p-value
+    are NaN (no test). ``rel_mean`` is NaN when the mean T* at ``n_from`` is 0."""
     from scipy import stats
 
     a = ts[ts["n"] == n_from].set_index("seed")["t_star"]
@@ -358,10 +385,36 @@ def paired_change(ts: pd.DataFrame, n_from: int, n_to: int) -> dict:
     return out
 
 
+#: Keys of :func:`paired_change`, the columns of :func:`paired_steps`.
+PAIRED_COLUMNS = ["n_from", "n_to", "seeds", "mean", "rel_mean", "up", "down", "ci_lo", "ci_hi", "p_value"]
+
+
+def ratio_change(ts: pd.DataFrame, n_from: int, n_to: int) -> dict:
+    """The growth factor of T* between two sizes, paired over seeds: mean T*(n_to) / mean T*(n_from)
+    over the seeds whose T* is finite at both, i.e. 1 + (mean change) / (mean at n_from), with the
+    95% t-interval of :func:`paired_change` carried over the same way (the mean at ``n_from`` taken as
+    fixed). ``ratio`` is NaN when no seed counts or the mean at ``n_from`` is 0; the interval is NaN
+    whenever the paired change has none (fewer than two seeds, or no spread)."""
+    change = paired_change(ts, n_from, n_to)
+    a = ts[ts["n"] == n_from].set_index("seed")["t_star"]
+    b = ts[ts["n"] == n_to].set_index("seed")["t_star"]
+    both = (b - a).dropna().index
+    base = float(a.loc[both].mean()) if len(both) else math.nan
+    out = {"n_from": int(n_from), "n_to": int(n_to), "seeds": change["seeds"], "ratio": math.nan,
+           "lo": math.nan, "hi": math.nan}
+    if not (math.isfinite(base) and base != 0):
+        return out
+    out["ratio"] = 1.0 + change["mean"] / base
+    if math.isfinite(change["ci_lo"]):
+        out |= {"lo": 1.0 + change["ci_lo"] / base, "hi": 1.0 + change["ci_hi"] / base}
+    return out
+
+
 def paired_steps(ts: pd.DataFrame) -> pd.DataFrame:
-    """:func:`paired_change` between every pair of neighbouring sizes."""
+    """:func:`paired_change` between every pair of neighbouring sizes (``PAIRED_COLUMNS``; no rows with
+    fewer than two sizes)."""
     sizes = sorted(ts["n"].unique())
-    return pd.DataFrame([paired_change(ts, a, b) for a, b in zip(sizes, sizes[1:])])
+    return pd.DataFrame([paired_change(ts, a, b) for a, b in zip(sizes, sizes[1:])], columns=PAIRED_COLUMNS)
 
 
 def sensitivity(frame: pd.DataFrame, *, metric: str, deltas, levels,
@@ -451,3 +504,134 @@ def fit_inverse_k(k, gap) -> dict:
     free = fit_power_law(k, gap)
     return {"C": float(np.exp(np.mean(np.log(k * gap)))), "C_envelope": float(np.max(k * gap)),
             "exponent": free["exponent"], "coefficient": free["coefficient"]}
+
+
+# --------------------------------------------------------------------------------------------------
+# Chapter 2: three laws compared, the growth of a threshold split into its factors, and a pruned
+# threshold that does not depend on how long the run lasts
+# --------------------------------------------------------------------------------------------------
+
+#: The laws :func:`compare_laws` compares, in the order the chapters name them.
+LAWS = ("log", "power", "linear")
+#: A law is called better only when its RMSE is below every other law's by more than this share.
+LAW_MARGIN = 0.1
+#: :func:`compare_laws`'s verdicts that name no law.
+NO_LAW = ("cannot be told apart", "not enough sizes")
+
+
+def compare_laws(n, t, margin: float = LAW_MARGIN) -> dict:
+    """a + b log N, a N^b and a + b N fitted to (n, t) by least squares on t itself (as :func:`fit`);
+    per law a, b and the RMSE over the points. ``best`` is the law whose RMSE is lower than every other
+    law's by more than ``margin`` (relative); 'cannot be told apart' with only two sizes (each of these
+    two-parameter laws passes exactly through two size means, so all errors are equal) or when no law
+    wins by the margin (``tied`` lists the laws within it of the lowest); 'not enough sizes' below two.
+    Points with a NaN t are left out."""
+    n, t = np.asarray(n, float), np.asarray(t, float)
+    keep = np.isfinite(t) & np.isfinite(n)
+    n, t = n[keep], t[keep]
+    sizes = int(len(np.unique(n)))
+    out = {"sizes": sizes, "points": int(len(t))}
+    for law in LAWS:
+        a, b = fit(n, t, law) if sizes >= 2 else (math.nan, math.nan)
+        rmse = float(np.sqrt(np.mean((t - predict(n, law, a, b)) ** 2))) if math.isfinite(a) else math.nan
+        out[law] = {"a": a, "b": b, "rmse": rmse}
+    if sizes < 2:
+        return out | {"best": "not enough sizes", "tied": []}
+    errs = {law: out[law]["rmse"] for law in LAWS if math.isfinite(out[law]["rmse"])}
+    low = min(errs.values())
+    tied = [law for law in LAWS if law in errs and errs[law] <= (1 + margin) * low + 1e-12 * max(1.0, low)]
+    if sizes < 3:
+        return out | {"best": "cannot be told apart", "tied": list(errs)}
+    return out | {"best": tied[0] if len(tied) == 1 else "cannot be told apart", "tied": tied}
+
+
+def law_words(comparison: dict, digits: int = 3) -> str:
+    """A verdict of :func:`compare_laws` for the reader: 'power (RMSE 0.83; log 1.9, linear 2.5)',
+    'log and power cannot be told apart (RMSE ...)', 'cannot be told apart: two sizes only', ..."""
+    best = comparison["best"]
+    if best == "not enough sizes":
+        return "no law can be fitted (fewer than two sizes)"
+    errs = {law: comparison[law]["rmse"] for law in LAWS if math.isfinite(comparison[law]["rmse"])}
+    shown = ", ".join(f"{law} {_short(v, digits)}" for law, v in errs.items())
+    if comparison["sizes"] < 3:
+        return f"the laws cannot be told apart with two sizes (RMSE {shown})"
+    if best in LAWS:
+        others = ", ".join(f"{law} {_short(v, digits)}" for law, v in errs.items() if law != best)
+        return f"{best} (RMSE {_short(errs[best], digits)}; {others})"
+    tied = comparison["tied"]
+    names = " and ".join([", ".join(tied[:-1]), tied[-1]]) if len(tied) > 2 else " and ".join(tied)
+    return f"{names} cannot be told apart (RMSE {shown})"
+
+
+def _short(value: float, digits: int) -> str:
+    return f"{value:.{digits}g}" if abs(value) < 10 ** digits else f"{value:,.0f}"
+
+
+def log_growth_split(n, t, factors: dict) -> dict:
+    """How the growth of t between the smallest and the largest n splits over the factors of t:
+    t = (prod of ``factors``) x rest. With size means (over the points whose t is finite),
+    ln(t(n_max) / t(n_min)) = sum of ln(f(n_max) / f(n_min)) over the factors + the rest, the rest
+    being what the factors do not explain. ``factors`` maps a name to an array of the same length as
+    t, each the factor itself (a factor 1/eta: pass 1/eta). Returns the total, each factor's term, the
+    rest, and n_min, n_max (NaN everywhere when fewer than two sizes have a finite t)."""
+    n, t = np.asarray(n, float), np.asarray(t, float)
+    keep = np.isfinite(t)
+    cols = {name: np.asarray(v, float)[keep] for name, v in factors.items()}
+    frame = pd.DataFrame({"n": n[keep], "t": t[keep], **cols}).groupby("n").mean()
+    if len(frame) < 2:
+        return {"n_min": math.nan, "n_max": math.nan, "total": math.nan, "rest": math.nan,
+                **{name: math.nan for name in factors}}
+    lo, hi = frame.iloc[0], frame.iloc[-1]
+    out = {"n_min": float(frame.index[0]), "n_max": float(frame.index[-1]),
+           "total": float(np.log(hi["t"] / lo["t"]))}
+    for name in factors:
+        out[name] = float(np.log(hi[name] / lo[name]))
+    out["rest"] = out["total"] - sum(out[name] for name in factors)
+    return out
+
+
+def constant_fit(y) -> dict:
+    """The model y = c (no dependence on anything): c = mean(y), and the RMSE relative to the mean, to
+    set beside a fitted line's (e.g. the collapse line against a constant)."""
+    y = np.asarray(y, float)
+    y = y[np.isfinite(y)]
+    if not len(y):
+        return {"c": math.nan, "rel_rmse": math.nan, "runs": 0}
+    c = float(y.mean())
+    return {"c": c, "rel_rmse": float(np.sqrt(np.mean((y - c) ** 2)) / c) if c else math.nan, "runs": int(len(y))}
+
+
+#: A pruned threshold's tolerance: the share of the way from the residual at t = 0 down to the floor
+#: that may remain (see :func:`pruned_threshold`).
+PRUNED_TOLERANCE = 0.1
+
+
+def pruned_threshold(t, residual, floor: float, tolerance: float = PRUNED_TOLERANCE) -> float:
+    """The pre-training a subnetwork needs, independently of how long the run goes on: the first
+    checkpoint t (interpolated in log(1 + t), as :func:`threshold_time`) at which its summed residual
+    ||y - u_S(t)||^2 has come down to ``floor`` + ``tolerance`` x (residual(0) - floor), i.e. within
+    ``tolerance`` of the way from its value at initialisation down to ``floor``, the O(1/k) term that
+    pre-training does not remove (to be measured on *other* runs, so that this run's length does not
+    enter). 0 when the residual at t = 0 is already at or below the floor; NaN when the run ends first
+    (censored: the threshold is beyond the run). NaN ``floor``: NaN."""
+    validate.real("tolerance", tolerance, low=0.0, high=1.0, low_open=True)
+    t, v = np.asarray(t, float), np.asarray(residual, float)
+    order = np.argsort(t)
+    t, v = t[order], v[order]
+    if not math.isfinite(floor) or not len(t):
+        return math.nan
+    if v[0] <= floor:
+        return float(t[0])
+    level = floor + tolerance * (v[0] - floor)
+    return threshold_time(t, v, rule="reaches", metric="loss", level=level)
+
+
+def leave_one_out_mean(frame: pd.DataFrame, by, value: str) -> pd.Series:
+    """For each row, the mean of ``value`` over the *other* rows of its group ``by`` (one row per run:
+    the other seeds): an estimate that does not use the row's own run. NaN where the group has one row."""
+    by = [by] if isinstance(by, str) else list(by)
+    total = frame.groupby(by)[value].transform("sum")
+    count = frame.groupby(by)[value].transform("count")
+    own = frame[value]
+    out = (total - own) / (count - 1)
+    return out.where(count > 1)

@@ -243,3 +243,62 @@ def test_inverse_k_fit():
     assert fit["exponent"] == pytest.approx(-1.0)
     fast = analysis.fit_inverse_k(k, 8.0 / k ** 2)
     assert fast["C_envelope"] == pytest.approx(8.0) and fast["C"] < 8.0  # 1/k^2 decays below C/k
+
+
+# --------------------------------------------------------------------------------------------------
+# Too little data gives a documented "undefined", never an exception (issue 21: a level no arm reaches)
+
+
+def test_fit_table_on_no_threshold_and_on_one_size():
+    empty = _synthetic(lambda n: 100 + 0 * n).iloc[:0]
+    table = analysis.fit_table(empty, n_boot=10, by="regime")
+    assert list(table.columns) == ["regime", *analysis.FIT_COLUMNS] and table.empty
+    never = _synthetic(lambda n: 100 + 0 * n).assign(t_star=np.nan)  # no unit meets the rule
+    table = analysis.fit_table(never, n_boot=10)
+    assert list(table["model"]) == list(analysis.MODELS) and not table["fit_ok"].any()
+    assert table[["b", "b_lo", "aic", "loso_rmse"]].isna().all().all() and (table["points"] == 0).all()
+    assert not table["best_loso"].any()
+    one = _synthetic(lambda n: 100 + 0 * n)
+    one = one[one["n"] == SIZES[0]]
+    assert not analysis.fit_table(one, n_boot=10)["fit_ok"].any()
+
+
+def test_bootstrap_is_undefined_when_a_size_has_one_point():
+    ts = _synthetic(lambda n: 100 + 300 * np.log(n), seeds=1)
+    ci = analysis.bootstrap(ts["n"], ts["t_star"], ts["seed"], "log", n_boot=20, at=[32000])
+    assert all(math.isnan(ci[k]) for k in ("a_lo", "a_hi", "b_lo", "b_hi", "failed"))
+    assert np.isnan(ci["pred_lo"]).all()
+    # a fit on one seed per size still has a slope, but its table row has no interval
+    row = analysis.fit_table(ts, n_boot=20).set_index("model").loc["log"]
+    assert math.isfinite(row["b"]) and math.isnan(row["b_lo"])
+
+
+def test_model_choice_and_out_of_sample_need_three_sizes():
+    ts = _synthetic(lambda n: 100 + 300 * np.log(n))
+    two = ts[ts["n"].isin(SIZES[:2])]
+    assert all(math.isnan(v) for v in analysis.model_choice(two["n"], two["t_star"], n_boot=5).values())
+    assert all(math.isnan(v) for v in analysis.model_choice([], [], n_boot=5).values())
+    assert all(math.isnan(v) for v in analysis.out_of_sample(two, "log").values())
+
+
+def test_paired_steps_keeps_its_columns_with_one_size():
+    ts = _synthetic(lambda n: 100 + 0 * n)
+    steps = analysis.paired_steps(ts[ts["n"] == SIZES[0]])
+    assert steps.empty and list(steps.columns) == analysis.PAIRED_COLUMNS
+
+
+def test_ratio_change_is_the_paired_growth_factor():
+    rows = [{"n": n, "seed": s, "t_star": base * (1 + s / 10) + (j if n == 200 else 0)}
+            for n, base in [(100, 100.0), (200, 200.0)] for s, j in zip(range(4), [3.0, -2.0, 1.0, -4.0])]
+    ts = pd.DataFrame(rows)
+    got = analysis.ratio_change(ts, 100, 200)
+    a, b = ts[ts["n"] == 100]["t_star"], ts[ts["n"] == 200]["t_star"]
+    assert got["ratio"] == pytest.approx(b.mean() / a.mean()) and got["seeds"] == 4
+    change = analysis.paired_change(ts, 100, 200)
+    assert got["lo"] == pytest.approx(1 + change["ci_lo"] / a.mean()) and got["lo"] < got["ratio"] < got["hi"]
+    one = analysis.ratio_change(ts[ts["seed"] == 0], 100, 200)
+    assert math.isfinite(one["ratio"]) and math.isnan(one["lo"]) and math.isnan(one["hi"])
+    zero = analysis.ratio_change(ts.assign(t_star=np.where(ts["n"] == 100, 0.0, ts["t_star"])), 100, 200)
+    assert math.isnan(zero["ratio"])
+    never = analysis.ratio_change(ts.assign(t_star=np.nan), 100, 200)
+    assert never["seeds"] == 0 and math.isnan(never["ratio"])

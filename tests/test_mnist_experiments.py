@@ -1,5 +1,6 @@
 """Chapter 3's experiments (companion.experiments.mnist) on the engine: keys, stored units, no data read
 when every unit is stored, the NTK study, and the chapter summary."""
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -88,16 +89,49 @@ def test_output_scale_is_the_least_squares_scalar():
     assert mnist.output_scale(out, y) == pytest.approx(0.5)
 
 
+def _expected_after_peak_words(sgd, level):
+    """The after-peak verdict recomputed from the frame alone (first crossing of ``level`` by the
+    greedy training accuracy on the grid, a paired t-test with scipy), not with the chapter's code."""
+    from scipy import stats
+
+    rows = sgd[(sgd["method"] == "greedy") & (sgd["split"] == "train")].sort_values("t")
+    t_star = {}
+    for (n, seed), g in rows.groupby(["n", "seed"]):
+        hit = np.flatnonzero(g["accuracy"].to_numpy() >= level)
+        if len(hit):
+            i, t, v = hit[0], np.log1p(g["t"].to_numpy(float)), g["accuracy"].to_numpy()
+            t_star[n, seed] = 0.0 if i == 0 else float(np.expm1(t[i - 1] + (level - v[i - 1]) / (v[i] - v[i - 1])
+                                                                 * (t[i] - t[i - 1])))
+    means = pd.Series(t_star).groupby(level=0).mean()
+    n_peak, last = means.idxmax(), means.index.max()
+    if n_peak == last:
+        return "peaks at the largest N" if last == sgd["n"].max() else "is not defined beyond"
+    pairs = [(t_star[n_peak, s], t_star[last, s]) for (n, s) in t_star if n == n_peak and (last, s) in t_star]
+    if len(pairs) < 2:
+        return "cannot be tested" if pairs else "is not defined"
+    a, b = np.array(pairs).T
+    p_value = stats.ttest_rel(b, a).pvalue
+    return "does not change significantly" if p_value >= 0.05 else ("rises" if (b - a).mean() > 0 else "falls")
+
+
 def test_summary_on_a_tiny_sweep(tmp_path):
     p, options = _check(tmp_path)
-    summary = mnist.summarize(mnist.run(p, options), p)
+    frames = mnist.run(p, options)
+    summary = mnist.summarize(frames, p)
     n = summary.numbers
     assert n["ch3_n_units"] == 11 and n["ch3_width"] == 8
     assert 0 <= n["ch3_final_greedy_train"] <= 1
-    assert n["ch3_after_peak_words"] in ("rises", "falls", "does not change significantly",
-                                         "peaks at the largest N")
     assert set(summary.tables["thresholds"]) == {"dense", "greedy", "difference"}
-    assert n["ch3_ntk_lr"] in (1.0, 2.0)
+    # the verdict after the peak is the one the tiny sweep's own thresholds imply
+    assert n["ch3_after_peak_words"].startswith(_expected_after_peak_words(frames["sgd"], p.level))
+    # the tuned NTK step: the lowest mean final training loss of the dense network, recomputed here
+    ntk = frames["ntk"]
+    dense = ntk[(ntk["method"] == "dense") & (ntk["split"] == "train") & (ntk["output_scale"] == "none")
+                & (ntk["t"] == ntk["t"].max())]
+    assert n["ch3_ntk_lr"] == dense.groupby("lr")["loss"].mean().idxmin()
+    # a quantity the tiny sweep cannot define is said in words, never glued as NaN
+    assert not [k for k, v in n.items() if isinstance(v, float) and not np.isfinite(v)]
+    assert n["ch3_seed_sd_min"] == mnist.UNDEFINED  # one seed reaches the level at each size
 
 
 def test_pool_centring_is_the_same_for_every_n_and_subsets_are_nested():
@@ -114,6 +148,9 @@ def test_pool_centring_is_the_same_for_every_n_and_subsets_are_nested():
 
 
 def test_sgd_drops_no_image_and_a_longer_budget_keeps_the_trajectory():
+    # A determinism check of the SGD stream: under a constant step the states up to a checkpoint cannot
+    # depend on later checkpoints, so this holds by construction. It is no evidence about chapter 3's
+    # plateau, and the chapter does not cite it as such.
     from companion.model import TwoLayerNet
 
     ds = data.mnist(50, seed=0, source="embedded", center="pool").train.to(dtype=torch.float32)

@@ -201,10 +201,12 @@ class _Chapter3Experiment(engine.Experiment):
     """What chapter 3's experiments share: the folder prefix, the tolerance and the checkpoint grid."""
 
     name = "ch3"
-    # float32 pre-training over thousands of steps: losses measured to drift by up to 4e-5 (relative)
-    # between an AVX2 and an AVX-512 CPU, accuracies by no sample; a code change moves them by orders more.
-    # A greedy pick at a near-tie can flip with those last bits and change one checkpoint's subnetwork:
-    # on another CPU at most 2% of a unit's rows may differ beyond the tolerance.
+    # float32 pre-training over thousands of steps. Measured (scripts/numerics.py --drift: 8 numeric
+    # configurations, the cheapest unit of each arm, against the committed results): SGD losses drift
+    # by at most 2.4e-5 relative and accuracies by 1e-4 (one image in 10,000), GD by 1.4e-6 and 1e-3;
+    # in the NTK study (4,000 steps at step 64, k up to 1,024 with repeats) a near-tie pick flips and
+    # changes that checkpoint's subnetwork (see NtkStudy). At most 2% of a unit's rows may differ beyond
+    # rtol 1e-3 / atol 5e-3: a code change moves nearly every row by far more.
     tolerance = {"rtol": 1e-3, "atol": 5e-3, "max_share": 0.02}
 
     @property
@@ -335,6 +337,11 @@ class NtkStudy(_Chapter3Experiment):
     n_test: int
     source: str
     dtype: str = "float32"
+    # 4,000 float32 steps at step 64, greedy up to k = 1,024 with repeats: near-tie picks flip with the
+    # last bits and change that checkpoint's subnetwork. Measured (scripts/numerics.py --drift): 9% of
+    # rows differ at all, by up to 0.012 in accuracy and 2.4% in loss, and up to 1.9% of rows beyond
+    # rtol 1e-3 / atol 5e-3 (PyTorch's baseline kernels): 5% may.
+    tolerance = {"rtol": 1e-3, "atol": 5e-3, "max_share": 0.05}
 
     def units(self):
         return [(lr, s) for lr in self.lrs for s in self.seeds]
@@ -432,6 +439,13 @@ class Summary:
     tables: dict
 
 
+#: Significance level of every paired test whose verdict the prose states in words.
+ALPHA = 0.05
+#: How a number that cannot be computed for a setting is glued (never NaN). The prose quotes such a
+#: quantity only through a sentence built next to it, which says why it is undefined.
+UNDEFINED = "not defined for these settings"
+
+
 def _ratio(a, b) -> float:
     """a / b, NaN when b is zero or either is missing (a threshold met at t = 0 has T* = 0)."""
     a, b = float(a), float(b)
@@ -442,14 +456,37 @@ def _grid_ratio(steps: int, first: int, num: int) -> float:
     return float((steps / first) ** (1 / max(num - 2, 1)))
 
 
+def _finite(*values) -> bool:
+    return all(v is not None and np.isfinite(float(v)) for v in values)
+
+
+def _n(n) -> str:
+    return f"{int(n):,}"
+
+
+def _b_interval(b, lo, hi) -> str:
+    """A fitted slope and its bootstrap interval in words, for the fit table."""
+    if not _finite(b):
+        return "not fitted"
+    return f"{b:.3g} ({lo:.3g} to {hi:.3g})" if _finite(lo, hi) else f"{b:.3g} (no interval)"
+
+
 def _fits(ts: pd.DataFrame, n_boot: int, label: str) -> pd.DataFrame:
-    """The three laws fitted to one set of thresholds, with the bootstrap share of LOSO wins."""
-    ok = ts[np.isfinite(ts["t_star"])].assign(quantity=label)
-    table = analysis.fit_table(ok, n_boot=n_boot, by="quantity")
-    shares = (analysis.model_choice(ok["n"], ok["t_star"], n_boot=min(n_boot, 200))
-              if ok["n"].nunique() >= 3 else dict.fromkeys(analysis.MODELS, np.nan))
-    table["loso_win_share"] = table["model"].map(shares)
+    """The three laws fitted to one set of thresholds (units whose T* is NaN left out; too few sizes
+    give NaN rows, see :func:`analysis.fit_table`), with the bootstrap share of LOSO wins and the slope
+    with its interval in words (``b_interval``)."""
+    table = analysis.fit_table(ts.assign(quantity=label), n_boot=n_boot, by="quantity")
+    ok = ts[np.isfinite(ts["t_star"])]
+    table["loso_win_share"] = table["model"].map(analysis.model_choice(ok["n"], ok["t_star"],
+                                                                       n_boot=min(n_boot, 200)))
+    table["b_interval"] = [_b_interval(*v) for v in zip(table["b"], table["b_lo"], table["b_hi"])]
     return table
+
+
+def _fit_row(fits: pd.DataFrame, quantity: str, model: str) -> pd.Series:
+    rows = fits[(fits["quantity"] == quantity) & (fits["model"] == model)]
+    return rows.iloc[0] if len(rows) else pd.Series({"b": np.nan, "b_lo": np.nan, "b_hi": np.nan,
+                                                     "fit_ok": False})
 
 
 def _means(ts: pd.DataFrame) -> pd.DataFrame:
@@ -467,16 +504,178 @@ def _threshold_frames(frame: pd.DataFrame, rules: dict) -> dict:
     return {"greedy": greedy, "dense": dense, "difference": diff}
 
 
-def _verdict_words(change: dict) -> str:
-    """'rises', 'falls' or 'does not change significantly' for a paired change (5% level)."""
-    if not np.isfinite(change.get("p_value", np.nan)) or change["p_value"] >= 0.05:
+# --------------------------------------------------------------------------------------------------
+# Sentences chosen from the numbers: every statement of the chapter that the data could contradict
+
+
+@dataclass(frozen=True)
+class _Words:
+    """How the prose names the rule and the budget of one arm."""
+
+    reach: str      # "reaches the level" (a seed ...)
+    reached: str    # "the level is reached"
+    unit: str       # "SGD steps"
+    short: str      # "steps"
+    budget: int
+
+
+def _rule_words(rules: dict) -> dict:
+    metric = rules["metric"]
+    if rules["rule"] == "reaches":
+        target = f"For a fixed {metric} target"
+        meets = (f"first reaches {rules['level']:.2f} training accuracy" if metric == "accuracy" else
+                 f"first reaches a training loss of {rules['level']:g}")
+        return {"target": target, "meets": meets, "reach": "reaches the level", "reached": "the level is reached"}
+    return {"target": f"For a tolerance of {rules['delta']:g} from the curve's own best {metric}",
+            "meets": f"first comes within {rules['delta']:g} of its best training {metric}",
+            "reach": "meets the rule", "reached": "the rule is met"}
+
+
+def _p_ok(change) -> bool:
+    return change is not None and _finite(change.get("p_value", np.nan))
+
+
+def _sig_up(change) -> bool:
+    return _p_ok(change) and change["p_value"] < ALPHA and change["mean"] > 0
+
+
+def _sig_down(change) -> bool:
+    return _p_ok(change) and change["p_value"] < ALPHA and change["mean"] < 0
+
+
+def _untested(change: dict, w: _Words) -> str:
+    """Why a paired change has no test."""
+    sizes = f"both N = {_n(change['n_from'])} and {_n(change['n_to'])}"
+    if change["seeds"] == 0:
+        return f"no seed {w.reach} at {sizes}"
+    if change["seeds"] == 1:
+        return f"only one seed {w.reach} at {sizes}"
+    return "every seed changes by the same amount, so there is no spread to test"
+
+
+def _verdict_words(change: dict, w: _Words | None = None) -> str:
+    """'rises', 'falls' or 'does not change significantly' for a paired change (ALPHA), or why it
+    cannot say."""
+    w = w or _Words("reaches the level", "the level is reached", "steps", "steps", 0)
+    if change["seeds"] == 0:
+        return f"is not defined ({_untested(change, w)})"
+    if not _p_ok(change):
+        return f"cannot be tested ({_untested(change, w)})"
+    if change["p_value"] >= ALPHA:
         return "does not change significantly"
     return "rises" if change["mean"] > 0 else "falls"
 
 
-def _laws_text(fits: pd.DataFrame) -> str:
+def _change_stats(change: dict, w: _Words) -> str:
+    """'paired over 10 seeds: -5 steps, 95% interval -59 to +50', or what is missing."""
+    s = change["seeds"]
+    if s == 0:
+        return _untested(change, w)
+    text = ("one seed: " if s == 1 else f"paired over {s} seeds: ") + f"{change['mean']:+.0f} {w.short}"
+    if _finite(change["ci_lo"], change["ci_hi"]):
+        return text + f", 95% interval {change['ci_lo']:+.0f} to {change['ci_hi']:+.0f}"
+    return text + (", no interval" if s == 1 else ", the same in every seed")
+
+
+def _sizes_list(sizes) -> str:
+    """'N = 500', 'N = 500 and 1,000', 'N = 500, 1,000 and 2,000'."""
+    names = [_n(n) for n in sizes]
+    return "N = " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1])
+
+
+def _coverage(ts: pd.DataFrame, w: _Words) -> str:
+    """'' when every seed meets the rule at every size; else which sizes fall short, in words."""
+    partial, none = [], []
+    for n, g in ts.groupby("n"):
+        k, total = int(g["reached"].sum()), len(g)
+        if k == 0:
+            none.append(n)
+        elif k < total:
+            partial.append(f"by {k} of the {total} seeds at N = {_n(n)}")
+    if none:
+        partial.append(f"by no seed at {_sizes_list(none)}")
+    if not partial:
+        return ""
+    return f"within the {w.budget:,} {w.short} {w.reached} " + " and ".join(partial)
+
+
+def _with_coverage(text: str, ts: pd.DataFrame, w: _Words) -> str:
+    cov = _coverage(ts, w)
+    return f"{text} ({cov})" if cov else text
+
+
+def _tstar_at(ts: pd.DataFrame, n: int, w: _Words, note: bool = True) -> str:
+    """'after 185 SGD steps at N = 500' (the mean over the seeds that get there; ``note``: say how many
+    do when not all)."""
+    g = ts[ts["n"] == n]
+    k, total = int(g["reached"].sum()), len(g)
+    if k == 0:
+        return (f"at N = {_n(n)} in none of the {total} seeds within the {w.budget:,} {w.short}" if note else
+                f"at N = {_n(n)} in no seed")
+    text = f"after {g['t_star'].mean():.0f} {w.unit} at N = {_n(n)}"
+    return text if k == total or not note else text + f" (the mean of the {k} of {total} seeds that get there)"
+
+
+def _range_words(ts: pd.DataFrame, a: int, b: int, w: _Words, why: bool = True) -> str:
+    """'150 to 335 steps', the mean T* at sizes a and b, or which end is undefined (``why``: and why)."""
+    means = ts.groupby("n")["t_star"].mean()
+    ma, mb = means.get(a, np.nan), means.get(b, np.nan)
+    if _finite(ma, mb):
+        return f"{ma:.0f} to {mb:.0f} {w.short}"
+    reason = f": no seed {w.reach} there" if why else ""
+    if not _finite(ma) and not _finite(mb):
+        return f"not defined at N = {_n(a)} or {_n(b)}{reason}"
+    ends = [f"{m:.0f} {w.short} at N = {_n(n)}" if _finite(m) else f"not defined at N = {_n(n)}{reason}"
+            for n, m in ((a, ma), (b, mb))]
+    return f"{ends[0]} and {ends[1]}"
+
+
+def _shape(ts: pd.DataFrame, w: _Words) -> dict:
+    """How T*(N) moves, from paired tests (ALPHA) over the sizes where some seed meets the rule:
+    ``n0`` is the size to which the last step between neighbouring sizes rises significantly (the
+    largest size if none does but the whole range does). The threshold "grows" only when the change
+    from the smallest size to ``n0`` is positive and significant; "then stops" only when, beyond, the
+    change from ``n0`` to the largest size is testable and not significant. Returns the words and
+    the tests they rest on (``rise``, ``tail``)."""
+    means = ts.groupby("n")["t_star"].mean().dropna()
+    out = {"defined": len(means) >= 2, "grows": False, "stops": False, "rise": None, "tail": None,
+           "first": None, "n0": None, "last": None}
+    if len(means) < 2:
+        out["words"] = f"cannot be traced: {w.reached} at {'no size' if not len(means) else 'one size only'}"
+        return out
+    first, last = int(means.index.min()), int(means.index.max())
+    sub = ts[ts["n"].isin(means.index)]
+    steps = analysis.paired_steps(sub)
+    rising = steps[np.array([_sig_up(r) for r in steps.to_dict("records")], dtype=bool)]
+    n0 = int(rising["n_to"].iloc[-1]) if len(rising) else last
+    rise = analysis.paired_change(sub, first, n0)
+    if not _sig_up(rise) and n0 != last:  # a significant step but no significant rise overall
+        n0, rise = last, analysis.paired_change(sub, first, last)
+    tail = analysis.paired_change(sub, n0, last) if n0 != last else None
+    out |= {"first": first, "n0": n0, "last": last, "rise": rise, "tail": tail}
+    if _sig_up(rise):
+        out["grows"] = True
+        if tail is None or _sig_up(tail):
+            words = f"grows up to N = {_n(last)}"
+        elif _sig_down(tail):
+            words = "grows, then falls"
+        elif _p_ok(tail):
+            words, out["stops"] = "grows, then stops", True
+        else:
+            words = f"grows up to N = {_n(n0)}; whether it then stops cannot be tested: {_untested(tail, w)}"
+    elif _sig_down(rise):
+        words = "falls"
+    elif _p_ok(rise):
+        words = "does not change significantly"
+    else:
+        words = f"cannot be tested for a change: {_untested(rise, w)}"
+    out["words"] = words
+    return out
+
+
+def _shares_text(shares: dict) -> str:
     """Which of the three laws the data can tell apart: the bootstrap share of LOSO wins of each."""
-    shares = fits.set_index("model")["loso_win_share"]
+    shares = pd.Series(shares, dtype=float)
     if shares.isna().all():
         return "the laws cannot be compared (the rule is met at fewer than three sizes)"
     best = shares.idxmax()
@@ -489,11 +688,114 @@ def _laws_text(fits: pd.DataFrame) -> str:
             f"each law has the lowest leave-one-size-out error: {parts})")
 
 
+def _laws_text(fits: pd.DataFrame) -> str:
+    return _shares_text(fits.set_index("model")["loso_win_share"].to_dict())
+
+
+def _increments(steps: pd.DataFrame, w: _Words) -> str:
+    """'+61%, +25%, ...': the relative change of the mean T* from each size to the next."""
+    if not len(steps):
+        return "no step (one size only)"
+    parts = [f"{v:+.0%}" if _finite(v) else "not defined" for v in steps["rel_mean"]]
+    why = f"(no seed {w.reach} at both sizes, or T* is 0 at the smaller)"
+    if all(v == "not defined" for v in parts):
+        return f"not defined at any step {why}"
+    return ", ".join(parts) + (f" (not defined: {why[1:-1]})" if "not defined" in parts else "")
+
+
+def _step_words(row: dict, w: _Words) -> str:
+    """'from N = 4,000 to 8,000 it changes by +19 iterations (95% interval -60 to +99, p = 0.50)'."""
+    head = f"from N = {_n(row['n_from'])} to {_n(row['n_to'])}"
+    if row["seeds"] == 0:
+        return f"{head} its change is not defined ({_untested(row, w)})"
+    text = f"{head} it changes by {row['mean']:+.0f} {w.short}"
+    if _p_ok(row):
+        return text + f" (95% interval {row['ci_lo']:+.0f} to {row['ci_hi']:+.0f}, p = {row['p_value']:.2f})"
+    return text + f" ({_untested(row, w)})"
+
+
+def _steps(x: float, unit: str = "steps") -> str:
+    """'12 steps', '1 step'."""
+    return f"{x:.0f} {unit[:-1] if round(x) == 1 else unit}"
+
+
+def _is_are(k: int) -> str:
+    return "are" if k > 1 else "is"
+
+
+def _rise_sentence(steps: pd.DataFrame, who: str, w: _Words) -> tuple[str, str]:
+    """The last significant rise between neighbouring sizes and what follows it, as a sentence about
+    ``who`` and as a short parenthesis."""
+    if not len(steps):
+        return ("There is one size only, so no step between sizes", "one size only")
+    rows = steps.to_dict("records")
+    rising = [r for r in rows if _sig_up(r)]
+    if rising:
+        last = rising[-1]
+        head = (f"The last step at which {who} threshold rises significantly (5% level) is from "
+                f"N = {_n(last['n_from'])} to {_n(last['n_to'])}")
+        short = f"last significant rise from N = {_n(last['n_from'])} to {_n(last['n_to'])}"
+        flat = [r for r in rows if r["n_from"] >= last["n_to"]]
+        if not flat:
+            return head + ", the last step measured", short + ", the last step measured"
+        sizes = [abs(r["mean"]) for r in flat if _finite(r["mean"])]
+        if not sizes:
+            return (head + f"; the {len(flat)} steps after it are not defined (no seed {w.reach} at both sizes)",
+                    short + ", then steps that are not defined")
+        k = sum(_p_ok(r) and r["p_value"] < ALPHA for r in flat)
+        return (head + f"; over the {len(flat)} steps after it the mean changes are at most "
+                f"{_steps(max(sizes), w.short)} in size, and {k} of them {_is_are(k)} significant at the 5% level",
+                short + f", then at most {_steps(max(sizes), w.short)}")
+    sizes = [abs(r["mean"]) for r in rows if _finite(r["mean"])]
+    if not any(_p_ok(r) for r in rows):
+        reason = _untested(rows[0], w)
+        return (f"No step between neighbouring sizes can be tested ({reason})", f"no step can be tested ({reason})")
+    k = sum(_p_ok(r) and r["p_value"] < ALPHA for r in rows)
+    falls = "none of them is significant" if k == 0 else f"{k} of them {_is_are(k)} a significant fall"
+    return (f"No step between neighbouring sizes rises significantly (5% level); the mean changes are at "
+            f"most {_steps(max(sizes), w.short)} in size, and {falls}",
+            f"no significant rise; changes of at most {_steps(max(sizes), w.short)}")
+
+
+def _sizes_met(summed: pd.DataFrame, optimizer: str, method: str) -> dict:
+    """{n: the smallest eps} for every size at which every seed meets the summed target."""
+    sub = summed[(summed["optimizer"] == optimizer) & (summed["method"] == method) & (summed["reached"] == 1.0)]
+    return {int(n): float(g["eps"].min()) for n, g in sub.groupby("n")}
+
+
+def _met_words(summed: pd.DataFrame, method: str) -> tuple[str, int]:
+    """Where every seed of ``method`` meets the theorem's target, in words ('only at N = 250 (GD,
+    eps = 50)', 'at no size'), and the most sizes met within one arm and one eps (a law needs three)."""
+    parts, most = [], 0
+    for optimizer in ("sgd", "gd"):
+        met = _sizes_met(summed, optimizer, method)
+        parts += [f"N = {_n(n)} ({optimizer.upper()}, ε = {eps:g})" for n, eps in met.items()]
+        sub = summed[(summed["optimizer"] == optimizer) & (summed["method"] == method)]
+        for _, g in sub.groupby("eps"):
+            most = max(most, int((g["reached"] == 1.0).sum()))
+    if not parts:
+        return "at no size", 0
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return ("only at " if most < 3 else "at ") + listed, most
+
+
+def _headline(shape: dict, rw: dict, ts: pd.DataFrame, w: _Words) -> str:
+    return _with_coverage(f"{rw['target']} the threshold {shape['words']}", ts, w)
+
+
+# --------------------------------------------------------------------------------------------------
+
+
 def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
-    """Every number chapter 3's prose quotes, and the tables its figures draw."""
+    """Every number chapter 3's prose quotes, and every sentence whose truth depends on them (chosen
+    here from the numbers), and the tables its figures draw. A number that cannot be computed for the
+    settings is glued as ``UNDEFINED``; the sentence that would quote it says why instead."""
     rules = p.rules
+    rw = _rule_words(rules)
     sgd, gd, ntk, units = frames["sgd"], frames["gd"], frames["ntk"], frames["units"]
     sweep, gd_sweep = p.sweep("sgd"), p.sweep("gd")
+    w = _Words(rw["reach"], rw["reached"], "SGD steps", "steps", p.steps)
+    wg = _Words(rw["reach"], rw["reached"], "GD iterations", "iterations", p.gd_steps)
     smallest, largest = min(p.sizes), max(p.sizes)
     out = {"ch3_width": p.width, "ch3_k": p.k, "ch3_steps": p.steps,
            "ch3_num_checkpoints": len(sweep.checkpoints),
@@ -525,13 +827,15 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
     else:
         out["ch3_rule_text"] = (f"the first t at which the training {rules['metric']} is within "
                                 f"{rules['delta']:g} of its best over the grid")
+    out["ch3_meets_words"] = rw["meets"]
 
     # Is the subnetwork useful, and how good does it get?
     use = analysis.usefulness(sgd).set_index("method")
     for method in METHODS:
         out[f"ch3_{method}_best_worst"] = float(use.loc[method, "best_acc_worst_n"])
         out[f"ch3_{method}_best_best"] = float(use.loc[method, "best_acc_best_n"])
-    t0 = sgd[(sgd["t"] == 0) & (sgd["split"] == "train")]
+    train = sgd[sgd["split"] == "train"]
+    t0 = train[train["t"] == 0]
     out["ch3_greedy_t0"] = float(t0[t0["method"] == "greedy"]["accuracy"].mean())
     out["ch3_dense_t0"] = float(t0[t0["method"] == "dense"]["accuracy"].mean())
 
@@ -546,52 +850,276 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
                 f"ch3_{q}_tstar_largest": float(m.get(largest, np.nan)),
                 f"ch3_{q}_reached": float(th[q]["reached"].mean()),
                 f"ch3_{q}_laws": _laws_text(fits[fits["quantity"] == q])}
-        log = fits[(fits["quantity"] == q) & (fits["model"] == "log")].iloc[0]
-        out |= {f"ch3_{q}_log_b": float(log["b"]), f"ch3_{q}_log_b_lo": float(log.get("b_lo", np.nan)),
-                f"ch3_{q}_log_b_hi": float(log.get("b_hi", np.nan))}
-        power = fits[(fits["quantity"] == q) & (fits["model"] == "power")].iloc[0]
+        log = _fit_row(fits, q, "log")
+        out |= {f"ch3_{q}_log_b": float(log["b"]), f"ch3_{q}_log_b_lo": float(log["b_lo"]),
+                f"ch3_{q}_log_b_hi": float(log["b_hi"])}
+        power = _fit_row(fits, q, "power")
         out[f"ch3_{q}_power_b"] = float(power["b"])
         out[f"ch3_{q}_power_ok"] = "converged" if power["fit_ok"] else "failed to converge"
+    reached = th["greedy"]["reached"]
+    if reached.all():
+        out["ch3_greedy_good_words"] = "becomes good"
+    elif reached.any():
+        out["ch3_greedy_good_words"] = (f"becomes good in {reached.mean():.0%} of the units only (the others "
+                                        f"never {w.reach.replace('reaches', 'reach').replace('meets', 'meet')} "
+                                        f"within the {p.steps:,} steps)")
+    else:
+        out["ch3_greedy_good_words"] = f"never becomes good (no unit {w.reach} within the {p.steps:,} steps)"
+    g0, d0 = out["ch3_greedy_t0"], out["ch3_dense_t0"]
+    if g0 > d0:
+        text = (f"Even at t = 0 greedy selection reaches {g0:.3f} training accuracy (the dense network "
+                f"{d0:.3f}): choosing which random features to keep is itself a fit to the training labels, so "
+                "\"good training error\" needs a level well above that")
+        at_zero = float((th["greedy"]["t_star"] == 0).mean())
+        if at_zero > 0:
+            text += f"; with the rule used here {at_zero:.0%} of the units meet it already at t = 0"
+        out["ch3_t0_sentence"] = text
+    else:
+        out["ch3_t0_sentence"] = (f"At t = 0 greedy selection reaches {g0:.3f} training accuracy, no more "
+                                  f"than the dense network ({d0:.3f})")
+    by_n = train[train["method"].isin(["greedy", "dense"])].groupby(["t", "n", "method"])["accuracy"].mean().unstack()
+    start = by_n.loc[0]
+    end = by_n.loc[max(sweep.checkpoints)]
+
+    def where(mask, side, other, name):
+        k, total = int(mask.sum()), len(mask)
+        if k in (0, total):
+            return f"{side if k else other} {name} at every N"
+        return f"{side} {name} at {k} of the {total} sizes and {other} it at the others"
+
+    out["ch3_start_end_sentence"] = (
+        f"At t = 0 the subnetwork is {where(start['greedy'] > start['dense'], 'above', 'at or below', 'the dense network')}; "
+        f"at the end of pre-training it is {where(end['greedy'] < end['dense'], 'below', 'at or above', 'it')}")
+
+    # The shape of T*(N), from paired tests
+    shapes = {q: _shape(th[q], w) for q in ("greedy", "dense")}
+    shape = shapes["greedy"]
+    out["ch3_verdict_headline"] = _headline(shape, rw, th["greedy"], w)
+    out["ch3_verdict_why"] = "Why it stops" if shape["stops"] else "What the controls say"
     g_means = means["greedy"]["mean"].dropna()
-    n_peak = int(g_means.idxmax())
-    out |= {"ch3_greedy_n_peak": n_peak, "ch3_greedy_t_peak": float(g_means.max())}
     steps = {q: analysis.paired_steps(th[q]) for q in ("greedy", "dense")}
-    out["ch3_greedy_increments"] = ", ".join(f"{v:+.0%}" for v in steps["greedy"]["rel_mean"])
-    out["ch3_dense_increments"] = ", ".join(f"{v:+.0%}" for v in steps["dense"]["rel_mean"])
-    # Units whose subnetwork crosses the level more than once (then "the first crossing" depends on
-    # which checkpoints are recorded, whatever the interpolation)
-    if rules["rule"] == "reaches":
-        sign = lambda g: np.sign((g[rules["metric"]] - rules["level"]) * (1 if rules["metric"] == "accuracy" else -1))
-        curves = sgd[(sgd["method"] == "greedy") & (sgd["split"] == "train")].sort_values("t")
-        crossings = curves.groupby(["n", "seed"]).apply(lambda g: int((np.diff(sign(g)) != 0).sum()),
-                                                        include_groups=False)
-        out["ch3_multi_cross_share"] = float((crossings > 1).mean())
-    after = analysis.paired_change(th["greedy"], n_peak, largest) if n_peak != largest else \
-        {"mean": 0.0, "ci_lo": np.nan, "ci_hi": np.nan, "p_value": np.nan, "up": 0, "down": 0,
-         "seeds": 0, "rel_mean": 0.0}
-    out |= {"ch3_after_peak_mean": after["mean"], "ch3_after_peak_lo": after["ci_lo"],
-            "ch3_after_peak_hi": after["ci_hi"], "ch3_after_peak_p": after["p_value"],
-            "ch3_after_peak_up": after["up"], "ch3_after_peak_down": after["down"],
-            "ch3_after_peak_words": _verdict_words(after) if n_peak != largest else "peaks at the largest N"}
-    for q in ("greedy", "dense"):
-        sig = steps[q][(steps[q]["p_value"] < 0.05) & (steps[q]["mean"] > 0)]
-        out[f"ch3_{q}_last_rise"] = (f"from N = {int(sig['n_from'].iloc[-1]):,} to "
-                                     f"{int(sig['n_to'].iloc[-1]):,}" if len(sig) else "none")
+    out["ch3_greedy_increments"] = _increments(steps["greedy"], w)
+    out["ch3_dense_increments"] = _increments(steps["dense"], w)
+    after = None
+    if len(g_means):
+        n_peak = int(g_means.idxmax())
+        last_defined = int(g_means.index.max())
+        out |= {"ch3_greedy_n_peak": n_peak, "ch3_greedy_t_peak": float(g_means.max())}
+        if n_peak != last_defined:
+            after = analysis.paired_change(th["greedy"], n_peak, last_defined)
+    if after is not None:
+        out |= {"ch3_after_peak_mean": after["mean"], "ch3_after_peak_lo": after["ci_lo"],
+                "ch3_after_peak_hi": after["ci_hi"], "ch3_after_peak_p": after["p_value"],
+                "ch3_after_peak_up": after["up"], "ch3_after_peak_down": after["down"],
+                "ch3_after_peak_words": _verdict_words(after, w)}
+        to_largest = ("the largest size" if last_defined == largest else
+                      f"the largest size at which it is defined, N = {_n(last_defined)}")
+        stats = (f"95% interval {after['ci_lo']:+.0f} to {after['ci_hi']:+.0f}, p = {after['p_value']:.2f}"
+                 if _p_ok(after) else _untested(after, w))
+        out["ch3_after_peak_sentence"] = (
+            f"From the size of the largest mean threshold, N = {_n(n_peak)}, to {to_largest}, the threshold "
+            f"{out['ch3_after_peak_words']}: the change is {after['mean']:+.0f} steps ({stats}; "
+            f"{after['up']} seeds rise and {after['down']} fall)")
+    else:
+        out |= {"ch3_after_peak_mean": 0.0, "ch3_after_peak_lo": np.nan, "ch3_after_peak_hi": np.nan,
+                "ch3_after_peak_p": np.nan, "ch3_after_peak_up": 0, "ch3_after_peak_down": 0,
+                "ch3_after_peak_words": ("peaks at the largest N" if int(g_means.index.max()) == largest else
+                                         f"is not defined beyond N = {_n(g_means.index.max())} (no seed {w.reach} "
+                                         "there)") if len(g_means) else f"is not defined ({w.reached} at no size)"}
+        out["ch3_after_peak_sentence"] = (
+            f"The largest mean threshold is at the largest size at which it is defined, N = {_n(g_means.idxmax())}: "
+            "there is no change after it to test" if len(g_means) else
+            f"The largest mean threshold cannot be located: {w.reached} at no size")
+    # the verdict's account of the subnetwork's threshold
+    reach = _tstar_at(th["greedy"], smallest, w, note=False)
+    if len(g_means) >= 2 and out["ch3_greedy_n_peak"] != smallest:
+        reach += f" and after {out['ch3_greedy_t_peak']:.0f} at N = {_n(out['ch3_greedy_n_peak'])}"
+    elif len(g_means) >= 2:
+        reach += ", the largest mean of all sizes"
+    if after is not None:
+        reach += (f"; from there to N = {_n(int(g_means.index.max()))} it {out['ch3_after_peak_words']} "
+                  f"({_change_stats(after, w)})")
+    elif len(g_means) >= 2:
+        reach += ("; that is the largest size measured" if int(g_means.index.max()) == largest else
+                  "; beyond it the threshold is not defined")
+    out["ch3_verdict_reach"] = (_with_coverage(reach, th["greedy"], w) if len(g_means) else
+                                f"at no size within the {p.steps:,} steps")
+    # the dense control
+    dense_range = _range_words(th["dense"], smallest, largest, w)
+    d_greedy, d_dense, d_diff = (means[q]["mean"].get(largest, np.nan) - means[q]["mean"].get(smallest, np.nan)
+                                 for q in ("greedy", "dense", "difference"))
+    follows = _finite(d_diff, d_dense) and abs(d_diff) < abs(d_dense)
+    if shape["defined"] and shapes["dense"]["words"] == shape["words"] and not shape["words"].startswith("cannot"):
+        text = f"The dense network's own threshold has the same shape ({dense_range})"
+        text += (", so a fixed-level T*(N) mostly measures how fast the dense network learns" if follows else
+                 ", but the difference between the two changes as much as the dense threshold itself")
+    else:
+        text = f"The dense network's own threshold {shapes['dense']['words']} ({dense_range})"
+    out["ch3_verdict_dense"] = text
+    # the difference, section 2
+    diff_means = means["difference"]["mean"].dropna()
+    defined = _finite(d_diff, d_dense, d_greedy)
+    if defined:
+        head = (f"the difference between the two (per seed) goes from {means['difference']['mean'][smallest]:.0f} "
+                f"steps at the smallest N to {means['difference']['mean'][largest]:.0f} at the largest, while the "
+                f"subnetwork's own threshold changes by {d_greedy:+.0f} steps and the dense network's by {d_dense:+.0f}")
+        text = ("The greedy threshold follows the dense one: " if follows else
+                "The greedy threshold does not simply follow the dense one: ") + head
+    else:
+        text = ("The difference between the greedy and the dense threshold is not defined at both the smallest "
+                f"and the largest N (no seed {w.reach} there for both networks)")
+    if not defined:
+        pass
+    elif p.k == p.width:
+        text += f": with k = m = {p.width} the subnetwork is the dense network itself"
+    elif (diff_means == 0).all():
+        text += ": the two thresholds coincide"
+    elif (diff_means > 0).all():
+        text += (": the subnetwork needs the dense network to be good first and then a further stretch of "
+                 "training, as the theorem's decomposition (dense term plus O(1/k)) suggests")
+    elif (diff_means < 0).all():
+        text += (": the subnetwork meets the rule before the dense network does at every size (choosing neurons "
+                 "is itself a fit), so the theorem's decomposition (dense term plus O(1/k)) does not describe "
+                 "their order at this level")
+    else:
+        text += ": the subnetwork meets the rule before the dense network at some sizes and after it at others"
+    out["ch3_difference_sentence"] = text
+    power, log = _fit_row(fits, "greedy", "power"), _fit_row(fits, "greedy", "log")
+    out["ch3_greedy_power_words"] = (f"converged (exponent {power['b']:.2f})" if power["fit_ok"] else
+                                     "failed to converge" if len(g_means) >= 2 else
+                                     f"cannot be made ({w.reached} at fewer than two sizes)")
+    if _finite(log["b"]):
+        out["ch3_greedy_log_b_words"] = (
+            f"{log['b']:.0f} steps per factor e in N " +
+            (f"(95% interval {log['b_lo']:.0f} to {log['b_hi']:.0f})" if _finite(log["b_lo"], log["b_hi"]) else
+             "(no interval: some size has fewer than two seeds that meet the rule)"))
+    else:
+        out["ch3_greedy_log_b_words"] = f"not defined ({w.reached} at fewer than two sizes)"
+    # the out-of-sample check of the log law
+    oos = analysis.out_of_sample(th["greedy"], "log")
+    out |= {"ch3_oos_pred": oos["predicted"], "ch3_oos_meas": oos["measured"],
+            "ch3_oos_relerr": oos["rel_error"]}
+    if _finite(oos["predicted"], oos["measured"]):
+        at = th["greedy"][(th["greedy"]["n"] == oos["n"]) & th["greedy"]["reached"]]["t_star"]
+        se = float(at.std(ddof=1) / np.sqrt(len(at))) if len(at) >= 2 else np.nan
+        err = abs(oos["predicted"] - oos["measured"])
+        out["ch3_oos_sentence"] = (f"Fitted on all sizes but the largest, the log law predicts {oos['predicted']:.0f} "
+                                   f"steps at N = {_n(oos['n'])} against {oos['measured']:.0f} measured (relative "
+                                   f"error {oos['rel_error']:.0%})")
+        if not _finite(se):
+            verdict = (f"fitted on the smaller sizes, the log law is off at the largest by {oos['rel_error']:.0%} "
+                       "(one seed there: no standard error to judge it by)")
+        elif err > 2 * se:
+            verdict = (("yet none of the three describes the flat end: " if shape["stops"] else "") +
+                       f"fitted on the smaller sizes, the log law misses the largest by {oos['rel_error']:.0%}")
+            if not shape["stops"]:
+                verdict += " (more than twice the standard error of its mean over seeds)"
+        else:
+            verdict = (f"fitted on the smaller sizes, the log law predicts the largest within {oos['rel_error']:.0%}, "
+                       "inside twice the standard error of its mean over seeds")
+        out["ch3_verdict_oos"] = verdict
+    else:
+        out["ch3_oos_sentence"] = f"The log law cannot be tested out of sample: {w.reached} at fewer than three sizes"
+        out["ch3_verdict_oos"] = f"the log law cannot be tested out of sample ({w.reached} at fewer than three sizes)"
+    # what the data say beyond the rising part
+    for q, who in (("greedy", "the subnetwork's"), ("dense", "the dense network's")):
+        sig = steps[q][np.array([_sig_up(r) for r in steps[q].to_dict("records")], dtype=bool)]
+        out[f"ch3_{q}_last_rise"] = (f"from N = {_n(sig['n_from'].iloc[-1])} to {_n(sig['n_to'].iloc[-1])}"
+                                     if len(sig) else "none")
         out[f"ch3_{q}_last_rise_to"] = int(sig["n_to"].iloc[-1]) if len(sig) else smallest
         flat = steps[q][steps[q]["n_from"] >= out[f"ch3_{q}_last_rise_to"]]
         out[f"ch3_{q}_flat_steps"] = len(flat)
         out[f"ch3_{q}_flat_max_abs"] = float(flat["mean"].abs().max()) if len(flat) else float("nan")
-        out[f"ch3_{q}_flat_significant"] = int((flat["p_value"] < 0.05).sum())
-    # Interpolation error of the grid against the spread over seeds
+        out[f"ch3_{q}_flat_significant"] = int((flat["p_value"] < ALPHA).sum())
+        sentence, short = _rise_sentence(steps[q], who, w)
+        out[f"ch3_{q}_rise_sentence"], out[f"ch3_{q}_rise_words"] = sentence, short
+    n0 = shape["n0"]
+    if shape["stops"]:
+        out["ch3_beyond_last_rise"] = f"What the data show beyond N = {_n(n0)} is a plateau (next section)"
+        out["ch3_tied_sentence"] = ("The sizes beyond the last significant rise are tied: which of them has the "
+                                    "largest mean is noise, so \"the peak\" is a plateau, not a maximum")
+    elif shape["grows"] and shape["tail"] is None:
+        out["ch3_beyond_last_rise"] = (f"The threshold rises significantly up to the largest size at which it is "
+                                       f"defined, N = {_n(shape['last'])}: the data show no plateau (next section)")
+        out["ch3_tied_sentence"] = "The threshold still rises at the largest size, so its largest mean marks no plateau"
+    elif shape["grows"]:
+        out["ch3_beyond_last_rise"] = f"Beyond N = {_n(n0)} the threshold {shape['words'].split(', then ')[-1]} (next section)"
+        out["ch3_tied_sentence"] = (f"Beyond N = {_n(n0)} the threshold {shape['words'].split(', then ')[-1]}, "
+                                    "so its largest mean is no plateau")
+    else:
+        out["ch3_beyond_last_rise"] = f"Over the sizes measured the threshold {shape['words']} (next section)"
+        out["ch3_tied_sentence"] = "Without a significant rise there is no plateau to locate"
+    if shape["grows"]:
+        rising = th["greedy"][(th["greedy"]["n"] <= n0) & th["greedy"]["reached"]]
+        c = rising["n"].nunique()
+        span = f"N = {_n(shape['first'])} to {_n(n0)}, {c} sizes"
+        if c < 3:
+            out["ch3_rising_part_sentence"] = (f"The rising part alone ({span}) is too short to tell a logarithm "
+                                               "from a small power")
+        else:
+            shares = analysis.model_choice(rising["n"], rising["t_star"], n_boot=min(rules["n_boot"], 200))
+            out["ch3_rising_part_sentence"] = f"On the rising part alone ({span}), {_shares_text(shares)}"
+    else:
+        out["ch3_rising_part_sentence"] = "Without a significant rise there is no rising part to fit on its own"
+
+    # Units whose subnetwork crosses the level more than once (then "the first crossing" depends on
+    # which checkpoints are recorded, whatever the interpolation)
     kw = dict(rule=rules["rule"], metric=rules["metric"], delta=rules["delta"], level=rules["level"])
     interp = analysis.interpolation_error(sgd, method="greedy", **kw).dropna()
-    out |= {"ch3_interp_median": float(interp["abs_diff"].median()),
-            "ch3_interp_p90": float(interp["abs_diff"].quantile(0.9)),
-            "ch3_seed_sd_median": float(means["greedy"]["sd"].median()),
-            "ch3_seed_sd_min": float(means["greedy"]["sd"].min())}
-    oos = analysis.out_of_sample(th["greedy"], "log")
-    out |= {"ch3_oos_pred": oos["predicted"], "ch3_oos_meas": oos["measured"],
-            "ch3_oos_relerr": oos["rel_error"]}
+    if rules["rule"] == "reaches":
+        sign = lambda g: np.sign((g[rules["metric"]] - rules["level"]) * (1 if rules["metric"] == "accuracy" else -1))
+        curves = train[train["method"] == "greedy"].sort_values("t")
+        crossings = curves.groupby(["n", "seed"]).apply(lambda g: int((np.diff(sign(g)) != 0).sum()),
+                                                        include_groups=False).rename("crossings").reset_index()
+        share = float((crossings["crossings"] > 1).mean())
+        out["ch3_multi_cross_share"] = share
+        moved = interp.merge(crossings, on=["n", "seed"])
+        big = moved[moved["abs_diff"] > moved["abs_diff"].quantile(0.9)] if len(moved) else moved
+        share_big = float((big["crossings"] > 1).mean()) if len(big) else np.nan
+        if share == 0:
+            out["ch3_multi_cross_sentence"] = ("No unit's subnetwork crosses the level more than once, so \"the first "
+                                               "crossing\" is well defined in every unit")
+        elif _finite(share_big) and share_big > share:
+            out["ch3_multi_cross_sentence"] = (
+                f"The large moves come from subnetworks whose training {rules['metric']} hovers around the level "
+                f"and crosses it more than once ({share:.0%} of the units, {share_big:.0%} of the moves beyond "
+                "the 90th percentile): there \"the first crossing\" depends on which iterations are recorded, "
+                "whatever the interpolation")
+        else:
+            out["ch3_multi_cross_sentence"] = (
+                f"{share:.0%} of the units cross the level more than once, but they are no more frequent among the "
+                "large moves" + (f" ({share_big:.0%} of the moves beyond the 90th percentile)" if _finite(share_big) else ""))
+    else:
+        out["ch3_multi_cross_share"] = np.nan
+        out["ch3_multi_cross_sentence"] = ("Under the within_delta rule T* is the first time within the tolerance; "
+                                           "later crossings are not counted")
+    # Interpolation error of the grid against the spread over seeds
+    out |= {"ch3_interp_median": float(interp["abs_diff"].median()) if len(interp) else np.nan,
+            "ch3_interp_p90": float(interp["abs_diff"].quantile(0.9)) if len(interp) else np.nan,
+            "ch3_seed_sd_median": float(sd.median()) if len(sd := means["greedy"]["sd"].dropna()) else np.nan,
+            "ch3_seed_sd_min": float(sd.min()) if len(sd) else np.nan}
+    if not len(interp):
+        out["ch3_resolution_sentence"] = (f"How much the checkpoint grid moves T* cannot be measured: no unit "
+                                          f"{w.reach} on both grids")
+    else:
+        text = (f"Dropping every other checkpoint (a grid twice as coarse) moves a unit's T* by "
+                f"{_steps(out['ch3_interp_median'])} (median; 90% of units by at most {out['ch3_interp_p90']:.0f})")
+        if not _finite(out["ch3_seed_sd_min"]):
+            text += "; with fewer than two seeds per size there is no spread over seeds to compare it with"
+        elif out["ch3_interp_median"] < out["ch3_seed_sd_median"]:
+            text += (f", while the standard deviation over seeds at one size is at least {out['ch3_seed_sd_min']:.0f} "
+                     f"steps (median {out['ch3_seed_sd_median']:.0f})")
+        else:
+            text += (f", as much as the standard deviation over seeds at one size or more (at least "
+                     f"{out['ch3_seed_sd_min']:.0f} steps, median {out['ch3_seed_sd_median']:.0f})")
+        out["ch3_resolution_sentence"] = text
+    n_missed, n_all = int((~th["greedy"]["reached"]).sum()), len(th["greedy"])
+    out["ch3_budget_words"] = ("here every unit reaches it within the budget" if n_missed == 0 else
+                               f"here no unit gets there within the {p.steps:,} steps (every T* is undefined)"
+                               if n_missed == n_all else
+                               f"here {n_missed} of the {n_all} units {'does' if n_missed == 1 else 'do'} not get "
+                               f"there within the {p.steps:,} steps ({'its' if n_missed == 1 else 'their'} T* is "
+                               "undefined, left out of the means and counted in the table below)")
 
     # The full-batch GD arm (same rule), and SGD over the same sizes
     gth = _threshold_frames(gd, rules)
@@ -605,28 +1133,143 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
                 f"ch3_gd_{q}_growth": _ratio(m.get(hi_gd, np.nan), m.get(lo_gd, np.nan)),
                 f"ch3_gd_{q}_reached": float(gth[q]["reached"].mean()),
                 f"ch3_gd_{q}_laws": _laws_text(gd_fits[gd_fits["quantity"] == q])}
-        log = gd_fits[(gd_fits["quantity"] == q) & (gd_fits["model"] == "log")].iloc[0]
-        out[f"ch3_gd_{q}_log_b"] = float(log["b"])
+        out[f"ch3_gd_{q}_log_b"] = float(_fit_row(gd_fits, q, "log")["b"])
     gd_steps = analysis.paired_steps(gth["greedy"])
-    out["ch3_gd_greedy_increments"] = ", ".join(f"{v:+.0%}" for v in gd_steps["rel_mean"])
-    if len(gd_steps):
-        last = gd_steps.iloc[-1]
-        out["ch3_gd_last_step"] = (f"from N = {int(last['n_from']):,} to {int(last['n_to']):,} it changes by "
-                                   f"{last['mean']:+.0f} iterations (95% interval {last['ci_lo']:+.0f} to "
-                                   f"{last['ci_hi']:+.0f}, p = {last['p_value']:.2f})")
+    out["ch3_gd_greedy_increments"] = _increments(gd_steps, wg)
+    gm_g = gmeans["greedy"]["mean"]
+    if _finite(gm_g.get(lo_gd, np.nan), gm_g.get(hi_gd, np.nan)):
+        rng_words = f"goes from {gm_g[lo_gd]:.0f} iterations at N = {_n(lo_gd)} to {gm_g[hi_gd]:.0f} at N = {_n(hi_gd)}"
+    else:
+        rng_words = "is " + _range_words(gth["greedy"], lo_gd, hi_gd, wg, why=False)
+    out["ch3_gd_range_words"] = _with_coverage(rng_words, gth["greedy"], wg)
+    out["ch3_gd_steps_words"] = ("measured at one size only" if not len(gd_steps) else
+                                 "with no change from one size to the next defined"
+                                 if out["ch3_gd_greedy_increments"].startswith("not defined at any") else
+                                 f"changing by {out['ch3_gd_greedy_increments']} from one size to the next")
+    out["ch3_gd_last_step"] = (_step_words(gd_steps.iloc[-1].to_dict(), wg) if len(gd_steps) else
+                               "there is no step between sizes to test")
     common = sorted(set(p.sizes) & set(p.gd_sizes))
+    gd_shape_words, agree = None, False
     if len(common) >= 2:
         a, b = common[0], common[-1]
         out |= {"ch3_common_lo": a, "ch3_common_hi": b,
-                "ch3_common_sgd_growth": _ratio(means["greedy"]["mean"][b], means["greedy"]["mean"][a]),
-                "ch3_common_gd_growth": _ratio(gmeans["greedy"]["mean"][b], gmeans["greedy"]["mean"][a])}
+                "ch3_common_sgd_growth": _ratio(means["greedy"]["mean"].get(b, np.nan), means["greedy"]["mean"].get(a, np.nan)),
+                "ch3_common_gd_growth": _ratio(gmeans["greedy"]["mean"].get(b, np.nan), gmeans["greedy"]["mean"].get(a, np.nan))}
+        r_s = analysis.ratio_change(th["greedy"], a, b)
+        r_g = analysis.ratio_change(gth["greedy"], a, b)
+        c_s = analysis.paired_change(th["greedy"], a, b)
+        c_g = analysis.paired_change(gth["greedy"], a, b)
+
+        def arm_word(c):
+            return ("grows" if _sig_up(c) else "falls" if _sig_down(c) else
+                    "does not change significantly" if _p_ok(c) else "cannot be tested")
+
+        ws, wgd = arm_word(c_s), arm_word(c_g)
+        span = f"N = {_n(a)} to {_n(b)}"
+        if not _finite(r_s["ratio"], r_g["ratio"]):
+            missing, r = ("GD", r_g) if not _finite(r_g["ratio"]) else ("SGD", r_s)
+            why = (f"under {missing} no seed {w.reach} at both N = {_n(a)} and {_n(b)}" if r["seeds"] == 0 else
+                   f"under {missing} T* is 0 at N = {_n(a)}")
+            out["ch3_verdict_gd"] = f"cannot be compared with SGD over the sizes both cover ({why})"
+            out["ch3_common_sentence"] = f"Over the sizes both arms cover ({span}) their growth cannot be compared: {why}"
+            out["ch3_gd_conclusion"] = "Without that comparison this check cannot tell the two explanations apart"
+        else:
+            intervals = _finite(r_s["lo"], r_s["hi"], r_g["lo"], r_g["hi"])
+            agree = intervals and r_s["lo"] <= r_g["hi"] and r_g["lo"] <= r_s["hi"]
+            fac = f"a factor {r_g['ratio']:.2f} against {r_s['ratio']:.2f}"
+            if agree and ws == wgd:
+                out["ch3_verdict_gd"] = (f"grows as SGD does over the sizes both cover ({fac}), so a fixed SGD "
+                                         "budget is not the cause" if wgd == "grows" else
+                                         f"{wgd} over the sizes both cover, as SGD's does ({fac})")
+            else:
+                desc = {"grows": "a significant rise", "falls": "a significant fall",
+                        "does not change significantly": "not significant", "cannot be tested": "not testable"}
+                iv = (lambda r: f"; 95% interval {r['lo']:.2f} to {r['hi']:.2f}" if _finite(r["lo"], r["hi"]) else "")
+                text = (f"changes by a factor {r_g['ratio']:.2f} over the sizes both cover ({desc[wgd]}{iv(r_g)}), "
+                        f"SGD's by {r_s['ratio']:.2f} ({desc[ws]}{iv(r_s)})")
+                out["ch3_verdict_gd"] = text + (
+                    ": too few seeds meet the rule at both sizes for an interval, so the two factors cannot be "
+                    "compared by their spread" if not intervals else
+                    ": the two factors differ beyond their spread" if not agree else
+                    ": the factors agree within their spread, but the paired tests do not give the same verdict")
+            iv = (lambda r: f" (95% interval {r['lo']:.2f} to {r['hi']:.2f})" if _finite(r["lo"], r["hi"]) else "")
+            text = (f"Over the sizes both arms cover ({_n(a)} to {_n(b)}), the greedy threshold changes by a factor "
+                    f"{r_g['ratio']:.2f} under GD{iv(r_g)} and {r_s['ratio']:.2f} under SGD{iv(r_s)}, and each GD "
+                    f"iteration costs as much as N / {p.batch_size} SGD steps")
+            ts_, tg_ = means["greedy"]["mean"], gmeans["greedy"]["mean"]
+            ratios = [tg_[n] / ts_[n] for n in (a, b) if _finite(ts_.get(n, np.nan), tg_.get(n, np.nan)) and ts_[n] > 0]
+            detail = (f"at N = {_n(a)} GD needs {tg_[a]:.0f} iterations and SGD {ts_[a]:.0f} steps, at N = {_n(b)} "
+                      f"{tg_[b]:.0f} and {ts_[b]:.0f}")
+            if len(ratios) == 2 and all(2 / 3 <= r <= 3 / 2 for r in ratios):
+                text += f", yet buys about the same progress ({detail})"
+            elif len(ratios) == 2:
+                text += f"; per iteration the two arms progress differently ({detail})"
+            out["ch3_common_sentence"] = text
+            if agree and ws == wgd == "grows":
+                out["ch3_gd_conclusion"] = (
+                    "So the threshold in iterations is set by how fast the population loss falls, not by how "
+                    "often each image is seen: GD, which sees every image at every step, slows down with N as SGD does")
+            elif agree and ws == wgd:
+                out["ch3_gd_conclusion"] = (f"The threshold {ws} in either arm over these sizes, so this check cannot "
+                                            "tell the two explanations apart")
+            elif not intervals:
+                out["ch3_gd_conclusion"] = ("With too few seeds for an interval this check cannot tell the two "
+                                            "explanations apart")
+            elif agree:
+                out["ch3_gd_conclusion"] = ("The two factors agree within their spread but the paired tests do not "
+                                            "give the same verdict, so this check cannot tell the two explanations apart")
+            else:
+                out["ch3_gd_conclusion"] = ("The two arms differ here, so the threshold in iterations depends on the "
+                                            "optimiser, not only on how fast the population loss falls")
+    else:
+        out["ch3_verdict_gd"] = "cannot be compared with SGD: the two arms share fewer than two sizes"
+        out["ch3_common_sentence"] = "The two arms share fewer than two sizes, so their growth cannot be compared directly"
+        out["ch3_gd_conclusion"] = "Without that comparison this check cannot tell the two explanations apart"
+    # whether GD levels off where SGD does
+    text = f"Its arm stops at N = {_n(hi_gd)} (its cost grows with N)"
+    if shape["stops"]:
+        beyond = [r for r in gd_steps.to_dict("records") if r["n_from"] >= n0]
+        if len(beyond) >= 2 and all(_p_ok(r) and r["p_value"] >= ALPHA for r in beyond):
+            text += (f"; its {len(beyond)} steps beyond N = {_n(n0)}, where SGD's threshold stops rising, do not "
+                     "change significantly either")
+        else:
+            text += (f", {len(beyond)} step{'s' if len(beyond) != 1 else ''} beyond N = {_n(n0)} where SGD's "
+                     "threshold stops rising, so whether GD levels off at the same size as SGD the data cannot say")
+    rel = {arm: [v for v in st["rel_mean"] if _finite(v)] for arm, st in (("GD", gd_steps), ("SGD", steps["greedy"]))}
+    if all(len(v) >= 2 for v in rel.values()):
+        ends = ", ".join(f"{arm} from {v[0]:+.0%} to {v[-1]:+.0%}" for arm, v in rel.items())
+        shrink = all(v[-1] < v[0] for v in rel.values())
+        text += (f"; the relative increments shrink in both arms ({ends})" if shrink else
+                 f"; the relative increments do not shrink in both arms ({ends})")
+    out["ch3_gd_levels_sentence"] = text
 
     # The epoch view (SGD: T* B / N epochs; a GD iteration is one epoch)
     epochs = pd.concat([th["greedy"].assign(optimizer="sgd", epochs=lambda f: f["t_star"] * p.batch_size / f["n"]),
                         gth["greedy"].assign(optimizer="gd", epochs=lambda f: f["t_star"])], ignore_index=True)
     em = epochs[epochs["optimizer"] == "sgd"].groupby("n")["epochs"].mean()
-    out |= {"ch3_epochs_at_tstar_smallest": float(em.get(smallest, np.nan)),
-            "ch3_epochs_at_tstar_largest": float(em.get(largest, np.nan))}
+    e_s, e_l = float(em.get(smallest, np.nan)), float(em.get(largest, np.nan))
+    out |= {"ch3_epochs_at_tstar_smallest": e_s, "ch3_epochs_at_tstar_largest": e_l}
+    budget = out["ch3_epochs_largest"]
+    at_l = th["greedy"][th["greedy"]["n"] == largest]
+    k_l, n_l = int(at_l["reached"].sum()), len(at_l)
+    if _finite(e_s, e_l):
+        text = (f"Counted in passes over the data, SGD's threshold {'falls' if e_l < e_s else 'rises'} from "
+                f"{e_s:.1f} epochs at N = {_n(smallest)} to {e_l:.2f} at N = {_n(largest)}")
+        about = "about one pass" if 0.5 <= e_l <= 2 else f"{e_l:.1f} passes"
+        if k_l < n_l:
+            text += (f": on the largest set the seeds that get there need {about}, but within the budget of "
+                     f"{budget:.0f} passes only {k_l} of {n_l} seeds get there at all, so the budget binds")
+        elif e_l <= budget / 2:
+            text += (f": on the largest set the subnetwork is good after {about}, long before the budget of "
+                     f"{budget:.0f} passes is used, so the budget does not bind")
+        else:
+            text += (f": on the largest set the subnetwork is good after {about}, more than half of the budget of "
+                     f"{budget:.0f} passes")
+    else:
+        text = (f"Counted in passes over the data, SGD's threshold is not defined at N = "
+                f"{_n(smallest if not _finite(e_s) else largest)}: no seed gets there within the budget of "
+                f"{p.steps * p.batch_size / (smallest if not _finite(e_s) else largest):.0f} passes")
+    out["ch3_epochs_sentence"] = text
 
     # The train-test gap at the greedy threshold
     gap = pd.concat([analysis.at_threshold(sgd, th["greedy"], method=mth).assign(method=mth, optimizer="sgd")
@@ -634,10 +1277,36 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
                     [analysis.at_threshold(gd, gth["greedy"], method=mth).assign(method=mth, optimizer="gd")
                      for mth in ("greedy", "dense")], ignore_index=True)
     gm = gap[(gap["optimizer"] == "sgd") & (gap["method"] == "greedy")].groupby("n")[["gap", "test"]].mean()
-    out |= {"ch3_gap_smallest": float(gm["gap"].get(smallest, np.nan)),
-            "ch3_gap_largest": float(gm["gap"].get(largest, np.nan)),
-            "ch3_test_at_tstar_smallest": float(gm["test"].get(smallest, np.nan)),
-            "ch3_test_at_tstar_largest": float(gm["test"].get(largest, np.nan))}
+    gs_, gl_ = float(gm["gap"].get(smallest, np.nan)), float(gm["gap"].get(largest, np.nan))
+    ts_s, ts_l = float(gm["test"].get(smallest, np.nan)), float(gm["test"].get(largest, np.nan))
+    out |= {"ch3_gap_smallest": gs_, "ch3_gap_largest": gl_, "ch3_test_at_tstar_smallest": ts_s,
+            "ch3_test_at_tstar_largest": ts_l}
+    tol = 2 * np.sqrt(min(max(ts_l, 0.0), 1.0) * (1 - min(max(ts_l, 0.0), 1.0)) / p.n_test) if _finite(ts_l) else np.nan
+    population = _finite(gs_, gl_) and abs(gl_) <= tol and gl_ < gs_
+    if _finite(gs_, gl_):
+        out["ch3_gap_sentence"] = (f"At the subnetwork's threshold its training accuracy exceeds its held-out accuracy by "
+                                   f"{gs_:.3f} at N = {_n(smallest)} {'but by only' if gl_ < gs_ else 'and by'} {gl_:.3f} "
+                                   f"at N = {_n(largest)} (held-out accuracy at the threshold {ts_s:.3f} and {ts_l:.3f})")
+        out["ch3_population_sentence"] = (
+            f"On large sets the fixed level is met where training and held-out accuracy agree (within twice the "
+            f"sampling error of the {p.n_test:,} held-out images, {tol:.3f}): the population regime, in which a "
+            "fixed-level threshold has no reason to depend on N" if population else
+            f"At the largest N the gap is {'beyond' if abs(gl_) > tol else 'within'} twice the sampling error of the "
+            f"{p.n_test:,} held-out images ({tol:.3f}) and {'shrinks' if gl_ < gs_ else 'does not shrink'} with N: "
+            "this run does not show the fixed level being met as a population property")
+        gap_text = (f"At the threshold the train–test gap is {gl_:+.3f} at the largest N (against {gs_:+.3f} at the "
+                    "smallest)")
+    else:
+        missing = largest if not _finite(gl_) else smallest
+        out["ch3_gap_sentence"] = (f"The train–test gap at the subnetwork's threshold is not defined at N = {_n(missing)} "
+                                   f"(no seed {w.reach} there)")
+        out["ch3_population_sentence"] = "Whether the level is met as a population property cannot be said here"
+        gap_text = f"The train–test gap at the threshold is not defined at N = {_n(missing)} (no seed {w.reach} there)"
+    if _finite(e_l):
+        gap_text += f", and SGD gets there after {e_l:.1f} passes over the data"
+    out["ch3_verdict_population"] = (("a fixed level is reached, at large N, as a property of the population. "
+                                      if population else "the controls do not show the level being met as a "
+                                      "property of the population at large N. ") + gap_text)
 
     # The theorem's target: half the summed squared training loss <= eps
     summed_rows = []
@@ -662,18 +1331,67 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
     for i, eps in enumerate(rules["summed_eps"]):
         out[f"ch3_summed_eps_{i}"] = eps
     gbest = summed[(summed["optimizer"] == "sgd") & (summed["method"] == "greedy")]
-    out |= {"ch3_summed_greedy_floor_smallest": float(gbest[gbest["n"] == smallest]["best_summed"].iloc[0]),
-            "ch3_summed_greedy_floor_largest": float(gbest[gbest["n"] == largest]["best_summed"].iloc[0])}
+    fs = float(gbest[gbest["n"] == smallest]["best_summed"].iloc[0])
+    fl = float(gbest[gbest["n"] == largest]["best_summed"].iloc[0])
+    out |= {"ch3_summed_greedy_floor_smallest": fs, "ch3_summed_greedy_floor_largest": fl}
+    text = (f"the lowest summed loss of the {p.k}-neuron subnetwork is {fs:.0f} at N = {_n(smallest)} and {fl:.0f} at "
+            f"N = {_n(largest)}")
+    if largest == smallest:
+        pass
+    elif fl / largest >= 0.5 * fs / smallest:
+        text += ": its mean loss has a floor (the O(1/k) term), so the summed loss grows like N times that floor"
+    else:
+        text += (f": its mean loss falls from {fs / smallest:.3g} to {fl / largest:.3g} per image, so the summed loss "
+                 "grows more slowly than N")
+    out["ch3_summed_floor_sentence"] = text
+    parts = []
+    for i, eps in enumerate(rules["summed_eps"]):
+        v = {(o, m): out[f"ch3_summed_{o}_{m}_{i}_nmax"] for o in ("sgd", "gd") for m in ("dense", "greedy")}
+        if i == 0:
+            parts.append(f"With ε = {eps:g}, every seed of the dense network reaches the target {v['sgd', 'dense']} "
+                         f"under SGD and {v['gd', 'dense']} under GD; the subnetwork, under SGD {v['sgd', 'greedy']}, "
+                         f"under GD {v['gd', 'greedy']}")
+        else:
+            parts.append(f"With ε = {eps:g}: the dense network {v['sgd', 'dense']} (SGD) and {v['gd', 'dense']} (GD); "
+                         f"the subnetwork, under SGD {v['sgd', 'greedy']}, under GD {v['gd', 'greedy']}")
+    out["ch3_summed_targets_sentence"] = ". ".join(parts)
+    met_g, most_g = _met_words(summed, "greedy")
+    met_d, _ = _met_words(summed, "dense")
+    count = {0: "no size", 1: "one size", 2: "two sizes"}
+    if most_g < 3:
+        out["ch3_summed_law_sentence"] = (f"A threshold in the theorem's sense can therefore be measured for the "
+                                          f"subnetwork at {count[most_g]} at most within one arm and one ε, too few "
+                                          "sizes for a law, and chapter 2 measures it in the theorem's exact "
+                                          "setting instead")
+        out["ch3_summed_verdict"] = (f"{met_g}, so MNIST cannot test the theorem's law itself; chapter 2 does, in "
+                                     "the theorem's setting")
+    else:
+        out["ch3_summed_law_sentence"] = (f"A threshold in the theorem's sense can be measured for the subnetwork at "
+                                          f"{most_g} sizes within one arm and one ε, enough for a law; chapter 2 "
+                                          "measures it in the theorem's exact setting as well")
+        out["ch3_summed_verdict"] = (f"{met_g}: enough sizes for a law; chapter 2 tests it in the theorem's "
+                                     "exact setting")
+    out["ch3_summed_caveat"] = f"every seed of the subnetwork reaches such a target {met_g}, every seed of the dense network {met_d}"
+    out["ch3_fixed_level_words"] = ("its flattening at large N is what a fixed level predicts" if shape["stops"] else
+                                    f"the shape it shows here (the threshold {shape['words']}) is a property of that "
+                                    "threshold" if shape["defined"] else "what it shows here is a property of that threshold")
 
     # How the conclusion moves with the threshold rule (SGD arm, greedy and dense)
     sens = pd.concat([analysis.sensitivity(sgd, metric="loss", deltas=rules["deltas"], levels=rules["levels"],
                                            method=mth).assign(method=mth) for mth in ("greedy", "dense")],
                      ignore_index=True)
 
-    def trend(rows):
+    def direction(rows):
         up = int((rows["t_star_largest_n"] > rows["t_star_smallest_n"]).sum())
         down = int((rows["t_star_largest_n"] < rows["t_star_smallest_n"]).sum())
-        return f"T* grows from the smallest to the largest N for {up} and shrinks for {down} of {len(rows)}"
+        return np.sign(up - down)
+
+    def trend(rows, noun):
+        up = int((rows["t_star_largest_n"] > rows["t_star_smallest_n"]).sum())
+        down = int((rows["t_star_largest_n"] < rows["t_star_smallest_n"]).sum())
+        undefined = int((~np.isfinite(rows["t_star_largest_n"] - rows["t_star_smallest_n"])).sum())
+        text = f"T* grows from the smallest to the largest N for {up} and shrinks for {down} of {len(rows)} {noun}"
+        return text + (f" (not defined for {undefined})" if undefined else "")
 
     gs = sens[sens["method"] == "greedy"]
     by_level = gs[gs["rule"] == "reaches"].sort_values("value")
@@ -681,10 +1399,50 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
         out |= {f"ch3_sens_level_{tag}": float(row["value"]),
                 f"ch3_sens_tsmall_{tag}": float(row["t_star_smallest_n"]),
                 f"ch3_sens_tlarge_{tag}": float(row["t_star_largest_n"])}
-    out |= {"ch3_sens_trend_delta": trend(gs[gs["rule"] == "within_delta"]),
-            "ch3_sens_trend_level": trend(gs[gs["rule"] == "reaches"]),
+    out |= {"ch3_sens_trend_delta": trend(gs[gs["rule"] == "within_delta"], "tolerances"),
+            "ch3_sens_trend_level": trend(gs[gs["rule"] == "reaches"], "levels"),
             "ch3_sens_unreached": ", ".join(f"{r.rule.replace('_', ' ')} {r.value:g} ({r.reached:.0%} of units)"
                                             for r in gs[gs["reached"] < 1].itertuples()) or "none"}
+    lv, dl = direction(gs[gs["rule"] == "reaches"]), direction(gs[gs["rule"] == "within_delta"])
+    best_loss = train[train["method"] == "greedy"].groupby(["n", "seed"])["loss"].min().groupby("n").mean()
+    bl_s, bl_l = float(best_loss[smallest]), float(best_loss[largest])
+    if lv > 0 and dl < 0:
+        out["ch3_sens_direction"] = "The two rules disagree about the direction"
+    elif lv == dl != 0:
+        out["ch3_sens_direction"] = "The two rules agree about the direction"
+    else:
+        out["ch3_sens_direction"] = "The two rules do not each give one direction"
+    if lv > 0 and dl < 0 and bl_l > bl_s:
+        out["ch3_sens_explain"] = (f"On more data the subnetwork's training loss levels off sooner and at a worse value "
+                                   f"(its best training loss is {bl_s:.3g} at the smallest N and {bl_l:.3g} at the "
+                                   "largest), so \"close to its own best\" comes earlier, while a fixed target is "
+                                   "reached later")
+    else:
+        out["ch3_sens_explain"] = (f"The subnetwork's best training loss over the grid is {bl_s:.3g} at the smallest N "
+                                   f"and {bl_l:.3g} at the largest")
+    acc_l = train[(train["method"] == "greedy") & (train["n"] == largest)].groupby("t")["accuracy"].mean().max()
+    lo_r, hi_r = by_level.iloc[0], by_level.iloc[-1]
+    ends = (f"at {lo_r['value']:.2f} it goes from {lo_r['t_star_smallest_n']:.0f} to {lo_r['t_star_largest_n']:.0f} "
+            f"steps, at {hi_r['value']:.2f} from {hi_r['t_star_smallest_n']:.0f} to {hi_r['t_star_largest_n']:.0f}")
+    plateau = f"the plateau of the {p.k}-neuron subnetwork at the largest N (best training accuracy {acc_l:.3f})"
+    if len(by_level) < 2:
+        out["ch3_sens_levels_sentence"] = ("Only one accuracy level is compared, so how T* grows with the level is "
+                                           "not measured here")
+    elif _finite(lo_r["t_star_smallest_n"], lo_r["t_star_largest_n"], hi_r["t_star_smallest_n"],
+                 hi_r["t_star_largest_n"]) and lo_r["t_star_smallest_n"] > 0 and hi_r["t_star_smallest_n"] > 0:
+        if hi_r["t_star_largest_n"] / hi_r["t_star_smallest_n"] > lo_r["t_star_largest_n"] / lo_r["t_star_smallest_n"]:
+            out["ch3_sens_levels_sentence"] = (
+                f"The closer a fixed level comes to {plateau}, the faster T* grows: {ends}. That is the O(1/k) "
+                "term at work: a fixed target is reached in slowly growing time only if the subnetwork of size k "
+                "can reach it comfortably")
+        else:
+            out["ch3_sens_levels_sentence"] = f"T* does not grow faster at levels closer to {plateau}: {ends}"
+    else:
+        undefined = [f"{r['value']:.2f}" for r in (lo_r, hi_r)
+                     if not (_finite(r["t_star_smallest_n"], r["t_star_largest_n"]) and r["t_star_smallest_n"] > 0)]
+        out["ch3_sens_levels_sentence"] = (f"How fast T* grows cannot be compared across levels: at "
+                                           f"{' and '.join(undefined)} it is not defined (no seed reaches the level at "
+                                           f"the smallest or the largest N, or T* is 0 there; for comparison: {plateau})")
 
     # Greedy against the baselines at the largest N, end of pre-training
     final = (sgd[(sgd["t"] == max(sweep.checkpoints)) & (sgd["n"] == largest)]
@@ -693,24 +1451,43 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
         for split in SPLITS:
             out[f"ch3_final_{method}_{split}"] = float(final.get((method, split), np.nan))
 
+    # Why sizes stop where they do
+    max_train = SOURCE_LIMITS[p.source][0]
+    src = {"torchvision": "MNIST", "embedded": "the embedded pool"}[p.source]
+    if largest >= 0.9 * max_train:
+        pool = {"torchvision": 60_000, "embedded": 4_000}[p.source]
+        out["ch3_sizes_caveat"] = (f"Sizes stop at {largest:,}, not at the full {pool:,} images: a class-balanced subset "
+                                   f"of {src} holds at most {max_train:,} images (digit 5 has only {max_train // 10:,} "
+                                   "training images)" if p.source == "torchvision" else
+                                   f"Sizes stop at {largest:,}, near the whole embedded pool ({max_train:,} images, "
+                                   f"{max_train // 10:,} of each digit)")
+    else:
+        out["ch3_sizes_caveat"] = (f"Sizes stop at {largest:,}, the largest chosen for this run (a class-balanced subset "
+                                   f"of {src} could hold up to {max_train:,} images)")
+
     # The NTK study
     ntk_sum = ntk_summary(ntk, p)
     out |= ntk_sum["numbers"]
+    # No NaN is ever glued: an undefined number is said in words (the prose quotes the sentences above)
+    out = {k: (UNDEFINED if isinstance(v, float) and not np.isfinite(v) else v) for k, v in out.items()}
     return Summary(out, {"sgd": sgd, "gd": gd, "thresholds": th, "gd_thresholds": gth, "fits": fits,
                          "gd_fits": gd_fits, "means": means, "gd_means": gmeans, "paired": steps,
                          "gd_paired": gd_steps, "interp": interp, "epochs": epochs, "gap": gap,
                          "summed": summed, "sensitivity": sens, "ntk": ntk_sum["table"],
-                         "ntk_lrs": ntk_sum["lrs"], "largest": largest, "smallest": smallest})
+                         "ntk_lrs": ntk_sum["lrs"], "largest": largest, "smallest": smallest,
+                         "shape": shapes})
 
 
 #: "Close to the dense network" in the NTK study: training accuracy within this of the dense network's.
 NTK_CLOSE = 0.05
+#: A subnetwork of k >= this share of m is "a sizeable fraction of m".
+NTK_SIZEABLE = 0.25
 
 
 def ntk_summary(ntk: pd.DataFrame, p: MnistParams) -> dict:
     """The NTK study in numbers: the tuned learning rate (lowest final dense training loss, seed mean)
     and, at that rate and the last checkpoint, each subnetwork's training accuracy and loss against
-    k / m, with and without the refitted output scale."""
+    k / m, with and without the refitted output scale; and the sentences that depend on them."""
     last, kmin = ntk["t"].max(), min(p.ntk_ks)
     train = ntk[(ntk["split"] == "train") & (ntk["t"] == last)]
     dense = train[(train["method"] == "dense") & (train["output_scale"] == "none")]
@@ -720,22 +1497,47 @@ def ntk_summary(ntk: pd.DataFrame, p: MnistParams) -> dict:
     table = (at.groupby(["method", "k", "output_scale", "split"])[["accuracy", "loss", "scale"]].mean()
              .reset_index())
     table["k_over_m"] = table["k"] / p.width
+    edge = ("the largest tried" if tuned == max(p.ntk_lrs) else
+            "the smallest tried" if tuned == min(p.ntk_lrs) else "inside the range tried")
+    if len(p.ntk_lrs) == 1:
+        edge = "the only one tried"
     out = {"ch3_ntk_n": p.ntk_n, "ch3_ntk_lr": tuned, "ch3_ntk_steps": p.ntk_steps,
            "ch3_ntk_lrs": ", ".join(f"{v:g}" for v in p.ntk_lrs), "ch3_ntk_n_seeds": len(p.ntk_seeds),
-           "ch3_ntk_lr_is_edge": "the largest tried" if tuned == max(p.ntk_lrs) else
-           ("the smallest tried" if tuned == min(p.ntk_lrs) else "inside the range tried"),
+           "ch3_ntk_lr_is_edge": edge,
            "ch3_ntk_k_min": min(p.ntk_ks), "ch3_ntk_k_max": max(p.ntk_ks),
            "ch3_ntk_kshare_min": min(p.ntk_ks) / p.width, "ch3_ntk_kshare_max": max(p.ntk_ks) / p.width}
     tr = table[(table["split"] == "train") & (table["output_scale"] == "none")].set_index(["method", "k"])
     dense_acc = float(tr.loc[("dense", p.width), "accuracy"])
     out["ch3_ntk_dense_acc"] = dense_acc
-    out["ch3_ntk_dense_acc_lr1"] = float(lrs.loc[(lrs["lr"] - 1.0).abs().idxmin(), "accuracy"])
+    acc1 = float(lrs.loc[(lrs["lr"] - 1.0).abs().idxmin(), "accuracy"])
+    out["ch3_ntk_dense_acc_lr1"] = acc1
+    if 1.0 not in p.ntk_lrs:
+        out["ch3_ntk_lr1_words"] = "(the earlier run's step 1 is not among the steps tried)"
+    elif tuned == 1.0:
+        out["ch3_ntk_lr1_words"] = "(step 1, the earlier run's, is the tuned one)"
+    else:
+        out["ch3_ntk_lr1_words"] = (f"(with step 1, {acc1:.3f}: the earlier run was undertrained)" if acc1 < dense_acc
+                                    else f"(with step 1, {acc1:.3f}: as good)")
     out |= {"ch3_ntk_close": NTK_CLOSE, "ch3_ntk_n_lrs": len(p.ntk_lrs), "ch3_useful_accuracy": p.useful_accuracy}
-    small = train[(train["method"] == "greedy_repeats") & (train["k"] == kmin) & (train["output_scale"] == "none")]
-    out["ch3_ntk_kmin_acc_best_lr"] = float(small.groupby("lr")["accuracy"].mean().max())
+    reps = train[(train["method"] == "greedy_repeats") & (train["output_scale"] == "none")]
+    small = reps[reps["k"] == kmin].groupby("lr")["accuracy"].mean()
+    out["ch3_ntk_kmin_acc_best_lr"] = float(small.max())
+    if len(small) == 1:
+        out["ch3_ntk_step_sentence"] = (f"Only one step is tried: at k = {kmin:,} it gives {small.max():.3f} training "
+                                        "accuracy")
+    elif small.max() - small.min() < NTK_CLOSE:
+        out["ch3_ntk_step_sentence"] = (f"The tuned step is {edge}, {'and' if edge == 'inside the range tried' else 'but'} "
+                                        f"the step barely matters for small subnetworks: at k = {kmin:,} the best of the "
+                                        f"{len(small)} steps gives {small.max():.3f} training accuracy")
+    else:
+        out["ch3_ntk_step_sentence"] = (f"The tuned step is {edge}, and the step matters for small subnetworks too: at "
+                                        f"k = {kmin:,} the {len(small)} steps give from {small.min():.3f} to "
+                                        f"{small.max():.3f} training accuracy")
     for method in ("greedy_repeats", "greedy_distinct"):
         sub = tr.loc[method] if method in tr.index.get_level_values(0) else pd.DataFrame()
         if sub.empty:
+            for key in ("useful_k", "close_k"):
+                out[f"ch3_ntk_{method}_{key}"] = "no k tried (every k tried is above m)"
             continue
         useful = sub[sub["accuracy"] >= p.useful_accuracy]
         close = sub[sub["accuracy"] >= dense_acc - NTK_CLOSE]
@@ -745,12 +1547,44 @@ def ntk_summary(ntk: pd.DataFrame, p: MnistParams) -> dict:
                                             if len(close) else "no k tried")
         out[f"ch3_ntk_{method}_acc_kmin"] = float(sub["accuracy"].iloc[0])
         out[f"ch3_ntk_{method}_acc_kmax"] = float(sub["accuracy"].iloc[-1])
+    # where greedy averaging (repeats) becomes useful, at the tuned step and at every other
+    by_lr = reps.groupby(["lr", "k"])["accuracy"].mean()
+    first_useful = {lr: min((k for (l, k), a in by_lr.items() if l == lr and a >= p.useful_accuracy), default=None)
+                    for lr in p.ntk_lrs}
+    k_t = first_useful.get(tuned)
+    others = [k for lr, k in first_useful.items() if lr != tuned and k is not None]
+    if k_t is None:
+        out["ch3_ntk_verdict"] = (f"greedy averaging gives a useful subnetwork at no k tried (up to k = {max(p.ntk_ks):,})"
+                                  + (", whatever the step" if not others else " with the tuned step"))
+        out["ch3_ntk_caveat"] = "no subnetwork tried is useful"
+    elif k_t == kmin:
+        out["ch3_ntk_verdict"] = f"greedy averaging is useful already at the smallest k tried, {out['ch3_ntk_greedy_repeats_useful_k']}"
+        out["ch3_ntk_caveat"] = "even the smallest subnetwork tried is useful"
+    else:
+        better = [k for k in others if k < k_t]
+        out["ch3_ntk_verdict"] = (f"greedy averaging is useful only from {out['ch3_ntk_greedy_repeats_useful_k']}" +
+                                  (", whatever the step" if not better else f" at the tuned step, from k = {min(better):,} "
+                                   "at another"))
+        out["ch3_ntk_caveat"] = f"subnetworks smaller than {out['ch3_ntk_greedy_repeats_useful_k']} are not useful"
+    share = (k_t / p.width) if k_t is not None else None
+    out["ch3_ntk_term_words"] = ("is not small in the NTK parameterisation unless k is a sizeable fraction of m:"
+                                 if share is None or share >= NTK_SIZEABLE else
+                                 f"is small in this run already at k/m = {share:g}, although")
     ref = table[(table["split"] == "train") & (table["method"] == "greedy_repeats")].pivot_table(
         index="k", columns="output_scale", values=["loss", "scale"])
     out |= {"ch3_ntk_loss_kmin_none": float(ref[("loss", "none")].get(kmin, np.nan)),
             "ch3_ntk_loss_kmin_refit": float(ref[("loss", "refit")].get(kmin, np.nan)),
             "ch3_ntk_scale_kmin": float(ref[("scale", "refit")].get(kmin, np.nan)),
             "ch3_ntk_dense_loss": float(tr.loc[("dense", p.width), "loss"])}
+    none_, refit, c, dl = (out[k] for k in ("ch3_ntk_loss_kmin_none", "ch3_ntk_loss_kmin_refit",
+                                            "ch3_ntk_scale_kmin", "ch3_ntk_dense_loss"))
+    positive = bool((ref[("scale", "refit")] > 0).all())
+    text = ("Refitting the output scale does not change the accuracy (a positive scale leaves the arg-max alone)"
+            if positive else "Refitting the output scale can change the accuracy here (a negative scale flips the arg-max)")
+    compare = ("still far above" if refit > 2 * dl else "still above" if refit > dl else "at or below")
+    out["ch3_ntk_refit_sentence"] = (text + f" but shows how much of the loss is a matter of size alone: at k = {kmin:,} "
+                                     f"the loss falls from {none_:.2f} to {refit:.3f} with c = {c:.3f}, {compare} the "
+                                     f"dense network's {dl:.3f}")
     return {"numbers": out, "table": table, "lrs": lrs}
 
 

@@ -16,6 +16,9 @@ An experiment's ``tolerance`` holds numpy.isclose terms and two more:
   committed frame), for quantities that decay over many orders of magnitude (a residual from 20 to
   1e-25): their drift is set by the rounding of the largest values they came from, not by their own
   size, so a floor in absolute units would be either too loose at one scale or too tight at another;
+- ``scale_by``: {column: other column} for a column whose scale is another quantity of the same row
+  (a final residual of 1e-25 that started at the initial residual ``r0``): its floor is ``scale``
+  times that column's magnitude;
 - ``max_share``: the share of a column's rows that may differ beyond that (a float32 run feeding a
   discrete choice: a greedy pick at a near-tie can flip with the last bits and change one checkpoint's
   subnetwork). Default none.
@@ -96,9 +99,14 @@ def _numeric(col: pd.Series) -> bool:
     return col.dtype.kind in "fiu"
 
 
-def column_atol(col: pd.Series, tolerance: dict) -> float:
-    """The absolute floor of one column: ``atol``, or ``scale`` times the column's largest magnitude."""
-    values = np.abs(col.to_numpy(float))
+def column_atol(frame: pd.DataFrame, column: str, tolerance: dict):
+    """The absolute floor of one column (a number, or one per row with ``scale_by``): ``atol``, or
+    ``scale`` times the column's largest magnitude (or its row's ``scale_by`` column)."""
+    other = tolerance.get("scale_by", {}).get(column)
+    if other is not None:
+        return np.maximum(tolerance.get("atol", 0.0),
+                          tolerance.get("scale", 0.0) * np.abs(frame[other].to_numpy(float)))
+    values = np.abs(frame[column].to_numpy(float))
     top = float(np.nanmax(values)) if np.isfinite(values).any() else 0.0
     return max(tolerance.get("atol", 0.0), tolerance.get("scale", 0.0) * top)
 
@@ -114,12 +122,13 @@ def compare(reference: pd.DataFrame, fresh: pd.DataFrame, tolerance: dict, name:
         a, b = reference[c], fresh[c]
         if _numeric(a) and _numeric(b):
             av, bv = a.to_numpy(float), b.to_numpy(float)
-            atol = column_atol(a, tolerance)
+            atol = column_atol(reference, c, tolerance)
             close = np.isclose(bv, av, rtol=tolerance.get("rtol", 0.0), atol=atol, equal_nan=True)
             if (~close).mean() > allowed:
                 worst = np.nanmax(np.abs(bv - av)[~close])
+                floor = f"{atol:.3g}" if np.ndim(atol) == 0 else f"{tolerance['scale']:g} x {tolerance['scale_by'][c]}"
                 problems.append(f"{name}: column {c!r} differs beyond rtol {tolerance.get('rtol', 0):g}, "
-                                f"atol {atol:.3g} at {int((~close).sum())} of {len(close)} rows (allowed: "
+                                f"atol {floor} at {int((~close).sum())} of {len(close)} rows (allowed: "
                                 f"{allowed:.0%}; largest difference there {worst:.3g})")
         else:
             differ = a.astype(str).to_numpy() != b.astype(str).to_numpy()
