@@ -1,4 +1,4 @@
-"""Speed of the layer-wise greedy forward selection (``companion.layerwise``), exact mode (every
+"""Speed of the layer-wise greedy forward selection (``companion.prune.layerwise``), exact mode (every
 candidate on the whole scoring set, no repeats), measured side by side in one run on the same
 pre-trained MLP and the same images:
 
@@ -30,7 +30,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
-from companion import data, layerwise, subnetwork  # noqa: E402
+from companion import data  # noqa: E402
+from companion.prune import layerwise, subnetwork  # noqa: E402
 from companion.models import MLP  # noqa: E402
 from companion.train import SGDConfig, train  # noqa: E402
 

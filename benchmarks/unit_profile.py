@@ -16,10 +16,10 @@ import torch
 
 from companion import experiments
 from companion.experiments import mnist
-from companion.model import TwoLayerNet
+from companion.models import TwoLayerNet
 from companion.pretrain import TrainConfig, model_at, pretrain
-from companion.prune import (evaluate_subnetwork, evaluate_subnetworks, greedy_forward_selection,
-                             magnitude_selection, random_selection)
+from companion.prune.greedy import evaluate_subnetwork, evaluate_subnetworks, greedy_forward_selection
+from companion.prune.subnetwork import magnitude_selection, random_selection
 
 
 def timed(fn, repeat=1):

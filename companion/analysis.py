@@ -27,10 +27,18 @@ from . import validate
 
 RULES = ("within_delta", "reaches")
 METRICS = ("loss", "accuracy")
-MODELS = ("log", "linear", "power")
+#: The laws fitted to T*(N): three that grow without bound, and one with a ceiling ``a`` (the plateau
+#: a population-level explanation predicts): a - b N^(-c), c > 0.
+MODELS = ("log", "linear", "power", "saturating")
+#: Parameters of each law (AIC counts them).
+N_PARAMS = {"log": 2, "linear": 2, "power": 2, "saturating": 3}
 #: How the prose names each regime (code names are not words).
 REGIME_NAMES = {"mean_field": "mean-field", "ntk": "NTK"}
-MODEL_FORMULAS = {"log": "a + b log N", "linear": "a + b N", "power": "a N^b"}
+MODEL_FORMULAS = {"log": "a + b log N", "linear": "a + b N", "power": "a N^b",
+                  "saturating": "a - b N^(-c)"}
+#: The same as math, for prose and captions.
+MODEL_MATH = {"log": r"$a + b\log N$", "linear": r"$a + bN$", "power": r"$aN^b$",
+              "saturating": r"$a - bN^{-c}$"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -151,16 +159,23 @@ def _design(n, model):
     return np.column_stack([np.ones_like(n), n])
 
 
-def fit(n, t, model: str) -> tuple[float, float]:
-    """Least-squares (a, b) of ``model`` to points (n, t), on T* itself; (NaN, NaN) when it cannot be
-    fitted, including a power law whose iterative fit does not converge (never its starting guess)."""
+def _failed(model: str) -> tuple:
+    return (math.nan,) * N_PARAMS[model]
+
+
+def fit(n, t, model: str) -> tuple:
+    """Least-squares parameters of ``model`` to points (n, t), on T* itself: (a, b), or (a, b, c) for
+    the saturating law; all NaN when it cannot be fitted, including an iterative fit (power,
+    saturating) that does not converge (never its starting guess)."""
     validate.choice("model", model, MODELS)
     n = np.asarray(n, dtype=float)
     t = np.asarray(t, dtype=float)
     ok = np.isfinite(t) & np.isfinite(n) & (n > 0)
     n, t = n[ok], t[ok]
-    if len(np.unique(n)) < 2:
-        return math.nan, math.nan
+    if len(np.unique(n)) < N_PARAMS[model]:
+        return _failed(model)
+    if model == "saturating":
+        return _fit_saturating(n, t)
     if model in ("log", "linear"):
         coef, *_ = np.linalg.lstsq(_design(n, model), t, rcond=None)
         return float(coef[0]), float(coef[1])
@@ -181,12 +196,51 @@ def fit(n, t, model: str) -> tuple[float, float]:
     return (float(a), float(b)) if math.isfinite(a) and math.isfinite(b) else (math.nan, math.nan)
 
 
-def predict(n, model: str, a: float, b: float) -> np.ndarray:
+#: The saturating law's exponent c is searched in [C_MIN, C_MAX]: below, N^(-c) is flat over any
+#: grid (the law becomes a constant plus a log); above, the curve is a step at the smallest size.
+C_MIN, C_MAX = 0.02, 5.0
+
+
+def _fit_saturating(n, t) -> tuple:
+    """a - b N^(-c) by least squares: for each c on a grid the best (a, b) is linear least squares, so
+    the best c of the grid starts a bounded refinement of all three; NaN when no c gives a finite fit."""
+    from scipy.optimize import curve_fit
+
+    best = None
+    for c in np.geomspace(C_MIN, C_MAX, 60):
+        x = np.column_stack([np.ones_like(n), -np.power(n, -c)])
+        coef, *_ = np.linalg.lstsq(x, t, rcond=None)
+        rss = float(np.sum((x @ coef - t) ** 2))
+        if math.isfinite(rss) and (best is None or rss < best[0]):
+            best = (rss, float(coef[0]), float(coef[1]), float(c))
+    if best is None:
+        return _failed("saturating")
+    _, a0, b0, c0 = best
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            (a, b, c), _ = curve_fit(lambda x, a, b, c: a - b * np.power(x, -c), n, t, p0=(a0, b0, c0),
+                                     bounds=([-np.inf, -np.inf, C_MIN], [np.inf, np.inf, C_MAX]),
+                                     maxfev=20000)
+    except (RuntimeError, ValueError):
+        a, b, c = a0, b0, c0  # the grid's least squares is itself a least-squares fit (c on the grid)
+    out = (float(a), float(b), float(c))
+    return out if all(math.isfinite(v) for v in out) else _failed("saturating")
+
+
+def predict(n, model: str, *params) -> np.ndarray:
+    """``model`` with ``params`` (as :func:`fit` returns them) at N = ``n``."""
     n = np.asarray(n, dtype=float)
     if model == "log":
+        a, b = params
         return a + b * np.log(n)
     if model == "linear":
+        a, b = params
         return a + b * n
+    if model == "saturating":
+        a, b, c = params
+        return a - b * np.power(n, -c)
+    a, b = params
     return a * np.power(n, b)
 
 
@@ -198,31 +252,35 @@ def _size_means(n, t):
     return frame.index.to_numpy(float), frame.to_numpy(float)
 
 
-def aic(n, t, model: str, a: float, b: float) -> float:
+def aic(n, t, model: str, *params) -> float:
     """Gaussian AIC of the seed-mean T* at each size (as LOSO uses them): k log(RSS/k) + 2p with k the
-    number of sizes and p = 2 (+ a constant common to all models); NaN for a failed fit."""
-    if not (math.isfinite(a) and math.isfinite(b)):
+    number of sizes and p the law's number of parameters (+ a constant common to all models); NaN for
+    a failed fit, or when there are no more sizes than parameters (the fit interpolates)."""
+    if not all(math.isfinite(v) for v in params):
         return math.nan
     sizes, means = _size_means(n, t)
-    rss = float(np.sum((means - predict(sizes, model, a, b)) ** 2))
     k = len(sizes)
-    return k * math.log(max(rss, 1e-300) / k) + 2 * 2
+    if k <= len(params):
+        return math.nan
+    rss = float(np.sum((means - predict(sizes, model, *params)) ** 2))
+    return k * math.log(max(rss, 1e-300) / k) + 2 * len(params)
 
 
 def loso_rmse(n, t, model: str) -> float:
     """Leave-one-size-out: fit on all other sizes (every seed's T*), predict the left-out size's
-    seed-mean T*; the RMSE of these predictions over sizes (NaN if a fit fails or < 3 sizes)."""
+    seed-mean T*; the RMSE of these predictions over sizes (NaN if a fit fails, or with fewer sizes
+    than the law's parameters plus one: 3, or 4 for the saturating law)."""
     n = np.asarray(n, dtype=float)
     t = np.asarray(t, dtype=float)
     sizes = np.unique(n[np.isfinite(t)])
-    if len(sizes) < 3:
+    if len(sizes) < N_PARAMS[model] + 1:
         return math.nan
     errs = []
     for s in sizes:
         keep = n != s
-        a, b = fit(n[keep], t[keep], model)
+        params = fit(n[keep], t[keep], model)
         measured = float(np.mean(t[(n == s) & np.isfinite(t)]))
-        errs.append(float(predict([s], model, a, b)[0]) - measured)
+        errs.append(float(predict([s], model, *params)[0]) - measured)
     return float(np.sqrt(np.mean(np.square(errs))))
 
 
@@ -234,7 +292,7 @@ def _resample(n, rng):
 def bootstrap(n, t, seed_ids, model: str, *, n_boot: int = 1000, seed: int = 0,
               at=None) -> dict:
     """Bootstrap over seeds: the (n, t) points of each size (one per seed, ``seed_ids``) are resampled
-    with replacement within that size. Returns 95% percentile CIs of a, b and, when ``at`` is given, of
+    with replacement within that size. Returns 95% percentile CIs of a, b (and c for the saturating law) and, when ``at`` is given, of
     the prediction at those N (arrays); ``failed``, the share of resamples whose fit failed.
 
     Undefined (every interval NaN, ``failed`` NaN) when there is no point, or when some size has fewer
@@ -246,22 +304,25 @@ def bootstrap(n, t, seed_ids, model: str, *, n_boot: int = 1000, seed: int = 0,
     if len(n) == 0 or counts.min() < 2:
         nan = np.full(len(np.atleast_1d(at)), math.nan) if at is not None else None
         out = dict.fromkeys(("a_lo", "a_hi", "b_lo", "b_hi", "failed"), math.nan)
+        if model == "saturating":
+            out |= {"c_lo": math.nan, "c_hi": math.nan}
         return out if at is None else out | {"pred_lo": nan, "pred_hi": nan.copy()}
     rng = np.random.default_rng(seed)
     params, preds = [], []
     for _ in range(n_boot):
         idx = _resample(n, rng)
-        a, b = fit(n[idx], t[idx], model)
-        params.append((a, b))
+        p = fit(n[idx], t[idx], model)
+        params.append(p)
         if at is not None:
-            preds.append(predict(at, model, a, b))
+            preds.append(predict(at, model, *p))
     params = np.array(params)
     failed = float(np.mean(~np.isfinite(params[:, 0])))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        out = {"a_lo": np.nanpercentile(params[:, 0], 2.5), "a_hi": np.nanpercentile(params[:, 0], 97.5),
-               "b_lo": np.nanpercentile(params[:, 1], 2.5), "b_hi": np.nanpercentile(params[:, 1], 97.5),
-               "failed": failed}
+        out = {"failed": failed}
+        for i, name in enumerate("abc"[:params.shape[1]]):
+            out[f"{name}_lo"] = np.nanpercentile(params[:, i], 2.5)
+            out[f"{name}_hi"] = np.nanpercentile(params[:, i], 97.5)
         if at is not None:
             preds = np.array(preds)
             out["pred_lo"] = np.nanpercentile(preds, 2.5, axis=0)
@@ -272,7 +333,7 @@ def bootstrap(n, t, seed_ids, model: str, *, n_boot: int = 1000, seed: int = 0,
 def model_choice(n, t, *, n_boot: int = 200, seed: int = 0) -> dict:
     """How often each law wins by LOSO when the seeds are resampled within each size: the share of
     bootstrap resamples each of MODELS has the lowest LOSO RMSE (failed fits never win). A law the data
-    single out wins nearly always; shares near 1/2 or 1/3 say the data cannot tell the laws apart.
+    single out wins nearly always; shares spread over several laws say the data cannot tell them apart.
     Every share is NaN (undefined) when the finite T* cover fewer than three sizes."""
     n = np.asarray(n, dtype=float)
     t = np.asarray(t, dtype=float)
@@ -292,18 +353,19 @@ def model_choice(n, t, *, n_boot: int = 200, seed: int = 0) -> dict:
 
 
 #: Columns of :func:`fit_table` after the group column.
-FIT_COLUMNS = ["model", "formula", "a", "b", "fit_ok", "aic", "loso_rmse", "points", "sizes", "a_lo",
-               "a_hi", "b_lo", "b_hi", "failed", "best_loso", "best_aic"]
+FIT_COLUMNS = ["model", "formula", "a", "b", "c", "fit_ok", "aic", "loso_rmse", "points", "sizes", "a_lo",
+               "a_hi", "b_lo", "b_hi", "c_lo", "c_hi", "failed", "best_loso", "best_aic"]
 
 
 def fit_table(ts: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, by: str | None = None
               ) -> pd.DataFrame:
-    """For each group (``by``, default the arm column present) and model: a, b (with bootstrap CIs),
+    """For each group (``by``, default the arm column present) and model: a, b and, for the saturating
+    law, its exponent c (with bootstrap CIs),
     whether the fit converged (``fit_ok``), AIC and LOSO RMSE (both on seed-mean T* per size), and the
     best model by LOSO (``best_loso``) and by AIC (``best_aic``). Units whose T* is NaN are left out.
 
     Always the same columns (the group column, then ``FIT_COLUMNS``). A group whose finite T* cover
-    too few sizes keeps its three rows, with NaN where a quantity is undefined (a fit needs two sizes,
+    too few sizes keeps its rows (one per law), with NaN where a quantity is undefined (a fit needs two sizes,
     AIC and LOSO three, an interval two points at every size: :func:`bootstrap`) and ``fit_ok`` False;
     a frame without rows gives a table without rows."""
     by = by or (_groups(ts) or [None])[0]
@@ -312,13 +374,14 @@ def fit_table(ts: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, by: str | 
     for key, g in groups:
         g = g[np.isfinite(g["t_star"])]
         for model in MODELS:
-            a, b = fit(g["n"], g["t_star"], model)
+            params = fit(g["n"], g["t_star"], model)
+            a, b, c = (*params, math.nan)[:3]
             row = {by or "group": key, "model": model, "formula": MODEL_FORMULAS[model], "a": a, "b": b,
-                   "fit_ok": bool(math.isfinite(a)),
-                   "aic": aic(g["n"], g["t_star"], model, a, b) if g["n"].nunique() > 2 else math.nan,
+                   "c": c, "fit_ok": bool(math.isfinite(a)),
+                   "aic": aic(g["n"], g["t_star"], model, *params) if g["n"].nunique() > 2 else math.nan,
                    "loso_rmse": loso_rmse(g["n"], g["t_star"], model), "points": len(g),
                    "sizes": int(g["n"].nunique())}
-            row.update(dict.fromkeys(("a_lo", "a_hi", "b_lo", "b_hi", "failed"), math.nan))
+            row.update(dict.fromkeys(("a_lo", "a_hi", "b_lo", "b_hi", "c_lo", "c_hi", "failed"), math.nan))
             if len(g) > 2 and n_boot:
                 row.update(bootstrap(g["n"], g["t_star"], g["seed"], model, n_boot=n_boot, seed=seed))
             rows.append(row)
@@ -348,8 +411,9 @@ def out_of_sample(ts: pd.DataFrame, model: str) -> dict:
                 "a": math.nan, "b": math.nan}
     largest = g["n"].max()
     train = g[g["n"] < largest]
-    a, b = fit(train["n"], train["t_star"], model)
-    pred = float(predict([largest], model, a, b)[0])
+    params = fit(train["n"], train["t_star"], model)
+    a, b = params[:2]
+    pred = float(predict([largest], model, *params)[0])
     measured = float(g.loc[g["n"] == largest, "t_star"].mean())
     return {"n": int(largest), "predicted": pred, "measured": measured,
             "rel_error": abs(pred - measured) / abs(measured) if measured else math.nan,
@@ -554,7 +618,8 @@ def law_words(comparison: dict, digits: int = 3) -> str:
     errs = {law: comparison[law]["rmse"] for law in LAWS if math.isfinite(comparison[law]["rmse"])}
     shown = ", ".join(f"{law} {_short(v, digits)}" for law, v in errs.items())
     if comparison["sizes"] < 3:
-        return f"the laws cannot be told apart with two sizes (RMSE {shown})"
+        # (every law passes through the two size means: the errors are the seeds' scatter, or rounding)
+        return "the laws cannot be told apart with two sizes"
     if best in LAWS:
         others = ", ".join(f"{law} {_short(v, digits)}" for law, v in errs.items() if law != best)
         return f"{best} (RMSE {_short(errs[best], digits)}; {others})"

@@ -25,6 +25,8 @@ from . import paths, validate
 SOURCES = ("auto", "torchvision", "embedded")
 NUM_CLASSES = 10
 EMBEDDED_TRAIN_PER_CLASS = 400
+#: The most training images the embedded MNIST subset holds (any chapter's size on it is at most this).
+EMBEDDED_MAX = NUM_CLASSES * EMBEDDED_TRAIN_PER_CLASS
 _notified: set[str] = set()
 
 

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+@dataclass
+class Summary:
+    """What a chapter shows: ``numbers`` (glued into the prose) and the tables its figures draw."""
+
+    numbers: dict
+    tables: dict
+
 
 #: Significant digits kept in every glued float and every displayed table cell.
 SIGNIFICANT_DIGITS = 6

@@ -10,7 +10,7 @@ setting
     x method in {dense, greedy, magnitude, random},
 
 T*(N) of every (N, seed) (:func:`companion.analysis.threshold_time`), the seed mean at each N, and
-the three laws a + b log N, a + b N, a N^b (:func:`companion.analysis.fit`, drawn with
+the four laws a + b log N, a + b N, a N^b and a - b N^(-c) (:func:`companion.analysis.fit`, drawn with
 :func:`companion.analysis.predict`) with their leave-one-size-out RMSE
 (:func:`companion.analysis.loso_rmse`). Computing and drawing are separate:
 
@@ -51,10 +51,12 @@ Determinism
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html as _html
 import io
 import json
+from importlib import resources
 import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping
@@ -67,7 +69,7 @@ from . import analysis, display, validate
 RULES = ("reaches", "within_delta")
 METRICS = ("accuracy", "loss")
 METHODS = ("dense", "greedy", "magnitude", "random")
-MODELS = analysis.MODELS  # ("log", "linear", "power")
+MODELS = analysis.MODELS  # ("log", "linear", "power", "saturating")
 REQUIRED = ("n", "seed", "t", "method", "split", "loss", "accuracy")
 #: The CSS class of the explorer's container (the browser check looks for it).
 CSS_CLASS = "threshold-explorer"
@@ -88,7 +90,8 @@ RULE_LABELS = {"reaches": "reaches a level", "within_delta": "within delta of it
 METHOD_LABELS = {"dense": "dense network", "greedy": "greedy subnetwork",
                  "magnitude": "magnitude pruning", "random": "random subnetwork"}
 # Okabe-Ito / seaborn "colorblind" colours, the book's palette.
-LAW_STYLE = {"log": ("#0173b2", "solid"), "linear": ("#de8f05", "dash"), "power": ("#029e73", "dot")}
+LAW_STYLE = {"log": ("#0173b2", "solid"), "linear": ("#de8f05", "dash"), "power": ("#029e73", "dot"),
+             "saturating": ("#cc78bc", "dashdot")}
 SEED_COLOUR = "#949494"
 MEAN_COLOUR = "#000000"
 
@@ -240,22 +243,18 @@ def threshold_grid(frame: pd.DataFrame, *, levels=None, deltas=None, methods=Non
     if not methods:
         raise validate.ParameterError(f"the frame has none of the methods {list(METHODS)}")
     grid = settings(frame, levels=levels, deltas=deltas, split=split)
-    curves = _curves(sub)
-    rows = []
+    sub = sub.sort_values(["method", "n", "seed", "t"], kind="mergesort")
+    parts = []
     for rule, metric, value in grid:
-        kw = {"level": value} if rule == "reaches" else {"delta": value}
-        key = value_key(value)
-        col = 1 if metric == "accuracy" else 2
+        kw = {"level": value, "delta": None} if rule == "reaches" else {"delta": value, "level": None}
         for method in methods:
-            for (m, n, seed), arrays in curves.items():
-                if m != method:
-                    continue
-                t, v = arrays[0], arrays[col]
-                ts = analysis.threshold_time(t, v, rule=rule, metric=metric, **kw)
-                best = float(np.nanmax(v) if metric == "accuracy" else np.nanmin(v))
-                rows.append((rule, metric, value, key, method, n, seed, ts, not math.isnan(ts), best))
+            # the chapter's own thresholds (one implementation: companion.analysis)
+            ts = analysis.thresholds(sub.drop(columns=analysis._groups(sub)), rule=rule, metric=metric,
+                                     method=method, split=split, **kw)
+            parts.append(ts.assign(rule=rule, metric=metric, value=value, value_key=value_key(value),
+                                   method=method))
     cols = ["rule", "metric", "value", "value_key", "method", "n", "seed", "t_star", "reached", "best"]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.concat(parts, ignore_index=True)[cols]
 
 
 SETTING = ["rule", "metric", "value", "value_key", "method"]
@@ -272,32 +271,32 @@ def seed_means(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_grid(points: pd.DataFrame) -> pd.DataFrame:
-    """The three laws of T*(N) for every setting of :func:`threshold_grid`, fitted to the per-seed
-    T* that met the rule (as :func:`companion.analysis.fit_table` does).
+    """The laws of T*(N) (:data:`companion.analysis.MODELS`) for every setting of
+    :func:`threshold_grid`, fitted to the per-seed T* that met the rule (as
+    :func:`companion.analysis.fit_table` does).
 
     Returns one row per (rule, metric, value, method, model): columns rule, metric, value, value_key,
-    method, model, formula, a, b, loso_rmse (NaN with fewer than 3 sizes), points (finite T*), sizes
-    (distinct N among them), fitted (False when the fit failed: a or b NaN)."""
-    rows = []
+    method, model, formula, a, b, c (the saturating law's exponent, else NaN), loso_rmse (NaN with
+    too few sizes), points (finite T*), sizes (distinct N among them), fitted (False when the fit
+    failed)."""
+    cols = SETTING + ["model", "formula", "a", "b", "c", "loso_rmse", "points", "sizes", "fitted"]
+    parts = []
     cache: dict = {}
     for setting, g in points.groupby(SETTING, sort=False):
         ok = g[np.isfinite(g["t_star"])]
-        n = ok["n"].to_numpy(float)
-        t = ok["t_star"].to_numpy(float)
-        sig = (tuple(n), tuple(t))  # identical points (often: every seed unreached) are fitted once
-        for model in MODELS:
-            if (model, sig) not in cache:
-                if len(t):
-                    a, b = analysis.fit(n, t, model)
-                    rmse = analysis.loso_rmse(n, t, model)
-                else:
-                    a = b = rmse = math.nan
-                cache[(model, sig)] = (float(a), float(b), float(rmse))
-            a, b, rmse = cache[(model, sig)]
-            rows.append((*setting, model, analysis.MODEL_FORMULAS[model], a, b, rmse, len(t),
-                         int(len(np.unique(n))), bool(math.isfinite(a) and math.isfinite(b))))
-    cols = SETTING + ["model", "formula", "a", "b", "loso_rmse", "points", "sizes", "fitted"]
-    return pd.DataFrame(rows, columns=cols)
+        sig = (tuple(ok["n"]), tuple(ok["t_star"]))  # identical points (often: none reached) are fitted once
+        if sig not in cache:
+            # the chapter's own fits (one implementation: companion.analysis), without the bootstrap
+            table = analysis.fit_table(ok.assign(group="all")[["group", "n", "seed", "t_star"]], n_boot=0,
+                                       by="group")
+            if table.empty:  # no point: every law failed
+                table = pd.DataFrame({"model": list(MODELS), "formula": [analysis.MODEL_FORMULAS[m] for m in MODELS],
+                                      "a": np.nan, "b": np.nan, "c": np.nan, "loso_rmse": np.nan, "points": 0,
+                                      "sizes": 0, "fit_ok": False})
+            cache[sig] = table.rename(columns={"fit_ok": "fitted"})
+        parts.append(cache[sig].assign(**dict(zip(SETTING, setting))))
+    out = pd.concat(parts, ignore_index=True)[cols]
+    return out.astype({"points": int, "sizes": int, "fitted": bool})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -321,37 +320,44 @@ def _rule_text(rule: str, metric: str, key: str) -> str:
     return f"the first iteration at which the {metric} is within {key} of its best over the grid"
 
 
-def _coefficients(model: str, a: float, b: float) -> tuple:
-    """(a, b) as the page shows them. The log and linear laws are closed-form least squares (stable to
-    the last digits): 4 significant digits. A power law comes from an iterative fit whose a and b trade
-    off when T* is nearly flat (b near 0): its digits beyond a fixed absolute precision are the
-    optimiser's, not the data's, so a is shown to 0.1 iteration and b to 0.001."""
-    if not (math.isfinite(a) and math.isfinite(b)):
-        return None, None
+def _coefficients(model: str, a: float, b: float, c: float = math.nan) -> tuple:
+    """(a, b, c) as the page shows them (c None but for the saturating law). The log and linear laws
+    are closed-form least squares (stable to the last digits): 4 significant digits. The power and
+    saturating laws come from iterative fits whose parameters trade off when T* is nearly flat: their
+    digits beyond a fixed absolute precision are the optimiser's, not the data's, so a (an iteration
+    count) is shown to 0.1 and an exponent to 0.001; the saturating law's three parameters, which
+    trade off most (a ceiling far above the data when c is small), to 3 significant digits."""
+    if not (math.isfinite(a) and math.isfinite(b)) or (model == "saturating" and not math.isfinite(c)):
+        return None, None, None
     if model == "power":
-        return display.significant(round(a, 1)), round(b, 3) + 0.0  # (+ 0.0: no "-0")
-    return _sig(a), _sig(b)
+        return display.significant(round(a, 1)), round(b, 3) + 0.0, None  # (+ 0.0: no "-0")
+    if model == "saturating":
+        return display.significant(a, 3), display.significant(b, 3), display.significant(c, 3)
+    return _sig(a), _sig(b), None
 
 
-def law_label(model: str, a: float, b: float, rmse: float) -> str:
+def law_label(model: str, a: float, b: float, rmse: float, c: float = math.nan) -> str:
     """A law's legend entry: its fitted formula and its LOSO RMSE (to 0.1 iteration), or "fit failed"."""
-    if not (math.isfinite(a) and math.isfinite(b)):
+    a, b, c = _coefficients(model, a, b, c)
+    if a is None:
         return f"{model} ({analysis.MODEL_FORMULAS[model]}): fit failed"
-    a, b = _coefficients(model, a, b)
     if model == "log":
         formula = f"{_fmt(a)} {'+' if b >= 0 else '-'} {_fmt(abs(b))} log N"
     elif model == "linear":
         formula = f"{_fmt(a)} {'+' if b >= 0 else '-'} {_fmt(abs(b))} N"
+    elif model == "saturating":
+        formula = f"{a:g} {'-' if b >= 0 else '+'} {abs(b):g} N^-{c:g} (ceiling {a:g})"
     else:
         formula = f"{a:g} N^{b:.3f}"
-    err = (f"LOSO RMSE {_t(rmse):g}" if math.isfinite(rmse) else "LOSO RMSE n/a (fewer than 3 sizes)")
+    needed = analysis.N_PARAMS[model] + 1
+    err = (f"LOSO RMSE {_t(rmse):g}" if math.isfinite(rmse) else f"LOSO RMSE n/a (fewer than {needed} sizes)")
     return f"{model}: {formula} ({err})"
 
 
 def figure_spec(points: pd.DataFrame, fits: pd.DataFrame, *, initial: Mapping | None = None,
                 split: str = "train", curve_points: int = CURVE_POINTS) -> dict:
     """The JSON-able description of the explorer: controls, the initial setting and, for every
-    setting, the per-seed points, the seed means and the three law curves, every number rounded
+    setting, the per-seed points, the seed means and the law curves, every number rounded
     (module docstring)."""
     means = seed_means(points)
     sizes = np.unique(points["n"].to_numpy(float))
@@ -376,17 +382,18 @@ def figure_spec(points: pd.DataFrame, fits: pd.DataFrame, *, initial: Mapping | 
         best = None
         for model in MODELS:
             row = f[f["model"] == model].iloc[0] if f is not None else None
-            a, b, rmse = ((float(row["a"]), float(row["b"]), float(row["loso_rmse"])) if row is not None
-                          else (math.nan, math.nan, math.nan))
-            a4, b4 = _coefficients(model, a, b)
+            a, b, c, rmse = ((float(row["a"]), float(row["b"]), float(row["c"]), float(row["loso_rmse"]))
+                             if row is not None else (math.nan,) * 4)
+            a4, b4, c4 = _coefficients(model, a, b, c)
             curve = []
-            if a4 is not None and b4 is not None:
+            if a4 is not None:
+                params = (a, b, c)[:analysis.N_PARAMS[model]]
                 with np.errstate(all="ignore"):
-                    curve = [_t(y) for y in analysis.predict(curve_n, model, a, b)]
+                    curve = [_t(y) for y in analysis.predict(curve_n, model, *params)]
             if math.isfinite(rmse) and (best is None or rmse < best[1]):
                 best = (model, rmse)
-            laws.append({"model": model, "label": law_label(model, a, b, rmse), "a": a4, "b": b4,
-                         "loso_rmse": _t(rmse), "t": curve})
+            laws.append({"model": model, "label": law_label(model, a, b, rmse, c), "a": a4, "b": b4,
+                         "c": c4, "loso_rmse": _t(rmse), "t": curve})
         total, met = len(g), int(g["reached"].sum())
         summary = (f"{METHOD_LABELS.get(method, method).capitalize()}, {split} split: T* is "
                    f"{_rule_text(rule, metric, key)}; met by {met} of {total} runs (N, seed)")
@@ -443,111 +450,20 @@ def _initial(values: dict, methods: list, initial: Mapping | None) -> dict:
     return init
 
 
-_CSS = """
-.threshold-explorer{border:1px solid #d0d7de;border-radius:6px;padding:.6em .8em;margin:1em 0}
-.threshold-explorer .te-controls{display:flex;flex-wrap:wrap;gap:.35em 1.2em;align-items:center;margin-bottom:.4em}
-.threshold-explorer .te-group{display:flex;flex-wrap:wrap;gap:.25em;align-items:center}
-.threshold-explorer .te-label{font-weight:600;margin-right:.2em;font-size:.9em}
-.threshold-explorer button.te-button{font:inherit;font-size:.85em;padding:.15em .55em;border:1px solid #8c959f;
- border-radius:4px;background:#fff;color:#24292f;cursor:pointer}
-.threshold-explorer button.te-button[aria-pressed="true"]{background:#0173b2;border-color:#0173b2;color:#fff}
-.threshold-explorer select.te-select{font:inherit;font-size:.85em;padding:.1em .3em}
-.threshold-explorer .te-plot{width:100%;height:520px}
-.threshold-explorer .te-summary,.threshold-explorer .te-caption{font-size:.9em;margin:.3em 0 0}
-.threshold-explorer .te-missing{color:#9a3412;font-size:.9em}
-@media print{.threshold-explorer{break-inside:avoid;-webkit-print-color-adjust:exact;print-color-adjust:exact}
- .threshold-explorer .modebar-container{display:none}}
-"""
+#: The explorer's style and script are package files (companion/assets/), read once.
+ASSETS = "assets"
+_ID_PLACEHOLDER = "__EXPLORER_ID__"
 
-_JS = r"""
-(function () {
-  var root = document.getElementById(%(id)s);
-  if (!root || root.getAttribute('data-te-ready')) { return; }
-  var spec = JSON.parse(root.querySelector('script.te-data').textContent);
-  var state = {rule: spec.initial.rule, metric: spec.initial.metric, value: spec.initial.value,
-               method: spec.initial.method};
-  var plot = root.querySelector('.te-plot');
-  var select = root.querySelector('select[data-control="value"]');
-  var summary = root.querySelector('.te-summary');
-  function fillValues() {
-    var list = spec.values[state.rule + '|' + state.metric] || [];
-    var keys = list.map(function (v) { return v[0]; });
-    if (keys.indexOf(state.value) < 0) { state.value = keys.length ? keys[Math.floor((keys.length - 1) / 2)] : null; }
-    while (select.firstChild) { select.removeChild(select.firstChild); }
-    list.forEach(function (v) {
-      var opt = document.createElement('option');
-      opt.value = v[0]; opt.textContent = v[1]; opt.selected = (v[0] === state.value);
-      select.appendChild(opt);
-    });
-  }
-  function traces(s) {
-    var out = [
-      {type: 'scatter', mode: 'markers', name: 'T* of each seed', x: s.seed_n, y: s.seed_t,
-       customdata: s.seed_id, hovertemplate: 'N = %%{x}<br>T* = %%{y}<br>seed %%{customdata}<extra></extra>',
-       marker: {color: spec.style.seed, size: 7, opacity: 0.75}},
-      {type: 'scatter', mode: 'lines+markers', name: 'seed mean', x: s.mean_n, y: s.mean_t,
-       hovertemplate: 'N = %%{x}<br>mean T* = %%{y}<extra></extra>',
-       line: {color: spec.style.mean, width: 2}, marker: {color: spec.style.mean, size: 8, symbol: 'diamond'}}
-    ];
-    s.laws.forEach(function (law) {
-      var st = spec.style.law[law.model];
-      var has = law.t.length > 0;
-      out.push({type: 'scatter', mode: 'lines', name: law.label, x: has ? spec.curve_n : [null],
-                y: has ? law.t : [null], hoverinfo: has ? 'x+y+name' : 'skip',
-                line: {color: st.color, dash: st.dash, width: 2}});
-    });
-    return out;
-  }
-  function draw() {
-    var s = spec.settings[[state.rule, state.metric, state.value, state.method].join('|')];
-    root.querySelectorAll('button[data-control]').forEach(function (b) {
-      b.setAttribute('aria-pressed', String(state[b.getAttribute('data-control')] === b.getAttribute('data-value')));
-    });
-    if (!s) { summary.textContent = 'No data for this setting.'; return; }
-    summary.textContent = s.summary;
-    var layout = {margin: {l: 64, r: 16, t: 16, b: 120}, height: 520, hovermode: 'closest',
-                  font: {family: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif', size: 13},
-                  xaxis: {type: 'log', title: {text: spec.axes.x}, tickvals: spec.sizes,
-                          ticktext: spec.size_labels},
-                  yaxis: {title: {text: spec.axes.y}, rangemode: 'tozero'},
-                  legend: {orientation: 'h', x: 0, y: -0.2, xanchor: 'left', yanchor: 'top'},
-                  paper_bgcolor: '#ffffff', plot_bgcolor: '#ffffff'};
-    window.Plotly.react(plot, traces(s), layout, {displaylogo: false, responsive: true,
-                        modeBarButtonsToRemove: ['select2d', 'lasso2d']});
-  }
-  function start() {
-    if (root.getAttribute('data-te-ready')) { return true; }
-    if (!window.Plotly) { return false; }
-    root.setAttribute('data-te-ready', '1');
-    var missing = root.querySelector('.te-missing');
-    if (missing) { missing.hidden = true; }
-    fillValues();
-    draw();
-    root.addEventListener('click', function (ev) {
-      var b = ev.target.closest('button[data-control]');
-      if (!b || !root.contains(b)) { return; }
-      state[b.getAttribute('data-control')] = b.getAttribute('data-value');
-      if (b.getAttribute('data-control') !== 'method') { fillValues(); }
-      draw();
-    });
-    select.addEventListener('change', function () { state.value = select.value; draw(); });
-    var fit = function () { window.Plotly.Plots.resize(plot); };
-    window.addEventListener('beforeprint', fit);
-    window.addEventListener('afterprint', fit);
-    return true;
-  }
-  function later() {
-    if (!start()) {
-      var missing = root.querySelector('.te-missing');
-      if (missing) { missing.hidden = false; }
-    }
-  }
-  if (!start()) {
-    document.addEventListener('DOMContentLoaded', function () { start(); });
-    window.addEventListener('load', later);
-  }
-})();
-"""
+
+@functools.lru_cache(maxsize=None)
+def _asset(name: str) -> str:
+    return resources.files("companion").joinpath(ASSETS, name).read_text(encoding="utf-8")
+
+
+def _script(ident: str) -> str:
+    """The explorer's script for the container ``ident`` (its header comment left out)."""
+    body = "".join(line for line in _asset("explorer.js").splitlines(keepends=True) if not line.startswith("//"))
+    return "\n" + body.replace(_ID_PLACEHOLDER, json.dumps(ident))
 
 
 def render_html(spec: Mapping, *, caption: str | None = None, name: str | None = None) -> str:
@@ -576,7 +492,7 @@ def render_html(spec: Mapping, *, caption: str | None = None, name: str | None =
     return (
         f'<div class="{CSS_CLASS}" id="{ident}" {PLOTLY_MARKER}="1" role="figure" '
         f'aria-label="Interactive plot of the threshold T* against N, with fitted laws">'
-        f"<style>{_CSS.strip()}</style>"
+        f"<style>{_asset('explorer.css').strip()}</style>"
         f'<div class="te-controls">{buttons("rule", "Rule")}{buttons("metric", "Metric")}'
         f'<div class="te-group"><label class="te-label" for="{ident}-value">Value</label>'
         f'<select class="te-select" id="{ident}-value" data-control="value">{options}</select></div>'
@@ -586,7 +502,7 @@ def render_html(spec: Mapping, *, caption: str | None = None, name: str | None =
         f'<p class="te-missing" hidden>The interactive plot needs plotly.js: the built book loads its '
         f"own copy; in a live notebook run <code>companion.explorer.init_notebook()</code> first.</p>"
         f'<script type="application/json" class="te-data">{data}</script>'
-        f"<script>{_JS % {'id': json.dumps(ident)}}</script></div>")
+        f"<script>{_script(ident)}</script></div>")
 
 
 def _slug(name: str) -> str:
@@ -612,7 +528,7 @@ def static_png(spec: Mapping, *, dpi: int = 100) -> bytes:
                s=18, label="T* of each seed", zorder=3)
     ax.plot(s["mean_n"], [np.nan if v is None else v for v in s["mean_t"]], color=MEAN_COLOUR,
             marker="D", ms=4, lw=1.6, label="seed mean", zorder=4)
-    dashes = {"solid": "-", "dash": "--", "dot": ":"}
+    dashes = {"solid": "-", "dash": "--", "dot": ":", "dashdot": "-."}
     for law in s["laws"]:
         colour, dash = LAW_STYLE[law["model"]]
         ys = [np.nan if v is None else v for v in law["t"]]

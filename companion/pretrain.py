@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from . import validate
 from .data import Dataset
+from .losses import squared_error
 from .runtime import DEVICES, resolve_device
 
 OPTIMIZERS = ("gd", "sgd")
@@ -78,7 +79,7 @@ def checkpoint_grid(last: int, points: int, first: int = 1) -> list[int]:
 def loss_fn(out: torch.Tensor, data_targets: torch.Tensor, labels: torch.Tensor, loss: str,
             reduction: str) -> torch.Tensor:
     if loss == "mse":
-        per_sample = 0.5 * ((out - data_targets) ** 2).sum(1)
+        per_sample = squared_error(out, data_targets)
     else:
         per_sample = torch.nn.functional.cross_entropy(out, labels, reduction="none")
     return per_sample.sum() if reduction == "sum" else per_sample.mean()

@@ -1,6 +1,6 @@
 """One SGD loop for pre-training and fine-tuning (the practitioner's protocol: pre-train -> prune ->
-fine-tune), for ``companion.models`` networks, materialised subnetworks and ``companion.model``'s
-two-layer network alike.
+fine-tune), for every ``companion.models`` network (the MLP, the ResNet and the two-layer network) and
+materialised subnetworks alike.
 
 Mini-batch SGD (or full-batch GD with ``batch_size=None``) on the mean loss of the batch, squared
 (0.5 ||f(x) - y||^2, one-hot targets) or cross-entropy (``pretrain.loss_fn``), with optional momentum

@@ -63,10 +63,10 @@ def test_thresholds_per_unit_uses_greedy_train_rows():
 SIZES = np.array([500, 1000, 2000, 4000, 8000, 16000])
 
 
-def _synthetic(law, seeds=3, noise=20.0, seed=0):
+def _synthetic(law, seeds=3, noise=20.0, seed=0, sizes=None):
     rng = np.random.default_rng(seed)
     rows = []
-    for n in SIZES:
+    for n in SIZES if sizes is None else sizes:
         for s in range(seeds):
             rows.append({"regime": "r", "n": int(n), "seed": s,
                          "t_star": law(n) + noise * rng.standard_normal(), "reached": True})
@@ -154,11 +154,11 @@ def test_aic_and_loso_treat_seeds_the_same_way():
     ts = _synthetic(lambda n: 100 + 300 * np.log(n), seeds=3)
     twice = pd.concat([ts, ts.assign(seed=ts["seed"] + 10)], ignore_index=True)
     for model in analysis.MODELS:
-        a, b = analysis.fit(ts["n"], ts["t_star"], model)
-        a2, b2 = analysis.fit(twice["n"], twice["t_star"], model)
-        assert (a2, b2) == pytest.approx((a, b), rel=1e-6)
-        assert analysis.aic(twice["n"], twice["t_star"], model, a2, b2) == pytest.approx(
-            analysis.aic(ts["n"], ts["t_star"], model, a, b), rel=1e-6)
+        params = analysis.fit(ts["n"], ts["t_star"], model)
+        params2 = analysis.fit(twice["n"], twice["t_star"], model)
+        assert params2 == pytest.approx(params, rel=1e-5)
+        assert analysis.aic(twice["n"], twice["t_star"], model, *params2) == pytest.approx(
+            analysis.aic(ts["n"], ts["t_star"], model, *params), rel=1e-5)
         assert analysis.loso_rmse(twice["n"], twice["t_star"], model) == pytest.approx(
             analysis.loso_rmse(ts["n"], ts["t_star"], model), rel=1e-6)
 
@@ -302,3 +302,22 @@ def test_ratio_change_is_the_paired_growth_factor():
     assert math.isnan(zero["ratio"])
     never = analysis.ratio_change(ts.assign(t_star=np.nan), 100, 200)
     assert never["seeds"] == 0 and math.isnan(never["ratio"])
+
+
+def test_saturating_law_recovers_a_known_ceiling_and_wins_on_a_plateau():
+    # T* = 450 - 4000 N^(-0.6): a ceiling of 450 steps, reached within noise by N = 50,000
+    sizes = [500, 1000, 2000, 4000, 8000, 16000, 32000, 50000]
+    ts = _synthetic(lambda n: 450 - 4000 * np.power(n, -0.6), seeds=5, noise=3.0, sizes=sizes)
+    a, b, c = analysis.fit(ts["n"], ts["t_star"], "saturating")
+    assert a == pytest.approx(450, abs=15) and c == pytest.approx(0.6, abs=0.15) and b > 0
+    errs = {m: analysis.loso_rmse(ts["n"], ts["t_star"], m) for m in analysis.MODELS}
+    assert min(errs, key=errs.get) == "saturating", errs
+    assert analysis.model_choice(ts["n"], ts["t_star"], n_boot=20)["saturating"] >= 0.9
+    # a pure logarithm has no ceiling: the saturating law fitted to it puts its ceiling far above the data
+    log = _synthetic(lambda n: 100 + 50 * np.log(n), seeds=5, noise=3.0, sizes=sizes)
+    assert analysis.fit(log["n"], log["t_star"], "saturating")[0] > 1.5 * log["t_star"].max()
+    # three parameters: no LOSO with three sizes, no AIC with three sizes
+    three = ts[ts["n"].isin(sizes[:3])]
+    assert math.isnan(analysis.loso_rmse(three["n"], three["t_star"], "saturating"))
+    assert math.isnan(analysis.aic(three["n"], three["t_star"], "saturating",
+                                   *analysis.fit(three["n"], three["t_star"], "saturating")))

@@ -1,7 +1,10 @@
 """Chapters 1 and 2 run end to end through papermill with their quick presets and a fresh cache, and
 reject bad parameters before doing any work."""
+import ast
 import json
+import math
 import os
+import re
 
 import papermill as pm
 import pytest
@@ -43,11 +46,40 @@ def _kernel_sees_companion(monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(paths.REPO_ROOT), os.environ.get("PYTHONPATH")])))
 
 
+def _no_nan(nb):
+    """No stored output says NaN: an undefined quantity is said in words."""
+    for i, cell in enumerate(nb["cells"]):
+        for o in cell.get("outputs", []):
+            for mime, value in o.get("data", {}).items():
+                if not mime.startswith("image/"):
+                    text = "".join(value) if isinstance(value, list) else str(value)
+                    assert not re.search(r"\bnan\b", text, re.IGNORECASE), (i, mime, text[:200])
+
+
+def _text(g, name):
+    return ast.literal_eval(g[name])
+
+
 def test_chapter_01_quick(tmp_path):
     nb = _run("01_theorem", tmp_path)
     _no_errors_or_stderr(nb)
+    _no_nan(nb)
     g = _glued(nb)
     assert g["ch1_all_positive"] == "'yes'"
+    # the words follow the numbers they stand next to
+    drop = float(g["ch1_mnist_drop"])
+    assert _text(g, "ch1_mnist_trend") == ("falls" if drop > 1.05 else "rises" if drop < 1 / 1.05 else
+                                           "stays nearly constant")
+    assert _text(g, "ch1_pd_words").startswith("All ") == (_text(g, "ch1_all_positive") == "yes")
+    low, high = float(g["ch1_d10_slope"]), float(g["ch1_d200_slope"])
+    assert ("the faster λ0 falls" in _text(g, "ch1_sphere_words")) == (low < high)
+    mnist, d10, d200 = (float(g[k]) for k in ("ch1_mnist_lam_large", "ch1_d10_lam_large", "ch1_d200_lam_large"))
+    closer_low = abs(math.log(d10 / mnist)) < abs(math.log(d200 / mnist))
+    assert ("low-dimensional" in _text(g, "ch1_mnist_like_words")) == closer_low
+    share = float(g["ch1_log_share"])
+    assert share == pytest.approx(math.log(float(g["ch1_logsum_large"]) / float(g["ch1_logsum_small"]))
+                                  / math.log(float(g["ch1_tsum_growth"])), rel=1e-4)
+    assert _text(g, "ch1_log_words").endswith("little") == (0 <= share < 0.25)
     assert float(g["ch1_mnist_slope"]) < 0                     # lambda_0 shrinks with N
     assert -0.7 < float(g["ch1_mc_slope"]) < -0.3              # Monte-Carlo rate ~ S^(-1/2)
     assert float(g["ch1_width_req"]) > 1e10
@@ -56,16 +88,37 @@ def test_chapter_01_quick(tmp_path):
 
 
 def test_chapter_02_quick(tmp_path):
+    from companion import experiments
+    from companion.experiments import derivation
+    from test_derivation_experiments import expected_law, summary_of
+
     nb = _run("02_derivation", tmp_path)
     _no_errors_or_stderr(nb)
+    _no_nan(nb)
     g = _glued(nb)
     assert 0.8 < float(g["ch2_s2_d200_exp"]) < 1.2              # initial residual linear in N
     assert int(g["ch2_s1_n_hold"]) >= 1
     assert float(g["ch2_s3_C_exp_m"]) > 0                       # the O(1/k) constant grows with m
-    assert g["ch2_sphere200_fixed_dense_better"] in ("'log'", "'linear'")
     assert 0 < float(g["ch2_collapse_c"]) < 3 and int(g["ch2_mnist_fixed_nmax"]) == 80
     names = {p.name.split("-")[1] for p in (tmp_path / "cache").iterdir()}
-    assert names == {"gd", "greedy", "residuals"}
+    assert names == {"gd", "greedy", "residuals", "linear"}
+    # the law each verdict names is the one the stored runs imply (recomputed here from the frames)
+    params, options = experiments.check("02_derivation", {**presets.load("02_derivation", "quick"),
+                                                          "cache_dir": str(tmp_path / "cache"), "progress": False})
+    frames = derivation.run(params, options)
+    assert all(not f.attrs.get("computed") for key, f in frames.items() if not key.endswith("_runs"))
+    every = derivation.run_summary(frames["gd_runs"], params.eps)
+    for key in ("sphere200_fixed", "sphere10_fixed", "mnist_fixed", "mnist_per_n"):
+        assert _text(g, f"ch2_{key}_dense_better") == expected_law(summary_of(every, key)), key
+    # "logarithmic-looking" only where the log law is the best fit
+    any_log = any(_text(g, k) == "log" for k in g if k.endswith("_dense_better"))
+    assert ("logarithmic-looking" in _text(g, "ch2_verdict_log")) == any_log
+    # step 1's words agree with its counts
+    fails = int(g["ch2_s1_n_fail"])
+    assert (_text(g, "ch2_s1_fail_where") == "No run leaves the envelope.") == (fails == 0)
+    assert ("fails in" in _text(g, "ch2_s1_summary")) == (fails > 0)
+    # the runs counted above their slowest linearised direction are the ones listed
+    assert (int(g["ch2_lin_n_above"]) == 0) == (_text(g, "ch2_lin_above_where") == "No run lies above it.")
 
 
 @pytest.mark.parametrize("chapter, bad, name", [

@@ -80,8 +80,8 @@ def test_grid_is_tidy_and_complete(grid):
     assert len(points) == 2 * 2 * 2 * 4 * 4 * 2
     assert set(points["method"]) == {"dense", "greedy", "magnitude", "random"}
     assert list(fits.columns) == ["rule", "metric", "value", "value_key", "method", "model", "formula",
-                                  "a", "b", "loso_rmse", "points", "sizes", "fitted"]
-    assert len(fits) == 2 * 2 * 2 * 4 * 3
+                                  "a", "b", "c", "loso_rmse", "points", "sizes", "fitted"]
+    assert len(fits) == 2 * 2 * 2 * 4 * len(explorer.MODELS)
 
 
 def test_known_crossing_times(grid):
@@ -137,7 +137,7 @@ def test_failed_fits_are_reported(grid):
     spec = explorer.figure_spec(points, fits)
     labels = [law["label"] for law in spec["settings"]["reaches|accuracy|0.7|random"]["laws"]]
     assert labels == ["log (a + b log N): fit failed", "linear (a + b N): fit failed",
-                      "power (a N^b): fit failed"]
+                      "power (a N^b): fit failed", "saturating (a - b N^(-c)): fit failed"]
     assert all(law["t"] == [] for law in spec["settings"]["reaches|accuracy|0.7|random"]["laws"])
     assert "met by 0 of 8 runs" in spec["settings"]["reaches|accuracy|0.7|random"]["summary"]
     good = [law["label"] for law in spec["settings"]["reaches|accuracy|0.7|greedy"]["laws"]]
@@ -231,7 +231,7 @@ def test_every_number_in_the_html_is_rounded():
         for v in s["seed_t"] + s["mean_t"] + [y for law in s["laws"] for y in law["t"]]:
             assert v is None or round(v, 1) == v
         for law in s["laws"]:
-            for v in (law["a"], law["b"], law["loso_rmse"]):
+            for v in (law["a"], law["b"], law["c"], law["loso_rmse"]):
                 assert v is None or display.significant(v, 4) == v
 
 

@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from companion import layerwise, prune
-from companion.model import TwoLayerNet
+from companion import prune
+from companion.prune import layerwise
+from companion.models import TwoLayerNet
 from companion.models import MLP, ResNet
 from companion.pretrain import loss_fn
 from companion.validate import ParameterError

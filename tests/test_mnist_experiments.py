@@ -151,7 +151,7 @@ def test_sgd_drops_no_image_and_a_longer_budget_keeps_the_trajectory():
     # A determinism check of the SGD stream: under a constant step the states up to a checkpoint cannot
     # depend on later checkpoints, so this holds by construction. It is no evidence about chapter 3's
     # plateau, and the chapter does not cite it as such.
-    from companion.model import TwoLayerNet
+    from companion.models import TwoLayerNet
 
     ds = data.mnist(50, seed=0, source="embedded", center="pool").train.to(dtype=torch.float32)
     seen = []
@@ -177,3 +177,50 @@ def test_sgd_drops_no_image_and_a_longer_budget_keeps_the_trajectory():
     for t in (5, 10):
         for key, value in short.states[t].items():
             assert torch.equal(value, long.states[t][key])
+
+
+def _curves(rows):
+    import pandas as pd
+    return pd.DataFrame(rows, columns=["optimizer", "n", "seed", "t", "method", "split", "loss", "accuracy"])
+
+
+def test_heldout_threshold_meets_the_training_one_where_the_difference_changes_sign():
+    from companion import analysis
+    from companion.experiments import mnist
+
+    rows = []
+    # training accuracy reaches 0.8 at t = 100 (N = 100) and t = 300 (N = 1,000); held-out at 400 and 200
+    for n, t_train, t_test in ((100, 100, 400), (1000, 300, 200)):
+        for seed in (0, 1, 2):
+            for t in (0, 100, 200, 300, 400, 500):
+                for split, ts in (("train", t_train + seed), ("test", t_test + seed)):
+                    rows.append(("sgd", n, seed, t, "greedy", split, 1.0, 0.9 if t >= ts else 0.5))
+    sgd = _curves(rows)
+    rules = {"rule": "reaches", "metric": "accuracy", "delta": 0.01, "level": 0.8}
+    train = analysis.thresholds(sgd, method="greedy", split="train", **{k: rules[k] for k in rules})
+    frame, out = mnist.heldout_thresholds(sgd, train, rules, 100, 1000)
+    assert set(frame["split"]) == {"train", "held-out"}
+    assert (out["ch3_heldout_meet_lo"], out["ch3_heldout_meet_hi"]) == (100, 1000)
+    assert "meet between N = 100 and N = 1,000" in out["ch3_heldout_sentence"]
+    assert out["ch3_heldout_diff_largest"] < 0 and out["ch3_heldout_diff_hi"] < 0  # seeds agree: tight interval
+    # held-out always later: no meeting, said so
+    later = sgd.copy()
+    later.loc[later["split"] == "test", "accuracy"] = 0.5
+    _, out = mnist.heldout_thresholds(later, train, rules, 100, 1000)
+    assert "not defined" in out["ch3_heldout_sentence"]
+
+
+def test_loss_gap_sentence_says_whether_the_gap_is_constant():
+    from companion.experiments import mnist
+
+    def frame(gaps):
+        rows = []
+        for t, g in zip((0, 100, 1000), gaps):
+            rows += [("sgd", 500, 0, t, "dense", "train", 0.4, 0.5), ("sgd", 500, 0, t, "greedy", "train", 0.4 + g, 0.5)]
+        return _curves(rows)
+
+    moving = mnist.loss_gap_sentence(frame((-0.1, 0.0, 0.1)), 500, 100.0, 64)
+    assert "-0.100 at t = 0" in moving and "+0.100 at t = 1,000 (the end)" in moving
+    assert "not a constant" in moving and "changes sign" in moving
+    steady = mnist.loss_gap_sentence(frame((0.05, 0.05, 0.051)), 500, 100.0, 64)
+    assert "roughly constant" in steady

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from companion.model import TwoLayerNet
+from companion.models import TwoLayerNet
 from companion.validate import ParameterError
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from companion.model import TwoLayerNet
+from companion.models import TwoLayerNet
 from companion.models import MLP, ResNet, scale_units, unit_counts, unit_scale
 from companion.models.base import candidate_preactivations
 from companion.validate import ParameterError

@@ -175,7 +175,7 @@ def test_a_seed_at_the_top_of_the_range_computes():
     import torch
 
     from companion import data, prune
-    from companion.model import TwoLayerNet
+    from companion.models import TwoLayerNet
     from companion.experiments import mnist
 
     top = 2**63 - 1

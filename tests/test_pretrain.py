@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from companion import data
-from companion.model import TwoLayerNet
+from companion.models import TwoLayerNet
 from companion.pretrain import TrainConfig, TrainingDiverged, model_at, pretrain
 from companion.validate import ParameterError
 

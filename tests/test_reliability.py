@@ -51,7 +51,7 @@ def test_no_unsafe_loading_in_the_package():
 SCRIPT = """
 import hashlib, torch
 from companion import data, prune
-from companion.model import TwoLayerNet
+from companion.models import TwoLayerNet
 from companion.pretrain import TrainConfig, pretrain
 ds = data.mnist(300, seed=2, source="embedded").train
 net = TwoLayerNet(784, 64, 10, "mean_field", seed=3)

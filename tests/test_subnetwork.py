@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from companion import layerwise, subnetwork
+from companion.prune import layerwise, subnetwork
 from companion.data import Dataset
 from companion.models import MLP, ResNet
 from companion.validate import ParameterError

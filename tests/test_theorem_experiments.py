@@ -63,3 +63,33 @@ def test_summary_numbers_come_from_the_frames(tmp_path):
     # the power law of the larger subsets, extrapolated
     fit = theorem.analysis.fit_power_law(frames["spectrum_large"]["N"], frames["spectrum_large"]["lambda_0"])
     assert numbers["ch1_extrap_lam"] == pytest.approx(fit["coefficient"] * 50000 ** fit["exponent"])
+
+
+def test_a_single_size_is_refused_before_any_work(tmp_path):
+    from companion.validate import ParameterError
+    with pytest.raises(ParameterError, match="'sizes'.*at least 2"):
+        experiments.check("01_theorem", {"sizes": [50], "cache_dir": str(tmp_path)})
+    with pytest.raises(ParameterError, match="'mc_samples'"):
+        experiments.check("01_theorem", {"mc_samples": [100], "cache_dir": str(tmp_path)})
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_words_are_chosen_by_the_numbers(tmp_path):
+    params, frames = _run(tmp_path, sizes=[20, 40, 80], seeds=[0, 1])
+    numbers = theorem.summarize(frames, params).numbers
+    assert not [k for k, v in numbers.items() if isinstance(v, float) and not np.isfinite(v)]
+    assert numbers["ch1_mnist_trend"] == "falls" and numbers["ch1_mnist_drop"] > 1.05
+    assert numbers["ch1_pd_words"].startswith("All 12 matrices are positive definite")
+    # a single synthetic dimension: no comparison of dimensions is claimed
+    assert numbers["ch1_sphere_words"].startswith("On the sphere the slope is") and "fewer" not in numbers["ch1_sphere_words"]
+    # the same frames with lambda_0 made to rise with N: the words turn with them
+    spec = frames["spectrum"].copy()
+    mnist = spec.dataset == "MNIST"
+    spec.loc[mnist, "lambda_0"] = 0.01 * spec.loc[mnist, "N"]
+    turned = theorem.summarize({**frames, "spectrum": spec}, params).numbers
+    assert turned["ch1_mnist_trend"] == "rises" and turned["ch1_lam_lead"] == "But λ0 is not a constant:"
+    assert turned["ch1_mnist_change"].endswith("times higher")
+    spec.loc[mnist, "lambda_0"] = -1e-3
+    bad = theorem.summarize({**frames, "spectrum": spec}, params).numbers
+    assert bad["ch1_all_positive"] == "no" and "assumption 1 fails" in bad["ch1_pd_words"]
+    assert not [k for k, v in bad.items() if isinstance(v, float) and not np.isfinite(v)]

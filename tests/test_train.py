@@ -3,8 +3,9 @@ import math
 import pytest
 import torch
 
-from companion import data, subnetwork
-from companion.model import TwoLayerNet
+from companion import data
+from companion.prune import subnetwork
+from companion.models import TwoLayerNet
 from companion.models import MLP, ResNet
 from companion.pretrain import TrainingDiverged, checkpoint_grid
 from companion.train import EpochStream, SGDConfig, learning_rate, train

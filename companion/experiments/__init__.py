@@ -6,8 +6,11 @@
                    writes, checksums, provenance
     schema.py      each chapter's parameters declared once (defaults, help, checks)
     theorem.py     chapter 1: spectra of H_inf, Du et al.'s requirements, Monte-Carlo check
-    derivation.py  chapter 2: the bound step by step (GD runs, initial residuals, greedy vs k)
+    derivation.py  chapter 2: the bound step by step (GD runs, their linearised predictions t_lin,
+                   initial residuals, greedy vs k)
     mnist.py       chapter 3: the SGD and full-batch GD threshold sweeps (N x seed) and the NTK study
+    regression.py  a recomputed unit against its committed frame, at the experiment's stated tolerance
+    estimate.py    what computing will cost, from the committed provenance
 
 Each chapter module has ``SCHEMA`` (its parameters), ``run(params, options)`` (its frames) and
 ``summarize(frames, params)`` (every number its prose quotes).

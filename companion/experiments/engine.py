@@ -36,7 +36,8 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Callable, ClassVar, Hashable
 
 import pandas as pd
@@ -48,30 +49,49 @@ from ..runtime import DEVICES, device_description, resolve_device
 from . import store
 
 
+def param(default, help: str, check: Callable | None = None):
+    """A chapter parameter or run option: ``default`` (lists given as tuples), one line of ``help``, and
+    ``check`` (name, value) -> normalised value, raising ParameterError that names the parameter
+    (re-exported by :mod:`.schema`, where the chapters declare theirs)."""
+    return field(default=default, metadata={"help": help, "check": check})
+
+
 @dataclass(frozen=True)
 class RunOptions:
-    """How to run (never what is computed): not part of any cache key."""
+    """How to run (never what is computed): not part of any cache key.
 
-    device: str = "auto"
-    n_jobs: int = 1
-    cache_dir: object = None
-    progress: bool = True
+    The one declaration of the run options: each field with help text is a parameter of every
+    computing chapter (``schema.RUN_FIELDS``: its default, ``python -m companion params`` help and
+    check come from here); ``regenerate`` is set only by the regenerate commands."""
+
+    device: str = param("auto", "'auto' (CUDA when available, else the CPU), 'cpu' or 'cuda'",
+                        lambda n, v: validate.choice(n, v, DEVICES))
+    n_jobs: int = param(1, "worker processes for the units still to compute",
+                        lambda n, v: validate.integer(n, v, low=1, high=256))
+    cache_dir: object = param(None, "None: read the committed results, store new ones in .cache/ "
+                              "(or $COMPANION_CACHE_DIR); a path: store there", validate.optional_path)
+    progress: bool = param(True, "show progress bars while computing", validate.boolean)
     #: None: compute here (``n_jobs`` processes). An address such as "tcp://host:8786": compute on the
     #: workers of that running dask.distributed scheduler (``n_jobs`` is then ignored).
-    scheduler: str | None = None
+    scheduler: str | None = param(None, "None: compute here; the address of a running Dask scheduler "
+                                  "('tcp://host:8786'): compute the missing units on its workers",
+                                  lambda n, v: check_scheduler(n, v))
     #: True only for the regenerate commands: ``cache_dir`` may then be the committed results.
     regenerate: bool = False
 
     def __post_init__(self):
-        validate.choice("device", self.device, DEVICES)
-        validate.integer("n_jobs", self.n_jobs, low=1, high=256)
-        validate.boolean("progress", self.progress)
         validate.boolean("regenerate", self.regenerate)
+        for f in run_option_fields():
+            f.metadata["check"](f.name, getattr(self, f.name))
         # Resolved once, here, to an absolute folder (refused: '', a file, an unwritable place, the
         # committed results unless regenerating), so no later change of directory changes it.
         object.__setattr__(self, "cache_dir", paths.checked_cache_dir("cache_dir", self.cache_dir,
                                                                       regenerate=self.regenerate))
-        check_scheduler("scheduler", self.scheduler)
+
+
+def run_option_fields() -> tuple:
+    """The fields of :class:`RunOptions` that are chapter parameters (those with help text)."""
+    return tuple(f for f in dataclasses.fields(RunOptions) if "help" in f.metadata)
 
 
 #: Address schemes of a dask.distributed scheduler that ``RunOptions.scheduler`` accepts.

@@ -36,9 +36,10 @@ import pandas as pd
 import torch
 
 from .. import analysis, data, validate
+from ..display import Summary
 from ..pretrain import checkpoint_grid
 from . import engine
-from .schema import param
+from .schema import int_check as _int, ints_check as _ints, param
 
 OPTIMIZERS = ("sgd", "gd")
 METHODS = ("dense", "greedy", "random", "magnitude")
@@ -63,14 +64,6 @@ def _reals(name, values):
         raise validate.ParameterError(f"parameter {name!r} = {values!r} is not allowed: must not repeat "
                                       "a value")
     return out
-
-
-def _int(low, high=None):
-    return lambda n, v: validate.integer(n, v, low=low, high=high)
-
-
-def _ints(low, high=None):
-    return lambda n, v: validate.integer_list(n, v, low=low, high=high)
 
 
 @dataclass(frozen=True)
@@ -261,7 +254,8 @@ class ThresholdSweep(_Chapter3Experiment):
 
 @torch.no_grad()
 def _evaluate_checkpoint(model, split, k: int, seed: int, index: int, draws: int) -> list[dict]:
-    from ..prune import evaluate_subnetworks, greedy_forward_selection, magnitude_selection, random_selection
+    from ..prune.greedy import evaluate_subnetworks, greedy_forward_selection
+    from ..prune.subnetwork import magnitude_selection, random_selection
 
     hidden, out_w, bias = model.neurons(split.train.x)
     hidden, out_w = hidden.double(), out_w.double()
@@ -297,7 +291,7 @@ def _train_config(config: dict, device: str):
 def compute_unit(config: dict, device: str = "auto", progress: bool = False) -> pd.DataFrame:
     """Run one unit of a threshold sweep from its configuration (loads the data, pre-trains once,
     evaluates every checkpoint)."""
-    from ..model import TwoLayerNet
+    from ..models import TwoLayerNet
     from ..pretrain import model_at, pretrain
 
     dtype = getattr(torch, config["dtype"])
@@ -375,7 +369,7 @@ def compute_ntk_unit(config: dict, device: str = "auto", progress: bool = False)
     """One unit of the NTK study: pre-train the NTK network once; at every checkpoint, greedy
     selection with repeats up to the largest k (its first k picks are the greedy choice of size k) and
     without repeats up to min(k, m), each evaluated as it is and with its output scale refitted."""
-    from ..model import TwoLayerNet
+    from ..models import TwoLayerNet
     from ..pretrain import model_at, pretrain
 
     dtype = getattr(torch, config["dtype"])
@@ -393,8 +387,9 @@ def compute_ntk_unit(config: dict, device: str = "auto", progress: bool = False)
 
 @torch.no_grad()
 def _ntk_checkpoint(net, split, ks) -> list[dict]:
+    from ..losses import mean_squared_loss
     from ..pretrain import accuracy
-    from ..prune import greedy_forward_selection, subnetwork_output
+    from ..prune.greedy import greedy_forward_selection, subnetwork_output
 
     hidden, out_w, _ = net.neurons(split.train.x)
     hidden, out_w = hidden.double(), out_w.double()
@@ -414,7 +409,7 @@ def _ntk_checkpoint(net, split, ks) -> list[dict]:
             for scale_name, scale in (("none", 1.0), ("refit", c)):
                 for split_name, d in (("train", split.train), ("test", split.test)):
                     out = scale * outs[split_name]
-                    loss = float(0.5 * ((out - d.targets.double()) ** 2).sum() / out.shape[0])
+                    loss = mean_squared_loss(out, d.targets.double())
                     rows.append({"method": method, "k": k, "output_scale": scale_name, "scale": scale,
                                  "split": split_name, "loss": loss, "accuracy": accuracy(out, d.labels)})
     return rows
@@ -431,12 +426,6 @@ def run(p: MnistParams, options: engine.RunOptions) -> dict[str, pd.DataFrame]:
     out["units"] = pd.concat([engine.provenance(exp, options.cache_dir).assign(experiment=key)
                               for key, exp in exps.items()], ignore_index=True)
     return out
-
-
-@dataclass
-class Summary:
-    numbers: dict
-    tables: dict
 
 
 #: Significance level of every paired test whose verdict the prose states in words.
@@ -472,7 +461,7 @@ def _b_interval(b, lo, hi) -> str:
 
 
 def _fits(ts: pd.DataFrame, n_boot: int, label: str) -> pd.DataFrame:
-    """The three laws fitted to one set of thresholds (units whose T* is NaN left out; too few sizes
+    """The laws (:data:`analysis.MODELS`) fitted to one set of thresholds (units whose T* is NaN left out; too few sizes
     give NaN rows, see :func:`analysis.fit_table`), with the bootstrap share of LOSO wins and the slope
     with its interval in words (``b_interval``)."""
     table = analysis.fit_table(ts.assign(quantity=label), n_boot=n_boot, by="quantity")
@@ -674,7 +663,9 @@ def _shape(ts: pd.DataFrame, w: _Words) -> dict:
 
 
 def _shares_text(shares: dict) -> str:
-    """Which of the three laws the data can tell apart: the bootstrap share of LOSO wins of each."""
+    """Which of the laws the data prefer: the bootstrap share of LOSO wins of each (a law that wins in
+    95% of the resamples is singled out; one that wins most often, but less, is preferred; a tie
+    prefers none)."""
     shares = pd.Series(shares, dtype=float)
     if shares.isna().all():
         return "the laws cannot be compared (the rule is met at fewer than three sizes)"
@@ -683,9 +674,29 @@ def _shares_text(shares: dict) -> str:
     if shares[best] >= 0.95:
         return (f"{analysis.MODEL_FORMULAS[best]} has the lowest leave-one-size-out error in "
                 f"{shares[best]:.0%} of bootstrap resamples of the seeds ({others})")
+    if (shares == shares[best]).sum() == 1 and shares[best] > 0.5:
+        return (f"{analysis.MODEL_FORMULAS[best]} is preferred but not singled out: it has the lowest "
+                f"leave-one-size-out error in {shares[best]:.0%} of bootstrap resamples of the seeds ({others})")
     parts = ", ".join(f"{analysis.MODEL_FORMULAS[m]} {shares[m]:.0%}" for m in analysis.MODELS)
     return (f"the data cannot tell the laws apart (share of bootstrap resamples of the seeds in which "
             f"each law has the lowest leave-one-size-out error: {parts})")
+
+
+def _ceiling_sentence(row: pd.Series, means: pd.Series, largest: int) -> str:
+    """The saturating law's ceiling a (with its bootstrap interval) against the mean T* measured at the
+    largest size; in words when the fit failed or no interval exists."""
+    if not row.get("fit_ok", False):
+        return ("the saturating law a - b N^(-c) could not be fitted (it needs the rule met at three sizes "
+                "at least)")
+    measured = means.get(largest, np.nan)
+    text = f"the saturating law a - b N^(-c) levels off at a = {row['a']:,.0f} steps"
+    if _finite(row.get("a_lo")) and _finite(row.get("a_hi")):
+        text += f" (95% interval {row['a_lo']:,.0f} to {row['a_hi']:,.0f}), with c = {row['c']:.2f}"
+    else:
+        text += f" (no interval: some size has fewer than two seeds that meet the rule), with c = {row['c']:.2f}"
+    if _finite(measured):
+        text += f"; {measured:,.0f} steps are measured at N = {_n(largest)}"
+    return text
 
 
 def _laws_text(fits: pd.DataFrame) -> str:
@@ -856,6 +867,8 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
         power = _fit_row(fits, q, "power")
         out[f"ch3_{q}_power_b"] = float(power["b"])
         out[f"ch3_{q}_power_ok"] = "converged" if power["fit_ok"] else "failed to converge"
+        out[f"ch3_{q}_ceiling_sentence"] = _ceiling_sentence(_fit_row(fits, q, "saturating"),
+                                                             means[q]["mean"], largest)
     reached = th["greedy"]["reached"]
     if reached.all():
         out["ch3_greedy_good_words"] = "becomes good"
@@ -976,7 +989,7 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
         text += ": the two thresholds coincide"
     elif (diff_means > 0).all():
         text += (": the subnetwork needs the dense network to be good first and then a further stretch of "
-                 "training, as the theorem's decomposition (dense term plus O(1/k)) suggests")
+                 "training")
     elif (diff_means < 0).all():
         text += (": the subnetwork meets the rule before the dense network does at every size (choosing neurons "
                  "is itself a fit), so the theorem's decomposition (dense term plus O(1/k)) does not describe "
@@ -984,6 +997,7 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
     else:
         text += ": the subnetwork meets the rule before the dense network at some sizes and after it at others"
     out["ch3_difference_sentence"] = text
+    out["ch3_loss_gap_sentence"] = loss_gap_sentence(sgd, largest, means["greedy"]["mean"].get(largest, np.nan), p.k)
     power, log = _fit_row(fits, "greedy", "power"), _fit_row(fits, "greedy", "log")
     out["ch3_greedy_power_words"] = (f"converged (exponent {power['b']:.2f})" if power["fit_ok"] else
                                      "failed to converge" if len(g_means) >= 2 else
@@ -1010,7 +1024,8 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
             verdict = (f"fitted on the smaller sizes, the log law is off at the largest by {oos['rel_error']:.0%} "
                        "(one seed there: no standard error to judge it by)")
         elif err > 2 * se:
-            verdict = (("yet none of the three describes the flat end: " if shape["stops"] else "") +
+            verdict = (("yet none of the three laws without a ceiling describes the flat end: "
+                        if shape["stops"] else "") +
                        f"fitted on the smaller sizes, the log law misses the largest by {oos['rel_error']:.0%}")
             if not shape["stops"]:
                 verdict += " (more than twice the standard error of its mean over seeds)"
@@ -1271,6 +1286,11 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
                 f"{p.steps * p.batch_size / (smallest if not _finite(e_s) else largest):.0f} passes")
     out["ch3_epochs_sentence"] = text
 
+    # The threshold on held-out accuracy next to the training one: if a fixed level becomes a property
+    # of the population at large N, the two thresholds meet there
+    heldout, ho_numbers = heldout_thresholds(sgd, th["greedy"], rules, smallest, largest)
+    out |= ho_numbers
+
     # The train-test gap at the greedy threshold
     gap = pd.concat([analysis.at_threshold(sgd, th["greedy"], method=mth).assign(method=mth, optimizer="sgd")
                      for mth in ("greedy", "dense")] +
@@ -1473,9 +1493,86 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
     return Summary(out, {"sgd": sgd, "gd": gd, "thresholds": th, "gd_thresholds": gth, "fits": fits,
                          "gd_fits": gd_fits, "means": means, "gd_means": gmeans, "paired": steps,
                          "gd_paired": gd_steps, "interp": interp, "epochs": epochs, "gap": gap,
+                         "heldout": heldout,
                          "summed": summed, "sensitivity": sens, "ntk": ntk_sum["table"],
                          "ntk_lrs": ntk_sum["lrs"], "largest": largest, "smallest": smallest,
                          "shape": shapes})
+
+
+def loss_gap_sentence(sgd: pd.DataFrame, n: int, t_star: float, k: int) -> str:
+    """Greedy minus dense mean training loss at size ``n``, at t = 0, at the checkpoint nearest the
+    subnetwork's mean T* and at the end: the theorem bounds the pruned loss by the dense loss plus an
+    O(1/k) term; whether the measured gap is anything like a constant is for the data to say."""
+    train = sgd[(sgd["split"] == "train") & (sgd["n"] == n) & sgd["method"].isin(["greedy", "dense"])]
+    if train.empty:
+        return f"The loss gap between the subnetwork and the dense network is not defined at N = {_n(n)}"
+    loss = train.groupby(["t", "method"])["loss"].mean().unstack()
+    ts = loss.index.to_numpy()
+    picks = [("t = 0", ts.min())]
+    if _finite(t_star):
+        picks.append((f"t = {int(ts[np.argmin(np.abs(ts - t_star))]):,} (near T*)", ts[np.argmin(np.abs(ts - t_star))]))
+    picks.append((f"t = {int(ts.max()):,} (the end)", ts.max()))
+    gaps = [(label, float(loss.loc[t, "greedy"] - loss.loc[t, "dense"])) for label, t in picks]
+    parts = ", ".join(f"{g:+.3f} at {label}" for label, g in gaps)
+    values = [g for _, g in gaps]
+    spread = max(values) - min(values)
+    if spread > 0.5 * max(abs(v) for v in values):
+        verdict = ("so it is not a constant O(1/k) term added to the dense loss: it changes with the amount of "
+                   "pre-training" + (", and changes sign" if min(values) < 0 < max(values) else ""))
+    else:
+        verdict = "roughly constant over pre-training, as a fixed O(1/k) term would be"
+    return (f"In mean training loss (half the squared error) at N = {_n(n)}, the {k}-neuron subnetwork minus the dense "
+            f"network is {parts}; {verdict}")
+
+
+def heldout_thresholds(sgd: pd.DataFrame, train_ts: pd.DataFrame, rules: dict, smallest: int,
+                       largest: int) -> tuple[pd.DataFrame, dict]:
+    """The greedy subnetwork's T* on held-out accuracy, next to its T* on training accuracy (the same
+    rule): a tidy frame (n, seed, split, t_star) and the numbers and sentence the prose quotes. Where
+    the mean difference (held-out - training) changes sign between two sizes, the thresholds meet
+    there; the paired difference at the largest N says whether they still differ."""
+    from scipy import stats
+
+    kw = dict(rule=rules["rule"], metric=rules["metric"], delta=rules["delta"], level=rules["level"])
+    test_ts = analysis.thresholds(sgd, method="greedy", split="test", **kw)
+    frame = pd.concat([train_ts[["n", "seed", "t_star"]].assign(split="train"),
+                       test_ts[["n", "seed", "t_star"]].assign(split="held-out")], ignore_index=True)
+    means = frame.groupby(["split", "n"])["t_star"].mean().unstack(0)
+    out = {f"ch3_heldout_tstar_{w}": float(means["held-out"].get(n, np.nan)) if "held-out" in means else np.nan
+           for w, n in (("smallest", smallest), ("largest", largest))}
+    pair = train_ts[["n", "seed", "t_star"]].merge(test_ts[["n", "seed", "t_star"]], on=["n", "seed"],
+                                                   suffixes=("_train", "_test"))
+    pair["diff"] = pair["t_star_test"] - pair["t_star_train"]
+    diff = pair.groupby("n")["diff"].mean().dropna()
+    if len(diff) == 0:
+        out["ch3_heldout_sentence"] = ("The threshold on held-out accuracy is not defined here: no seed meets the "
+                                       "rule on both the training and the held-out images at any size")
+        return frame, out
+    ts_, tl_ = out["ch3_heldout_tstar_smallest"], out["ch3_heldout_tstar_largest"]
+    head = (f"On held-out accuracy the subnetwork's threshold goes from {ts_:,.0f} steps at N = {_n(smallest)} to "
+            f"{tl_:,.0f} at N = {_n(largest)}" if _finite(ts_, tl_) else
+            "On held-out accuracy the subnetwork's threshold is not defined at the smallest or the largest size")
+    sign = np.sign(diff.to_numpy())
+    flips = [i for i in range(1, len(sign)) if sign[i] != sign[i - 1] or sign[i] == 0]
+    where = ""
+    if flips:
+        lo, hi = diff.index[flips[0] - 1], diff.index[flips[0]]
+        where = f"; the two thresholds meet between N = {_n(lo)} and N = {_n(hi)}"
+        out["ch3_heldout_meet_lo"], out["ch3_heldout_meet_hi"] = int(lo), int(hi)
+    else:
+        side = "above" if sign[0] > 0 else "below"
+        where = f"; the held-out threshold stays {side} the training one at every size measured"
+    last = pair[(pair["n"] == diff.index.max())]["diff"].dropna()
+    if len(last) >= 2:
+        lo, hi = stats.t.interval(0.95, len(last) - 1, loc=last.mean(), scale=last.std(ddof=1) / np.sqrt(len(last)))
+        out |= {"ch3_heldout_diff_largest": float(last.mean()), "ch3_heldout_diff_lo": float(lo),
+                "ch3_heldout_diff_hi": float(hi)}
+        tail = (f" (held-out minus training at N = {_n(diff.index.max())}: {last.mean():+,.0f} steps, 95% interval "
+                f"{lo:+,.0f} to {hi:+,.0f}, paired over {len(last)} seeds)")
+    else:
+        tail = f" (one seed at N = {_n(diff.index.max())}: no interval)"
+    out["ch3_heldout_sentence"] = head + where + tail
+    return frame, out
 
 
 #: "Close to the dense network" in the NTK study: training accuracy within this of the dense network's.

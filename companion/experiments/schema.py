@@ -4,45 +4,34 @@ paper preset), help text and check in the field's metadata.
 The declaration drives validation (:func:`check`: every value checked before any work, unknown names
 refused with the closest match), the command line's help (``python -m companion params CHAPTER``) and
 the notebooks (tests/test_schema.py checks that each notebook's ``parameters`` cell, its
-``paper.yaml`` and its schema agree). Run options (device, jobs, cache folder, progress) are declared
-once, in :data:`RUN_FIELDS`, for every chapter, and never enter a cache key.
+``paper.yaml`` and its schema agree). Run options (device, jobs, cache folder, progress, scheduler) are
+declared once, in :class:`.engine.RunOptions`, for every chapter (:data:`RUN_FIELDS`), and never enter
+a cache key.
 """
 from __future__ import annotations
 
 import dataclasses
 import difflib
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import yaml
 
 from .. import validate
-from ..runtime import DEVICES
-from .engine import RunOptions, check_scheduler
+from .engine import RunOptions, param, run_option_fields  # noqa: F401 (param: the chapters declare with it)
 
 
-def param(default, help: str, check: Callable[[str, Any], Any] | None = None):
-    """A chapter parameter: ``default`` (lists given as tuples), one line of ``help``, and ``check``
-    (name, value) -> normalised value, raising ParameterError that names the parameter."""
-    return field(default=default, metadata={"help": help, "check": check})
+def int_check(low: int | None, high: int | None = None) -> Callable[[str, Any], int]:
+    """The check of an integer parameter in [low, high] (None: unbounded)."""
+    return lambda n, v: validate.integer(n, v, low=low, high=high)
 
 
-@dataclass(frozen=True)
-class RunFields:
-    """The run options every computing chapter takes (see :class:`.engine.RunOptions`)."""
-
-    device: str = param("auto", "'auto' (CUDA when available, else the CPU), 'cpu' or 'cuda'",
-                        lambda n, v: validate.choice(n, v, DEVICES))
-    n_jobs: int = param(1, "worker processes for the units still to compute",
-                        lambda n, v: validate.integer(n, v, low=1, high=256))
-    cache_dir: object = param(None, "None: read the committed results, store new ones in .cache/ "
-                              "(or $COMPANION_CACHE_DIR); a path: store there", validate.optional_path)
-    progress: bool = param(True, "show progress bars while computing", validate.boolean)
-    scheduler: object = param(None, "None: compute here; the address of a running Dask scheduler "
-                              "('tcp://host:8786'): compute the missing units on its workers", check_scheduler)
+def ints_check(low: int | None, high: int | None = None, min_len: int = 1) -> Callable[[str, Any], list]:
+    """The check of a list parameter of at least ``min_len`` distinct integers in [low, high] (sorted)."""
+    return lambda n, v: validate.integer_list(n, v, low=low, high=high, min_len=min_len)
 
 
-RUN_FIELDS = tuple(f.name for f in dataclasses.fields(RunFields))
+#: The run options every computing chapter takes, declared in :class:`.engine.RunOptions`.
+RUN_FIELDS = tuple(f.name for f in run_option_fields())
 
 
 def names(schema) -> list[str]:
@@ -57,13 +46,13 @@ def _run_default(schema, f):
 def defaults(schema) -> dict:
     """The declared defaults (tuples given back as lists, as YAML and the notebook write them)."""
     out = {f.name: f.default for f in dataclasses.fields(schema)}
-    out |= {f.name: _run_default(schema, f) for f in dataclasses.fields(RunFields)}
+    out |= {f.name: _run_default(schema, f) for f in run_option_fields()}
     return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
 
 def help_table(schema) -> list[tuple[str, Any, str]]:
     return [(f.name, defaults(schema)[f.name], f.metadata.get("help", ""))
-            for f in [*dataclasses.fields(schema), *dataclasses.fields(RunFields)]]
+            for f in [*dataclasses.fields(schema), *run_option_fields()]]
 
 
 def check_names(schema, given, where: str = "the parameters", owner: str = "this chapter") -> None:
@@ -109,7 +98,7 @@ def check(schema, values: dict | None = None, *, regenerate: bool = False, **kwa
     check_names(schema, values)
     checked = {}
     declared = defaults(schema)
-    for f in [*dataclasses.fields(schema), *dataclasses.fields(RunFields)]:
+    for f in [*dataclasses.fields(schema), *run_option_fields()]:
         value = values.get(f.name, declared[f.name])
         checker = f.metadata.get("check")
         checked[f.name] = checker(f.name, value) if checker else value

@@ -17,7 +17,7 @@ so unit r's outgoing weights are multiplied by s_r (0 for a unit not kept). Keep
 gives s = 1: the dense network. :func:`unit_scale` computes s; every network's ``forward(x, scales)``
 multiplies layer l's activations by ``scales[l]`` (None: all ones), which is the same thing.
 
-The pieces the layer-wise greedy needs (``companion.layerwise``): ``split(l, x, scales)`` runs the
+The pieces the layer-wise greedy needs (``companion.prune.layerwise``): ``split(l, x, scales)`` runs the
 network up to layer l and returns its activations h (N, m, ...) and whatever the rest needs (the
 residual shortcut); ``finish(l, z, context, scales)`` runs the rest from a batch of next
 pre-activations z (J, N, ...) of J candidate subnetworks at once and returns outputs (J, N, C).

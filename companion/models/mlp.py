@@ -6,7 +6,7 @@ with ``nn.Linear`` layers and their default initialisation (uniform, bound 1/sqr
 The unit layers are the hidden layers; s_l is the unit scale of the rescaling convention
 (``companion.models.base``; None = all ones = the dense network).
 
-:func:`MLP.from_two_layer` carries the two-layer network of the theorem (``companion.model``, any of
+:func:`MLP.from_two_layer` carries the two-layer network of the theorem (``companion.models.two_layer``, any of
 its parameterisations) over unchanged: the output is the same function, so its greedy selection is
 the last-layer special case of the layer-wise greedy.
 """
@@ -85,7 +85,7 @@ class MLP(PrunableNetwork):
     @classmethod
     @torch.no_grad()
     def from_two_layer(cls, net) -> "MLP":
-        """The same function as ``companion.model.TwoLayerNet`` ``net`` as a one-hidden-layer MLP:
+        """The same function as ``companion.models.TwoLayerNet`` ``net`` as a one-hidden-layer MLP:
         hidden weights (and bias) copied, head weights out_weights^T / m, head bias copied (zero when
         the net has none). Biases that ``net`` lacks are zero here (and trainable)."""
         mlp = cls(net.d, [net.m], net.num_outputs, bias=True, dtype=net.w.dtype)
