@@ -7,18 +7,16 @@ theorem's L(W) = 0.5 * sum_i (f(x_i) - y_i)^2, with GD's step on that sum), ``'m
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from . import validate
 from .data import Dataset
 from .losses import squared_error
-from .runtime import DEVICES, resolve_device
+from .runtime import DEVICES
 
 OPTIMIZERS = ("gd", "sgd")
 LOSSES = ("mse", "ce")
@@ -104,6 +102,10 @@ def pretrain(model: torch.nn.Module, data: Dataset, config: TrainConfig, checkpo
              history: bool = True) -> PretrainResult:
     """Train ``model`` in place for max(checkpoints) steps; record its state at every checkpoint.
 
+    The chapters' pre-training, run by the one loop (:func:`companion.train.train`) with a constant
+    step and no momentum: full-batch GD for ``optimizer='gd'``, SGD on batches of ``batch_size``
+    otherwise, the step on the batch's summed or mean loss (``reduction``).
+
     The history has one row per recorded step (checkpoints, and every ``log_every`` steps) with the
     dense network's mean training loss and accuracy on all of ``data``; ``history=False`` skips it (a
     caller that evaluates the checkpoints itself saves one pass over the data per checkpoint).
@@ -112,70 +114,17 @@ def pretrain(model: torch.nn.Module, data: Dataset, config: TrainConfig, checkpo
     a batch that crosses an epoch's end takes the rest of that epoch and the start of the next, so no
     image is dropped and every batch has ``batch_size`` images (rarely, one image twice).
     """
-    checkpoints = validate.integer_list("checkpoints", list(checkpoints), low=0)
-    if log_every is not None:
-        validate.integer("log_every", log_every, low=1)
+    from .train import SGDConfig, train  # train imports this module's losses and evaluation
+
     if config.optimizer == "sgd" and config.batch_size > len(data):
         raise validate.ParameterError(f"parameter 'batch_size' = {config.batch_size} is not allowed: "
                                       f"must be <= the dataset size {len(data)}")
-    device = resolve_device(config.device)
-    dtype = next(model.parameters()).dtype
-    model.to(device)
-    data = data.to(device, dtype)
-    lr = config.lr * getattr(model, "lr_scale", 1.0)
-    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr)
-    g = torch.Generator().manual_seed(config.seed)
-    order, pos = None, 0
-    result = PretrainResult()
-    rows = []
-    record = set(checkpoints) | (set(range(0, checkpoints[-1] + 1, log_every)) if log_every else set())
-    if not history:
-        record = set()
-
-    def next_batch() -> torch.Tensor:
-        nonlocal order, pos
-        parts, need = [], config.batch_size
-        while need:
-            if order is None or pos == len(data):
-                order, pos = torch.randperm(len(data), generator=g).to(device), 0
-            take = min(need, len(data) - pos)
-            parts.append(order[pos:pos + take])
-            pos, need = pos + take, need - take
-        return parts[0] if len(parts) == 1 else torch.cat(parts)
-
-    def snapshot(t: int):
-        if t in record:
-            rows.append({"t": t, **evaluate(model, data, config.loss)})
-            if not math.isfinite(rows[-1]["loss"]):
-                _diverged(t, rows[-1]["loss"], config)
-        if t in checkpoints:
-            result.states[t] = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-
-    snapshot(0)
-    steps = checkpoints[-1]
-    for t in tqdm(range(1, steps + 1), desc=f"pre-training ({config.optimizer}, lr={config.lr:g})",
-                  disable=not progress, mininterval=1.0, leave=False):
-        if config.optimizer == "gd":
-            x, y, lab = data.x, data.targets, data.labels
-        else:
-            idx = next_batch()
-            x, y, lab = data.x[idx], data.targets[idx], data.labels[idx]
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y, lab, config.loss, config.reduction)
-        if not torch.isfinite(loss):
-            _diverged(t, loss.item(), config)
-        loss.backward()
-        opt.step()
-        snapshot(t)
-    result.history = pd.DataFrame(rows)
-    return result
-
-
-def _diverged(t: int, value: float, config: TrainConfig):
-    raise TrainingDiverged(
-        f"training diverged at step {t} (loss = {value}): the learning rate lr = {config.lr:g} is too "
-        f"large for this setting (optimizer={config.optimizer}, reduction={config.reduction}); "
-        "use a smaller 'lr'")
+    sgd = SGDConfig(lr=config.lr, batch_size=config.batch_size if config.optimizer == "sgd" else None,
+                    loss=config.loss, reduction=config.reduction, seed=config.seed, device=config.device)
+    out = train(model, data, sgd, checkpoints, progress=progress, history=history, log_every=log_every,
+                desc="pre-training")
+    hist = out.history.drop(columns=["lr"]) if len(out.history) else pd.DataFrame()
+    return PretrainResult(states=out.states, history=hist)
 
 
 def model_at(model: torch.nn.Module, state: dict) -> torch.nn.Module:

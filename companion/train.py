@@ -11,7 +11,9 @@ recorded at every checkpoint (``checkpoint_grid``, the chapters' grid from ``pre
 come from a stream of seeded epochs as in ``pretrain.pretrain``. Deterministic on the CPU: the same
 seed and settings give bit-identical weights.
 
-Chapter 3's ``pretrain.pretrain`` is left as it is (its cache keys depend on it).
+It is the one loop: ``pretrain.pretrain`` (the chapters' full-batch GD on the summed loss and their
+mean-field SGD) runs through it with a constant step, no momentum and ``reduction`` as the chapter
+sets it, and gives bit-for-bit the results it gave as a loop of its own.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ __all__ = ["EpochStream", "SGDConfig", "TrainResult", "checkpoint_grid", "learni
 
 LOSSES = ("ce", "mse")
 SCHEDULES = ("constant", "cosine")
+REDUCTIONS = ("mean", "sum")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,9 @@ class SGDConfig:
     warmup: int = 0
     seed: int = 0
     device: str = "cpu"
+    #: "mean": the step on the batch's mean loss (SGD as practitioners run it); "sum": on the summed
+    #: loss (the theorem's full-batch GD on L(W) = 0.5 sum_i ||f(x_i) - y_i||^2)
+    reduction: str = "mean"
 
     def __post_init__(self):
         validate.positive("lr", self.lr)
@@ -64,6 +70,7 @@ class SGDConfig:
         validate.integer("warmup", self.warmup, low=0)
         validate.integer("seed", self.seed, low=0)
         validate.choice("device", self.device, DEVICES)
+        validate.choice("reduction", self.reduction, REDUCTIONS)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,8 +119,13 @@ class TrainResult:
 
 
 def train(model: torch.nn.Module, data: Dataset, config: SGDConfig, checkpoints, *,
-          eval_data: Dataset | None = None, progress: bool = False) -> TrainResult:
-    """Train ``model`` in place for max(checkpoints) steps, recording it at every checkpoint."""
+          eval_data: Dataset | None = None, progress: bool = False, history: bool = True,
+          log_every: int | None = None, desc: str = "training") -> TrainResult:
+    """Train ``model`` in place for max(checkpoints) steps, recording its state at every checkpoint.
+
+    The history has one row per checkpoint (and every ``log_every`` steps) with the mean loss and
+    accuracy on ``data`` (and on ``eval_data``); ``history=False`` skips it (a caller that evaluates
+    the checkpoints itself saves one pass over the data per checkpoint)."""
     if not isinstance(config, SGDConfig):
         raise validate.ParameterError(f"parameter 'config' ({type(config).__name__}) must be an SGDConfig")
     checkpoints = validate.integer_list("checkpoints", list(checkpoints), low=0)
@@ -121,6 +133,9 @@ def train(model: torch.nn.Module, data: Dataset, config: SGDConfig, checkpoints,
         raise validate.ParameterError(f"parameter 'batch_size' = {config.batch_size} is not allowed: "
                                       f"must be <= the dataset size {len(data)}")
     validate.boolean("progress", progress)
+    validate.boolean("history", history)
+    if log_every is not None:
+        validate.integer("log_every", log_every, low=1)
     device = resolve_device(config.device)
     dtype = next(model.parameters()).dtype
     model.to(device)
@@ -135,20 +150,23 @@ def train(model: torch.nn.Module, data: Dataset, config: SGDConfig, checkpoints,
     stream = None if config.batch_size is None else EpochStream(len(data), config.batch_size,
                                                                 config.seed, device)
     result, rows = TrainResult(), []
+    marks = set(checkpoints)
+    logged = (marks | (set(range(0, steps + 1, log_every)) if log_every else set())) if history else set()
 
     def record(t: int, lr: float):
-        row = {"t": t, "lr": lr, **evaluate(model, data, config.loss)}
-        if not math.isfinite(row["loss"]):
-            _diverged(t, row["loss"], config)
-        if eval_data is not None:
-            row.update({f"test_{k}": v for k, v in evaluate(model, eval_data, config.loss).items()})
-        rows.append(row)
-        result.states[t] = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        if t in logged:
+            row = {"t": t, "lr": lr, **evaluate(model, data, config.loss)}
+            if not math.isfinite(row["loss"]):
+                _diverged(t, row["loss"], config)
+            if eval_data is not None:
+                row.update({f"test_{k}": v for k, v in evaluate(model, eval_data, config.loss).items()})
+            rows.append(row)
+        if t in marks:
+            result.states[t] = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
-    if 0 in checkpoints:
-        record(0, learning_rate(config, 1, steps) if steps else config.lr)
-    marks = set(checkpoints)
-    for t in tqdm(range(1, steps + 1), desc=f"training (sgd, lr={config.lr:g})", disable=not progress,
+    record(0, learning_rate(config, 1, steps) if steps else config.lr)
+    optimizer = "gd" if stream is None else "sgd"
+    for t in tqdm(range(1, steps + 1), desc=f"{desc} ({optimizer}, lr={config.lr:g})", disable=not progress,
                   mininterval=1.0, leave=False):
         lr = learning_rate(config, t, steps)
         for group in opt.param_groups:
@@ -159,18 +177,19 @@ def train(model: torch.nn.Module, data: Dataset, config: SGDConfig, checkpoints,
             idx = stream.next()
             x, y, lab = data.x[idx], data.targets[idx], data.labels[idx]
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y, lab, config.loss, "mean")
+        loss = loss_fn(model(x), y, lab, config.loss, config.reduction)
         if not torch.isfinite(loss):
             _diverged(t, loss.item(), config)
         loss.backward()
         opt.step()
-        if t in marks:
-            record(t, lr)
+        record(t, lr)
     result.history = pd.DataFrame(rows)
     return result
 
 
 def _diverged(t: int, value: float, config: SGDConfig):
     raise TrainingDiverged(f"training diverged at step {t} (loss = {value}): the learning rate lr = "
-                           f"{config.lr:g} is too large for this setting (momentum={config.momentum:g}, "
-                           f"loss={config.loss}); use a smaller 'lr'")
+                           f"{config.lr:g} is too large for this setting "
+                           f"(optimizer={'gd' if config.batch_size is None else 'sgd'}, "
+                           f"reduction={config.reduction}, momentum={config.momentum:g}, loss={config.loss}); "
+                           "use a smaller 'lr'")

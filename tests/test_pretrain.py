@@ -57,3 +57,27 @@ def test_bad_checkpoints():
         pretrain(net, ds, TrainConfig(lr=0.1), [], progress=False)
     with pytest.raises(ParameterError, match=r"'checkpoints\[1\]'"):
         pretrain(net, ds, TrainConfig(lr=0.1), [0, -5], progress=False)
+
+
+def test_pretraining_runs_through_the_one_training_loop(monkeypatch):
+    """Pre-training and fine-tuning share one loop (companion.train.train): pretrain is that loop with
+    a constant step, no momentum and the chapter's reduction."""
+    from companion import data as data_mod, train as train_mod
+    from companion.models import TwoLayerNet
+
+    calls = []
+    original = train_mod.train
+
+    def spy(model, data, config, checkpoints, **kw):
+        calls.append(config)
+        return original(model, data, config, checkpoints, **kw)
+
+    monkeypatch.setattr(train_mod, "train", spy)
+    ds = data_mod.synthetic(32, 5, seed=0)
+    net = TwoLayerNet(5, 16, ds.targets.shape[1], "ntk", seed=0)
+    result = pretrain(net, ds, TrainConfig(lr=0.1, optimizer="gd", reduction="sum", seed=0, device="cpu"),
+                      [0, 2, 5], progress=False, log_every=1)
+    assert len(calls) == 1 and calls[0].batch_size is None and calls[0].reduction == "sum"
+    assert calls[0].momentum == 0.0 and calls[0].schedule == "constant"
+    assert list(result.history.columns) == ["t", "loss", "accuracy"] and result.history["t"].tolist() == list(range(6))
+    assert sorted(result.states) == [0, 2, 5]
