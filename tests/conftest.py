@@ -9,3 +9,12 @@ def _no_shared_data(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("COMPANION_DATA_ROOT", str(tmp_path_factory.mktemp("no_mnist")))
     monkeypatch.setenv("COMPANION_CACHE_DIR", str(tmp_path_factory.mktemp("user_cache")))
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread for the test (tests of tiny networks ask for it)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

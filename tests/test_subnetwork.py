@@ -9,13 +9,8 @@ from companion.validate import ParameterError
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny networks: one thread (a parallel region per tiny op is slower on a shared machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# tiny networks: one thread (a parallel region per tiny op is slower on a shared machine)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def mlp(seed=0):

@@ -139,6 +139,16 @@ def step_size(name: str, d: int, n: int, seeds: tuple, step_factor: float = 1.0,
 
 
 @lru_cache(maxsize=1)
+def step_sizes(name: str, d: int, sizes, seeds: tuple, rule: str, step_factor: float = 1.0,
+               source: str = "embedded") -> dict[int, float]:
+    """The step of each N under a step rule: 'fixed', the largest N's step for every N (the one
+    stable for all of them); 'per_n', each N's own."""
+    if rule == "fixed":
+        eta = step_size(name, d, max(sizes), seeds, step_factor, source)
+        return {n: eta for n in sizes}
+    return {n: step_size(name, d, n, seeds, step_factor, source) for n in sizes}
+
+
 def committed_steps() -> tuple[float, ...]:
     """Every step ``eta`` in the configuration of a committed chapter-2 GD run (read from provenance)."""
     import json
@@ -285,11 +295,7 @@ class GdRuns(engine.Experiment):
     @cached_property
     def etas(self) -> dict[int, float]:
         """The step of each N (computed once per experiment): the largest N's for rule 'fixed'."""
-        if self.rule == "fixed":
-            eta = step_size(self.dataset, self.d, max(self.sizes), self.seeds, self.step_factor, self.source)
-            return {n: eta for n in self.sizes}
-        return {n: step_size(self.dataset, self.d, n, self.seeds, self.step_factor, self.source)
-                for n in self.sizes}
+        return step_sizes(self.dataset, self.d, self.sizes, self.seeds, self.rule, self.step_factor, self.source)
 
     def units(self):
         return [(n, s) for n in self.sizes for s in self.seeds]
@@ -406,11 +412,7 @@ class LinearRuns(engine.Experiment):
     @cached_property
     def etas(self) -> dict[int, float]:
         """The step of each N, as the GD runs take it (``GdRuns.etas``)."""
-        if self.rule == "fixed":
-            eta = step_size(self.dataset, self.d, max(self.sizes), self.seeds, self.step_factor, self.source)
-            return {n: eta for n in self.sizes}
-        return {n: step_size(self.dataset, self.d, n, self.seeds, self.step_factor, self.source)
-                for n in self.sizes}
+        return step_sizes(self.dataset, self.d, self.sizes, self.seeds, self.rule, self.step_factor, self.source)
 
     def units(self):
         return [(n, s) for n in self.sizes for s in self.seeds]
@@ -1091,8 +1093,8 @@ def _summarize(frames: dict[str, pd.DataFrame], p: DerivationParams) -> Summary:
     mn_all = every[every.dataset == "mnist"]
     if len(mn_all):
         top = int(mn_all["N"].max())
-        out["ch2_mnist_width_words"] = (f"well above every N" if p.mnist_width >= 2 * top else
-                                        f"not far above the largest N" if p.mnist_width >= top else
+        out["ch2_mnist_width_words"] = ("well above every N" if p.mnist_width >= 2 * top else
+                                        "not far above the largest N" if p.mnist_width >= top else
                                         f"below the largest N ({top})")
     reached = distinct.dropna(subset=["t_dense"])
     out |= {"ch2_s4_n_reached": int(len(reached)),
