@@ -7,9 +7,13 @@ table is shown, rounded to ``SIGNIFICANT_DIGITS`` significant digits: more than 
 """
 from __future__ import annotations
 
+import json
 import math
 import numbers
+import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -66,10 +70,120 @@ def table(frame: pd.DataFrame, digits: int = 3, floor: float | None = None) -> p
     return frame.map(fmt)
 
 
-def glue_all(numbers: dict) -> None:
-    """Glue every entry of a chapter summary's ``numbers`` (floats rounded, see :func:`glue`)."""
+# --------------------------------------------------------------------------------------------------
+# Glue what the book shows: a chapter glues exactly the names that the book's pages read from it.
+# myst-nb 1.x looks a key up in the page's own notebook; ``path.ipynb::key`` (relative to the page,
+# or to the book's root when it starts with /) reads another notebook's glue.
+# --------------------------------------------------------------------------------------------------
+
+#: A glue role: {glue}`key`, {glue:}`key`, {glue:any}`key` and {glue:text}`key:format` may name another
+#: notebook (``path.ipynb::key``); {glue:md}`key:format` reads the page's own notebook only.
+GLUE_ROLE = re.compile(r"\{(glue(?::[a-z]*)?)\}`([^`]+)`")
+#: A glue directive (```{glue:figure} key, :::{glue} key, ...) with its ``:option: value`` lines;
+#: the option ``:doc: path.ipynb`` reads another notebook.
+GLUE_DIRECTIVE = re.compile(r"^[ \t]*(?:`{3,}|:{3,})\{glue(?::[a-z]*)?\}[ \t]+(\S+)[^\n]*((?:\n[ \t]*:[\w-]+:[^\n]*)*)",
+                            re.M)
+#: Folders of the book that hold no page.
+NOT_PAGES = ("results", "params")
+
+
+class GlueReferenceError(ValueError):
+    """The book's text reads a glued name that the chapter's summary does not define."""
+
+
+@dataclass(frozen=True)
+class GlueReference:
+    """One glue role or directive of the book: the ``page`` it is written on, the ``notebook`` whose
+    glue it reads (the page itself when it names none) and the glued ``name``."""
+
+    page: Path
+    notebook: Path
+    name: str
+
+
+def book_pages(book_dir: Path | None = None) -> list[Path]:
+    """The book's pages: every .md file and notebook under ``book_dir`` (default: the book), outside
+    the results, the presets and hidden or ``_`` folders."""
+    from . import paths
+
+    root = Path(book_dir or paths.BOOK_DIR)
+    pages = []
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith((".", "_"))
+                               and not (Path(folder) == root and d in NOT_PAGES))
+        pages += [Path(folder) / f for f in sorted(files) if f.endswith((".md", ".ipynb"))]
+    return pages
+
+
+def page_text(page: Path) -> str:
+    """The prose of a page: a .md file's text, or a notebook's markdown cells."""
+    if page.suffix == ".ipynb":
+        cells = json.loads(page.read_text(encoding="utf-8"))["cells"]
+        return "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    return page.read_text(encoding="utf-8")
+
+
+def _notebook(page: Path, doc: str | None, book_root: Path) -> Path:
+    if doc is None:
+        return page
+    doc = doc.strip()
+    return Path(os.path.normpath(book_root / doc.lstrip("/") if doc.startswith("/") else page.parent / doc))
+
+
+def glue_references(page: Path, text: str | None = None, book_root: Path | None = None) -> list[GlueReference]:
+    """Every glue role and directive on ``page`` (``text``: its prose, read from the page if None), split
+    as myst-nb splits them: a text or markdown role's format after its last colon, a notebook path
+    before ``::``. ``book_root``: what a path starting with / is relative to (default: the folder of
+    ``_config.yml``, the repository root)."""
+    from . import paths
+
+    page = Path(page)
+    root = Path(book_root or paths.REPO_ROOT)
+    text = page_text(page) if text is None else text
+    refs = []
+    for role, content in GLUE_ROLE.findall(text):
+        key = content.rsplit(":", 1)[0] if role in ("glue:text", "glue:md") else content
+        doc, name = key.split("::", 1) if "::" in key and role != "glue:md" else (None, key)
+        refs.append(GlueReference(page, _notebook(page, doc, root), name))
+    for name, options in GLUE_DIRECTIVE.findall(text):
+        doc = re.search(r"^[ \t]*:doc:[ \t]*(\S+)", options, re.M)
+        refs.append(GlueReference(page, _notebook(page, doc and doc.group(1), root), name))
+    return refs
+
+
+def shown_names(chapter: str, book_dir: Path | None = None) -> dict[str, list[str]]:
+    """The names the book's pages read from the glue of notebook ``chapter`` (its file name without
+    .ipynb), each with the pages that read it, in the order of the book's pages."""
+    from . import paths
+
+    root = Path(book_dir or paths.BOOK_DIR)
+    notebooks = sorted(p.stem for p in root.glob("*.ipynb"))
+    if chapter not in notebooks:
+        raise ValueError(f"chapter must be one of the book's notebooks {notebooks}, got {chapter!r}")
+    target = Path(os.path.normpath(root / f"{chapter}.ipynb"))
+    names: dict[str, list[str]] = {}
+    for page in book_pages(root):
+        for ref in glue_references(page, book_root=root.parent):
+            if ref.notebook == target:
+                where = names.setdefault(ref.name, [])
+                if page.name not in where:
+                    where.append(page.name)
+    return names
+
+
+def glue_shown(numbers: dict, chapter: str, book_dir: Path | None = None) -> None:
+    """Glue the entries of a chapter summary's ``numbers`` that the book's pages read from notebook
+    ``chapter`` (:func:`shown_names`), and no other (floats rounded, see :func:`glue`). A name the
+    text reads that ``numbers`` does not define is an error that names it and its pages."""
+    shown = shown_names(chapter, book_dir)
+    missing = {name: pages for name, pages in shown.items() if name not in numbers}
+    if missing:
+        listed = "; ".join(f"{name} (read by {', '.join(pages)})" for name, pages in sorted(missing.items()))
+        raise GlueReferenceError(f"the book's text reads {len(missing)} name(s) that the summary of "
+                                 f"{chapter} does not define: {listed}")
     for name, value in numbers.items():
-        glue(name, value)
+        if name in shown:
+            glue(name, value)
 
 
 def reader_table(frame: pd.DataFrame, columns: dict, *, digits: dict | int = 3, empty: str = "—"):

@@ -73,7 +73,16 @@ def test_quick_preset_from_empty_cache_leaves_committed_results_alone(tmp_path):
     assert all(engine.missing(e, tmp_path / "cache") == [] for e in exps.values())
     n_units = sum(len(e.units()) for e in exps.values())
     assert len(list((tmp_path / "cache").glob("ch3-*"))) == n_units
-    g = _glued(nb)
+    # the run glues exactly the names the book reads, each the summary's value; the checks below read
+    # the whole summary as glued text (a number no page shows is in the summary, not in the glue)
+    from companion import display
+    from test_glue_shown import as_glued
+
+    p, options = experiments.check(CHAPTER, quick)
+    numbers = as_glued(mnist.summarize(mnist.run(p, options), p).numbers)
+    glued = _glued(nb)
+    assert set(glued) == set(display.shown_names(CHAPTER)) and glued == {k: numbers[k] for k in glued}
+    g = numbers
     assert int(g["ch3_n_units"]) == n_units
     assert int(g["ch3_width"]) == quick["width"] and int(g["ch3_k"]) == quick["k"]
     for key in ("ch3_greedy_best_best", "ch3_ntk_dense_acc", "ch3_final_greedy_train"):
