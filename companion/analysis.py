@@ -702,3 +702,47 @@ def leave_one_out_mean(frame: pd.DataFrame, by, value: str) -> pd.Series:
     own = frame[value]
     out = (total - own) / (count - 1)
     return out.where(count > 1)
+
+
+def gain_level(t, values, share: float) -> float:
+    """The level a curve reaches after ``share`` of its gain: v(t_0) + share x (best - v(t_0)), best the
+    largest value over the grid (an accuracy), t_0 its first grid point. A level set relative to the
+    curve's own ceiling, so that a subnetwork that can never reach a fixed level still has a threshold."""
+    validate.real("share", share, low=0.0, high=1.0, low_open=True)
+    t, v = np.asarray(t, float), np.asarray(values, float)
+    if not len(t):
+        return math.nan
+    v = v[np.argsort(t)]
+    return float(v[0] + share * (np.nanmax(v) - v[0]))
+
+
+def gain_thresholds(frame: pd.DataFrame, share: float, keys, *, level_from: str = "own",
+                    metric: str = "accuracy") -> pd.DataFrame:
+    """T* per curve (``keys`` + n + seed) at a level relative to the ceiling (:func:`gain_level`).
+
+    ``level_from='own'``: each curve's own start and best (T* = the time to realise ``share`` of its own
+    gain; always defined when the curve rises at all). ``level_from='largest'``: one level per ``keys``
+    group, the mean over seeds of :func:`gain_level` at the group's largest n, used for every n (a fixed
+    level, as ``reaches``; a curve that never gets there is NaN, censored). Columns: keys, n, seed, level,
+    start, best, t_star, reached."""
+    keys = list(keys)
+    validate.choice("level_from", level_from, ("own", "largest"))
+    cols = keys + ["n", "seed", "level", "start", "best", "t_star", "reached"]
+    if frame.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for key, g in frame.groupby(keys + ["n", "seed"], sort=True):
+        g = g.sort_values("t")
+        rows.append({**dict(zip(keys + ["n", "seed"], key)), "level": gain_level(g["t"], g[metric], share),
+                     "start": float(g[metric].iloc[0]), "best": float(g[metric].max()), "_g": g})
+    out = pd.DataFrame(rows)
+    if level_from == "largest":
+        grouped = out.groupby(keys) if keys else [((), out)]
+        for key, g in grouped:
+            top = g[g["n"] == g["n"].max()]["level"].mean()
+            out.loc[g.index, "level"] = top
+    out["t_star"] = [threshold_time(r["_g"]["t"], r["_g"][metric], rule="reaches", metric=metric,
+                                    level=r["level"]) if math.isfinite(r["level"]) else math.nan
+                     for _, r in out.iterrows()]
+    out["reached"] = out["t_star"].notna()
+    return out[cols].astype({"n": int, "seed": int})

@@ -51,6 +51,9 @@ class Dataset:
 class Split:
     train: Dataset
     test: Dataset | None
+    #: Images of the *training pool* that no training subset of this seed up to ``heldout_from`` can
+    #: contain (see :func:`pool_heldout_indices`); None unless asked for.
+    heldout: Dataset | None = None
 
 
 def _say_once(message: str) -> None:
@@ -175,6 +178,24 @@ def balanced_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(picks))
 
 
+def pool_heldout_indices(labels: np.ndarray, n_heldout: int, seed: int, heldout_from: int) -> np.ndarray:
+    """``n_heldout`` indices of the training pool outside this seed's class-balanced subset of size
+    ``heldout_from``: since the subsets are nested, no training subset of size at most ``heldout_from``
+    (same seed) contains them, and they are the same images for every such size. Drawn uniformly
+    (not class-balanced: near the pool's limit the rarest class has few images left), seeded by
+    ``seed``."""
+    validate.integer("n_heldout", n_heldout, low=1)
+    used = np.zeros(len(labels), dtype=bool)
+    used[balanced_indices(labels, heldout_from, seed)] = True
+    free = np.flatnonzero(~used)
+    if n_heldout > len(free):
+        raise validate.ParameterError(
+            f"parameter 'n_heldout' = {n_heldout} is not allowed: only {len(free)} training-pool images "
+            f"lie outside the seed's {heldout_from}-image subset, so 1 <= n_heldout <= {len(free)}")
+    rng = np.random.default_rng([seed, 0x5EED])
+    return np.sort(rng.choice(free, size=n_heldout, replace=False))
+
+
 CENTERINGS = (True, False, "subset", "pool")
 
 
@@ -186,7 +207,8 @@ def pool_mean(source: str = "auto", data_root=None) -> torch.Tensor:
 
 
 def mnist(n: int, *, n_test: int = 0, seed: int = 0, source: str = "auto", center=True,
-          unit_norm: bool = True, data_root=None, download: bool = False) -> Split:
+          unit_norm: bool = True, data_root=None, download: bool = False, n_heldout: int = 0,
+          heldout_from: int | None = None) -> Split:
     """A seeded, class-balanced MNIST training subset of size ``n`` (and a held-out set of ``n_test``).
 
     Pixels are scaled to [0, 1]; ``center`` subtracts a mean image from the training and held-out
@@ -195,11 +217,16 @@ def mnist(n: int, *, n_test: int = 0, seed: int = 0, source: str = "auto", cente
     none. ``unit_norm`` scales every row to norm 1 (the theorem's assumption). Targets are one-hot
     (C = 10). Within one seed the subsets are nested: the subset of a smaller ``n`` is contained in that
     of a larger one (see :func:`balanced_indices`).
+
+    ``n_heldout`` > 0 adds ``heldout``: that many images of the *training pool*, outside the seed's
+    subset of size ``heldout_from`` (at least ``n``; default ``n``), so that every size of a sweep up
+    to ``heldout_from`` is evaluated on the same unseen images, drawn like the training images.
     """
     validate.choice("center", center, CENTERINGS)
     validate.integer("n", n, low=1)
     validate.integer("n_test", n_test, low=0)
     validate.integer("seed", seed, low=0)
+    validate.integer("n_heldout", n_heldout, low=0)
     x, y, used = load_mnist(source, train=True, data_root=data_root, download=download)
     if n > len(y):
         raise validate.ParameterError(f"parameter 'n' = {n} is not allowed: the {used} source holds "
@@ -208,6 +235,13 @@ def mnist(n: int, *, n_test: int = 0, seed: int = 0, source: str = "auto", cente
     x_train = torch.as_tensor(x[train_idx], dtype=torch.float64) / 255.0
     mean = (pool_mean(used, data_root) if center == "pool" else x_train.mean(0) if center else None)
     train = _prepare(x_train, y[train_idx], mean, unit_norm, used)
+    heldout = None
+    if n_heldout:
+        heldout_from = n if heldout_from is None else heldout_from
+        validate.integer("heldout_from", heldout_from, low=n, high=len(y))
+        h_idx = pool_heldout_indices(y, n_heldout, seed, heldout_from)
+        heldout = _prepare(torch.as_tensor(x[h_idx], dtype=torch.float64) / 255.0, y[h_idx], mean,
+                           unit_norm, used)
     test = None
     if n_test:
         xt, yt, _ = load_mnist(used, train=False, data_root=data_root)
@@ -217,7 +251,7 @@ def mnist(n: int, *, n_test: int = 0, seed: int = 0, source: str = "auto", cente
         test_idx = balanced_indices(yt, n_test, seed)
         test = _prepare(torch.as_tensor(xt[test_idx], dtype=torch.float64) / 255.0, yt[test_idx],
                         mean, unit_norm, used)
-    return Split(train, test)
+    return Split(train, test, heldout)
 
 
 def _prepare(x: torch.Tensor, y: np.ndarray, mean, unit_norm: bool, source: str) -> Dataset:

@@ -24,7 +24,11 @@ REDUCTIONS = ("sum", "mean")
 
 
 class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite: the learning rate is too large."""
+    """The loss became NaN or infinite: the learning rate is too large. ``step``: where it happened."""
+
+    def __init__(self, message: str, step: int | None = None):
+        super().__init__(message)
+        self.step = step
 
 
 @dataclass(frozen=True)

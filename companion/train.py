@@ -192,4 +192,4 @@ def _diverged(t: int, value: float, config: SGDConfig):
                            f"{config.lr:g} is too large for this setting "
                            f"(optimizer={'gd' if config.batch_size is None else 'sgd'}, "
                            f"reduction={config.reduction}, momentum={config.momentum:g}, loss={config.loss}); "
-                           "use a smaller 'lr'")
+                           "use a smaller 'lr'", step=t)
