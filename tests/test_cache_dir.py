@@ -188,7 +188,9 @@ _TINY = {"sizes": [100], "seeds": [0, 1], "n_test": 100, "width": 16, "k": 4, "s
          "num_checkpoints": 3, "first_checkpoint": 5, "batch_size": 50, "gd_sizes": [100],
          "gd_seeds": [0], "gd_steps": 10, "gd_num_checkpoints": 3, "ntk_n": 100, "ntk_seeds": [0],
          "ntk_lrs": [1.0], "ntk_ks": [4, 32], "ntk_steps": 10, "ntk_num_checkpoints": 3,
-         "random_draws": 2, "source": "embedded", "n_jobs": 1}
+         "random_draws": 2, "source": "embedded", "n_jobs": 1, "wt_sizes": [100], "wt_seeds": [0],
+         "wt_lrs": [0.4], "wt_ks": [4], "wt_num_checkpoints": 3, "wt_ntk_lrs": [1.0], "n_heldout": 50,
+         "heldout_from": 1000}
 
 
 def test_results_replaces_a_damaged_committed_result_only_once_the_new_one_is_stored(tmp_path, monkeypatch,
@@ -215,7 +217,7 @@ def test_results_replaces_a_damaged_committed_result_only_once_the_new_one_is_st
     assert cli.main(["results", "--chapter", "03_mnist_validation"]) == 0
     out = capsys.readouterr().out
     assert f"the committed result {folder} is damaged: checksum mismatch" in out
-    assert re.search(r"^03_mnist_validation: 1 units computed, 3 reused", out, re.M), out
+    assert re.search(r"^03_mnist_validation: 1 units computed, 5 reused", out, re.M), out
     assert seen == [((100, 1), True)]
     assert _snapshot(folder) == {**good, "provenance.json": _snapshot(folder)["provenance.json"]}
     assert store.load("ch3-sgd-n100-s1", json.loads(good["provenance.json"])["config"], results) is not None

@@ -161,7 +161,9 @@ _TINY_MNIST = {"sizes": [100], "seeds": [0], "n_test": 100, "width": 16, "k": 4,
                "num_checkpoints": 3, "first_checkpoint": 5, "batch_size": 50, "gd_sizes": [100],
                "gd_seeds": [0], "gd_steps": 10, "gd_num_checkpoints": 3, "ntk_n": 100, "ntk_seeds": [0],
                "ntk_lrs": [1.0], "ntk_ks": [4, 32], "ntk_steps": 10, "ntk_num_checkpoints": 3,
-               "random_draws": 2, "source": "embedded"}
+               "random_draws": 2, "source": "embedded", "wt_sizes": [100], "wt_seeds": [0], "wt_lrs": [0.4],
+               "wt_ks": [4], "wt_num_checkpoints": 3, "wt_ntk_lrs": [1.0], "n_heldout": 50,
+               "heldout_from": 1000}
 
 
 @pytest.fixture
@@ -180,12 +182,12 @@ def test_results_computes_the_missing_units_then_reuses_them(tiny_results, capsy
     results, _ = tiny_results
     assert cli.main(["results", "--chapter", "03_mnist_validation"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"^  03_mnist_validation +3 units: +3 to compute, +0 reused", out, re.M)
-    assert re.search(r"^03_mnist_validation: 3 units computed, 0 reused, wall time \d+ s", out, re.M)
+    assert re.search(r"^  03_mnist_validation +5 units: +5 to compute, +0 reused", out, re.M)
+    assert re.search(r"^03_mnist_validation: 5 units computed, 0 reused, wall time \d+ s", out, re.M)
     assert sorted(p.name.rsplit("-", 1)[0] for p in results.iterdir()) == [
-        "ch3-gd-n100-s0", "ch3-ntk-lr1-s0", "ch3-sgd-n100-s0"]
+        "ch3-gd-n100-s0", "ch3-ntk-lr1-s0", "ch3-sgd-n100-s0", "ch3-wt-lr0.4-n100-s0", "ch3-wtntk-lr1-n100-s0"]
     assert cli.main(["results", "--chapter", "03_mnist_validation"]) == 0
-    assert re.search(r"^03_mnist_validation: 0 units computed, 3 reused", capsys.readouterr().out, re.M)
+    assert re.search(r"^03_mnist_validation: 0 units computed, 5 reused", capsys.readouterr().out, re.M)
 
 
 def test_results_without_full_mnist_stops_before_computing_anything(tiny_results, capsys):

@@ -13,7 +13,8 @@ TINY = dict(sizes=[20, 40, 60], seeds=[0, 1], steps=12, num_checkpoints=5, batch
             gd_sizes=[20, 40, 60], gd_seeds=[0], gd_steps=8, gd_num_checkpoints=4, first_checkpoint=2,
             width=8, k=3, random_draws=3, n_test=20, ntk_n=30, ntk_seeds=[0], ntk_lrs=[1.0, 2.0],
             ntk_ks=[2, 8, 16], ntk_steps=6, ntk_num_checkpoints=3, source="embedded", n_boot=20,
-            level=0.2, levels=[0.1, 0.2], deltas=[0.05], summed_eps=[5.0])
+            level=0.2, levels=[0.1, 0.2], deltas=[0.05], summed_eps=[5.0], wt_sizes=[20, 40], wt_seeds=[0],
+            wt_lrs=[0.4], wt_ks=[2, 4], wt_num_checkpoints=3, wt_ntk_lrs=[1.0], n_heldout=20, heldout_from=1000)
 
 
 def _check(tmp_path, **kw):
@@ -64,9 +65,10 @@ def test_sweep_stores_units_and_never_reads_data_when_all_are_stored(tmp_path, m
 
     monkeypatch.setattr(companion.data, "mnist", boom)
     second = mnist.run(p, options)
-    for key in ("sgd", "gd", "ntk"):
+    for key in ("sgd", "gd", "ntk", "well", "well_ntk"):
         pd.testing.assert_frame_equal(first[key], second[key])
-    assert len(second["units"]) == 6 + 3 + 2 and (second["units"]["wall_time_s"] > 0).all()
+    assert list(first["well"].columns) == mnist.WT_COLUMNS
+    assert len(second["units"]) == 6 + 3 + 2 + 2 + 2 and (second["units"]["wall_time_s"] > 0).all()
 
 
 def test_ntk_study_prefixes_and_scale(tmp_path):
@@ -119,7 +121,7 @@ def test_summary_on_a_tiny_sweep(tmp_path):
     frames = mnist.run(p, options)
     summary = mnist.summarize(frames, p)
     n = summary.numbers
-    assert n["ch3_n_units"] == 11 and n["ch3_width"] == 8
+    assert n["ch3_n_units"] == 11 + 2 + 2 and n["ch3_width"] == 8  # + the well-trained arm (2 + 2 NTK)
     assert 0 <= n["ch3_final_greedy_train"] <= 1
     assert set(summary.tables["thresholds"]) == {"dense", "greedy", "difference"}
     # the verdict after the peak is the one the tiny sweep's own thresholds imply

@@ -118,9 +118,9 @@ class MnistParams:
                                     "from first_checkpoint to steps)", _int(2))
     wt_ntk_lrs: tuple = param((80.0,), "steps of the well-trained arm's NTK network (the NTK study's tuned "
                               "step)", _reals)
-    wt_share: float = param(0.9, "the well-trained arm's level: this share of the way from the "
-                            "subnetwork's accuracy at t = 0 to its best", lambda n, v: validate.real(
-                                n, v, low=0.0, high=1.0))
+    wt_share: float = param(0.9, "level of the well-trained arm: this share of the way from the "
+                            "subnetwork's accuracy at the start to its best", lambda n, v: validate.real(
+                                n, v, low=0.0, high=1.0, low_open=True))
     n_heldout: int = param(5000, "images held out from the unused part of the training pool (the "
                            "well-trained arm's held-out split)", _int(1))
     heldout_from: int = param(50000, "the held-out images lie outside every seed's subset of this size",
@@ -977,7 +977,7 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
            "ch3_max_balanced": SOURCE_LIMITS["torchvision"][0],
            "ch3_rarest_class": SOURCE_LIMITS["torchvision"][0] // 10,
            "ch3_level": rules["level"], "ch3_n_boot": rules["n_boot"]}
-    for key in ("sgd", "gd", "ntk"):
+    for key in ("sgd", "gd", "ntk", "well", "well_ntk"):
         out[f"ch3_wall_{key}_min"] = float(units.loc[units["experiment"] == key, "wall_time_s"].sum() / 60)
     if rules["rule"] == "reaches":
         out["ch3_rule_text"] = (f"the first t at which the training {rules['metric']} reaches "
