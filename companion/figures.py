@@ -174,3 +174,57 @@ def tidy_columns(frame: pd.DataFrame, columns) -> pd.DataFrame:
 __all__ = ["DATA_DIR", "DATA_SUBDIR", "ENV_DIR", "FigureData", "PALETTE", "SEQUENTIAL", "WIDTH", "csv_bytes",
            "log_ticks",
            "regenerate_command", "rounded", "tidy_columns", "use_book_style"]
+
+
+def regime_map(ratios: pd.DataFrame, table: pd.DataFrame, band: pd.DataFrame, band_label: str):
+    """The regime map (:mod:`companion.regime_map`): left, T*(N)/T*(N_min) against N/N_min on log-log
+    axes with the theorem's pure logarithm as a grey band; right, the growth ln(T*(N_max)/T*(N_min)) of
+    each setting as a horizontal bar, stacked into its shares of 1/eta, 1/lambda_0, the logarithm and the
+    rest where the chapter defines the split (negative shares to the left of 0), else one bar. A black
+    tick marks each total. Returns the figure."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import seaborn as sns
+
+    from .regime_map import SPLIT_PARTS
+
+    labels = list(table["label"])
+    colors = dict(zip(labels, sns.color_palette(PALETTE, max(len(labels), 1))))
+    styles = {2: "-", 3: "--", 4: ":"}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH, 6.2), gridspec_kw={"width_ratios": [1, 1]})
+    left.fill_between(band["n_over_nmin"], band["lower"], band["upper"], color="0.7", lw=0, label=band_label)
+    for label, g in ratios.dropna(subset=["ratio"]).groupby("label", sort=False):
+        left.plot(g["n_over_nmin"], g["ratio"], styles.get(int(g["chapter"].iloc[0]), "-"), marker="o",
+                  ms=3, color=colors.get(label), label=label)
+    left.set(xscale="log", yscale="log", xlabel="N / N_min (log scale)", ylabel="T*(N) / T*(N_min) (log scale)",
+             title="Growth of the threshold")
+    handles, names = left.get_legend_handles_labels()
+    fig.legend(handles, names, fontsize=7, loc="lower center", ncol=2, frameon=False)
+    parts = list(SPLIT_PARTS)
+    part_colors = dict(zip(parts, sns.color_palette("pastel", len(parts))))
+    hatches = dict(zip(parts, ("", "//", "..", "xx")))
+    y = np.arange(len(table))[::-1]
+    shown = set()
+    for yi, r in zip(y, table.itertuples()):
+        values = [getattr(r, p) for p in parts]
+        if all(math.isfinite(v) for v in values):
+            pos = neg = 0.0
+            for p, v in zip(parts, values):
+                start = pos if v >= 0 else neg + v
+                right.barh(yi, abs(v), left=start, color=part_colors[p], hatch=hatches[p], edgecolor="0.3",
+                           lw=0.4, height=0.7, label=SPLIT_PARTS[p] if p not in shown else None)
+                shown.add(p)
+                pos, neg = (pos + v, neg) if v >= 0 else (pos, neg + v)
+        elif math.isfinite(r.growth_total):
+            right.barh(yi, r.growth_total, color="0.8", edgecolor="0.3", lw=0.4, height=0.7,
+                       label="total (not split)" if "total" not in shown else None)
+            shown.add("total")
+        if math.isfinite(r.growth_total):
+            right.plot([r.growth_total] * 2, [yi - 0.4, yi + 0.4], color="k", lw=1.2)
+    right.axvline(0, color="k", lw=0.6)
+    right.set_yticks(y, labels, fontsize=7)
+    right.yaxis.tick_right()
+    right.set(xlabel="ln T*(N_max) / T*(N_min)", title="Where the growth comes from")
+    right.legend(fontsize=6, loc="lower right")
+    fig.tight_layout(rect=(0, 0.2, 1, 1))
+    return fig
