@@ -1681,7 +1681,7 @@ def _growth_words(ts: pd.DataFrame, w: _Words) -> tuple[str, dict | None, dict |
         return f"cannot be compared across sizes (only N = {_n(sizes[0]) if sizes else 'none'})", None, None
     first = analysis.paired_change(ts, sizes[0], sizes[1])
     last = analysis.paired_change(ts, sizes[-2], sizes[-1])
-    tail = f"from N = {_n(sizes[-2])} to {_n(sizes[-1])} ({_change_stats(last, w)}, p = {_p(last)})"
+    tail = f"from N = {_n(sizes[-2])} to {_n(sizes[-1])} ({_change_stats(last, w)}, {_p(last)})"
     if _sig_up(last):
         return f"still rises {tail}", first, last
     if _sig_down(last):
@@ -1690,13 +1690,28 @@ def _growth_words(ts: pd.DataFrame, w: _Words) -> tuple[str, dict | None, dict |
     if not _p_ok(last):
         return f"{verdict} from N = {_n(sizes[-2])} to {_n(sizes[-1])}", first, last
     if len(sizes) > 2 and _sig_up(first):
-        return (f"rises at first (N = {_n(sizes[0])} to {_n(sizes[1])}: {_change_stats(first, w)}) and then "
-                f"stops: it {verdict} {tail}"), first, last
+        rise = f"rises at first (N = {_n(sizes[0])} to {_n(sizes[1])}: {_change_stats(first, w)})"
+        if _finite(last["ci_hi"]) and last["ci_hi"] < first["mean"]:
+            return f"{rise} and then stops: it {verdict} {tail}", first, last
+        return (f"{rise}; later it {verdict} {tail}, an interval too wide to tell whether it stops"), first, last
     return f"{verdict} {tail}", first, last
 
 
+def _span_words(ts: pd.DataFrame) -> str:
+    """'goes from 150 steps at N = 1,000 to 1,672 at N = 50,000 (×11.1)' from seed means, or why not."""
+    means = ts.groupby("n")["t_star"].mean().dropna()
+    if len(means) < 2:
+        return "is defined at fewer than two sizes"
+    a, b = float(means.iloc[0]), float(means.iloc[-1])
+    ratio = f" (×{b / a:.1f})" if a > 0 else ""
+    return f"goes from {a:,.0f} steps at N = {_n(means.index[0])} to {b:,.0f} at N = {_n(means.index[-1])}{ratio}"
+
+
 def _p(change: dict | None) -> str:
-    return f"{change['p_value']:.2f}" if change is not None and _p_ok(change) else "untested"
+    """'p = 0.54', 'p < 0.01' or 'untested'."""
+    if change is None or not _p_ok(change):
+        return "untested"
+    return "p < 0.01" if change["p_value"] < 0.01 else f"p = {change['p_value']:.2f}"
 
 
 def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | None, p: MnistParams) -> dict:
@@ -1824,7 +1839,7 @@ def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | Non
             out["ch3_wt_test_gap_sentence"] = (
                 f"The dense network's accuracy on the {p.n_test:,} test images minus that on the "
                 f"{p.n_heldout:,} unused training-pool images is {diff.mean():+.4f} on average over the "
-                f"{len(diff)} runs at step {best_lr:g} (p = {pval:.2f}): the test images are "
+                f"{len(diff)} runs at step {best_lr:g} ({_p({'p_value': pval})}): the test images are "
                 + (("easier" if diff.mean() > 0 else "harder") if sig else "not significantly easier or harder"))
         else:
             out["ch3_wt_test_gap_sentence"] = "Too few runs to compare the test images with the unused pool images"
@@ -1850,7 +1865,8 @@ def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | Non
             f"at step {lr} the k = {half:,} greedy subnetwork (k/m = 1/2, no repeats) reaches {sub_acc:.3f} "
             f"training accuracy at N = {_n(largest_n)} against the dense network's {dense_acc:.3f}, "
             + ("a useful subnetwork" if sub_acc >= p.useful_accuracy else "not a useful subnetwork")
-            + f"; its T* at {100 * share:.0f}% of its own gain {words}, and at one level for every N it {fwords}")
+            + f"; its T* at {100 * share:.0f}% of its own gain {_span_words(own)}: it {words}, and at one level "
+            f"for every N it {fwords}")
     out["ch3_wt_n_units"] = int(len(frame.groupby(["lr", "n", "seed"]))) if not frame.empty else 0
     return {"numbers": out, "table": table, "thresholds": ts, "ntk_thresholds": nts}
 
@@ -1942,7 +1958,11 @@ def ntk_summary(ntk: pd.DataFrame, p: MnistParams) -> dict:
     and, at that rate and the last checkpoint, each subnetwork's training accuracy and loss against
     k / m, with and without the refitted output scale; and the sentences that depend on them."""
     diverged = ntk[ntk["method"] == "diverged"]
-    ntk = ntk[ntk["method"] != "diverged"]
+    every = ntk[ntk["method"] != "diverged"]
+    # A step that diverged in any seed is the edge of the stable range: it is reported in the step grid,
+    # and tuning, the tables and the sentences use the steps that trained in every seed.
+    bad = set(diverged["lr"])
+    ntk = every[~every["lr"].isin(bad)] if set(every["lr"]) - bad else every
     last, kmin = ntk["t"].max(), min(p.ntk_ks)
     train = ntk[(ntk["split"] == "train") & (ntk["t"] == last)]
     dense = train[(train["method"] == "dense") & (train["output_scale"] == "none")]
@@ -1975,13 +1995,15 @@ def ntk_summary(ntk: pd.DataFrame, p: MnistParams) -> dict:
                                     else f"(with step 1, {acc1:.3f}: as good)")
     # The step grid at k/m = 1/2: is the best step inside it? Steps that diverged are the grid's edge.
     half = p.width // 2
-    sub = train[(train["method"] == "greedy_distinct") & (train["k"] == half) & (train["output_scale"] == "none")]
+    at_end = every[(every["split"] == "train") & (every["t"] == every["t"].max()) & (every["output_scale"] == "none")]
+    sub = at_end[(at_end["method"] == "greedy_distinct") & (at_end["k"] == half)]
+    dense_all = at_end[at_end["method"] == "dense"]
     steps = pd.DataFrame({"lr": sorted(p.ntk_lrs)})
-    steps["dense_accuracy"] = steps["lr"].map(dense.groupby("lr")["accuracy"].mean())
+    steps["dense_accuracy"] = steps["lr"].map(dense_all.groupby("lr")["accuracy"].mean())
     steps["half_accuracy"] = steps["lr"].map(sub.groupby("lr")["accuracy"].mean())
     steps["diverged"] = steps["lr"].map(diverged.groupby("lr").size()).fillna(0).astype(int)
-    steps["seeds"] = steps["lr"].map(dense.groupby("lr").size()).fillna(0).astype(int) + steps["diverged"]
-    ok = steps.dropna(subset=["half_accuracy"])
+    steps["seeds"] = steps["lr"].map(dense_all.groupby("lr").size()).fillna(0).astype(int) + steps["diverged"]
+    ok = steps[steps["diverged"] == 0].dropna(subset=["half_accuracy"])
     out["ch3_ntk_half_k"] = half
     if ok.empty:
         out["ch3_ntk_grid_sentence"] = f"no step gives a k = {half:,} subnetwork (k/m = 1/2) here"
