@@ -9,6 +9,8 @@
     derivation.py  chapter 2: the bound step by step (GD runs, their linearised predictions t_lin,
                    initial residuals, greedy vs k)
     mnist.py       chapter 3: the SGD and full-batch GD threshold sweeps (N x seed) and the NTK study
+    finetune.py    chapter 4: pre-train -> prune -> fine-tune on MNIST (two-layer, MLP, CNN arms) with
+                   the scratch and dense controls
     regression.py  a recomputed unit against its committed frame, at the experiment's stated tolerance
     estimate.py    what computing will cost, from the committed provenance
 
@@ -17,11 +19,12 @@ Each chapter module has ``SCHEMA`` (its parameters), ``run(params, options)`` (i
 """
 from __future__ import annotations
 
-from . import derivation, engine, mnist, schema, store, theorem
+from . import derivation, engine, finetune, mnist, schema, store, theorem
 from .engine import RunOptions
 
 #: Chapter notebook -> its experiments module.
-CHAPTERS = {"01_theorem": theorem, "02_derivation": derivation, "03_mnist_validation": mnist}
+CHAPTERS = {"01_theorem": theorem, "02_derivation": derivation, "03_mnist_validation": mnist,
+            "04_finetune": finetune}
 
 
 def chapter(name: str):
@@ -36,8 +39,8 @@ def check(name: str, values: dict | None = None, **kwargs):
     return schema.check(chapter(name).SCHEMA, values, **kwargs)
 
 
-__all__ = ["CHAPTERS", "RunOptions", "chapter", "check", "derivation", "engine", "mnist", "schema",
-           "store", "theorem"]
+__all__ = ["CHAPTERS", "RunOptions", "chapter", "check", "derivation", "engine", "finetune", "mnist",
+           "schema", "store", "theorem"]
 
 
 def check_notebook(name: str, namespace: dict):

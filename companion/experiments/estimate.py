@@ -15,7 +15,8 @@ import yaml
 from .. import paths, validate
 
 #: Chapter notebook -> the prefix of its result folders.
-RESULT_PREFIXES = {"01_theorem": "ch1-", "02_derivation": "ch2-", "03_mnist_validation": "ch3-"}
+RESULT_PREFIXES = {"01_theorem": "ch1-", "02_derivation": "ch2-", "03_mnist_validation": "ch3-",
+                   "04_finetune": "ch4-"}
 
 
 def _duration(seconds: float) -> str:

@@ -80,6 +80,38 @@ class TwoLayerNet(nn.Module):
         return out + self.bias if self.bias is not None else out
 
     @torch.no_grad()
+    def subnetwork(self, picks) -> "TwoLayerNet":
+        """The greedy-averaged subnetwork f_S = (1/|S|) sum_{r in S} g_r (``picks``: the multiset S,
+        as ``prune.greedy`` selects it) as a network of this parameterisation whose width k is the
+        number of distinct neurons kept: their incoming weights are copied and their output weights
+        a_r rescaled so that its output equals f_S (unit r kept c_r times: a'_r = a_r c_r k / |S|, and,
+        since the width-k network divides by k, sqrt(m/k) for ``ntk`` and m/k for ``standard``). A
+        ``mean_field`` subnetwork kept without repeats has a'_r = a_r: it is the width-k mean-field
+        network, trained with the step times k (``lr_scale``). Kept neurons stay in index order."""
+        picks = [int(p) for p in picks]
+        if not picks or min(picks) < 0 or max(picks) >= self.m:
+            raise validate.ParameterError(f"parameter 'picks' = {picks!r} is not allowed: must be a "
+                                          f"non-empty list of neurons in [0, {self.m - 1}]")
+        counts = torch.bincount(torch.as_tensor(picks, dtype=torch.long), minlength=self.m)
+        keep = torch.nonzero(counts).flatten()
+        k = keep.numel()
+        factor = counts[keep].to(torch.float64) * k / len(picks)
+        rescale = {"ntk": math.sqrt(self.m / k), "mean_field": 1.0, "standard": self.m / k}
+        factor = (factor * rescale[self.parameterization]).to(self.w.dtype).view(-1, 1)
+        small = TwoLayerNet(self.d, k, self.num_outputs, self.parameterization, dtype=self.w.dtype)
+        small.to(self.w.device)
+        small.w.copy_(self.w[keep])
+        a = self.a[keep] * factor
+        if self.parameterization == "ntk":
+            small.a = a.clone()  # a buffer (fixed), now +-sqrt(m/k) times the kept multiplicity
+        else:
+            small.a.copy_(a)
+        if self.b is not None:
+            small.b.copy_(self.b[keep])
+            small.bias.copy_(self.bias)
+        return small
+
+    @torch.no_grad()
     def neurons(self, x: torch.Tensor, chunk: int = 8192):
         """(hidden (N, m), out_weights (m, C), output bias or None) for greedy selection, computed in
         chunks of rows so a large N does not need a second N x m temporary."""
