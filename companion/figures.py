@@ -177,8 +177,8 @@ __all__ = ["DATA_DIR", "DATA_SUBDIR", "ENV_DIR", "FigureData", "PALETTE", "SEQUE
 
 
 def regime_map(ratios: pd.DataFrame, table: pd.DataFrame, band: pd.DataFrame, band_label: str):
-    """The regime map (:mod:`companion.regime_map`): left, T*(N)/T*(N_min) against N/N_min on log-log
-    axes with the theorem's pure logarithm as a grey band; right, the growth ln(T*(N_max)/T*(N_min)) of
+    """The regime map (:mod:`companion.regime_map`): top, T*(N)/T*(N_min) against N/N_min on log-log
+    axes with the theorem's pure logarithm as a grey band; bottom, the growth ln(T*(N_max)/T*(N_min)) of
     each setting as a horizontal bar, stacked into its shares of 1/eta, 1/lambda_0, the logarithm and the
     rest where the chapter defines the split (negative shares to the left of 0), else one bar. A black
     tick marks each total. Returns the figure."""
@@ -191,7 +191,11 @@ def regime_map(ratios: pd.DataFrame, table: pd.DataFrame, band: pd.DataFrame, ba
     labels = list(table["label"])
     colors = dict(zip(labels, sns.color_palette(PALETTE, max(len(labels), 1))))
     styles = {2: "-", 3: "--", 4: ":"}
-    fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH, 6.2), gridspec_kw={"width_ratios": [1, 1]})
+    # Top: the growth curves with their legend beside them; bottom: the bars, labelled on the left.
+    fig = plt.figure(figsize=(WIDTH, 8.6))
+    grid = fig.add_gridspec(2, 2, height_ratios=[1.1, 1], width_ratios=[1.15, 1])
+    left, key, right = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, :])
+    key.axis("off")
     left.fill_between(band["n_over_nmin"], band["lower"], band["upper"], color="0.7", lw=0, label=band_label)
     for label, g in ratios.dropna(subset=["ratio"]).groupby("label", sort=False):
         left.plot(g["n_over_nmin"], g["ratio"], styles.get(int(g["chapter"].iloc[0]), "-"), marker="o",
@@ -199,7 +203,7 @@ def regime_map(ratios: pd.DataFrame, table: pd.DataFrame, band: pd.DataFrame, ba
     left.set(xscale="log", yscale="log", xlabel="N / N_min (log scale)", ylabel="T*(N) / T*(N_min) (log scale)",
              title="Growth of the threshold")
     handles, names = left.get_legend_handles_labels()
-    fig.legend(handles, names, fontsize=7, loc="lower center", ncol=2, frameon=False)
+    key.legend(handles, names, fontsize=7, loc="center left", frameon=False)
     parts = list(SPLIT_PARTS)
     part_colors = dict(zip(parts, sns.color_palette("pastel", len(parts))))
     hatches = dict(zip(parts, ("", "//", "..", "xx")))
@@ -223,8 +227,7 @@ def regime_map(ratios: pd.DataFrame, table: pd.DataFrame, band: pd.DataFrame, ba
             right.plot([r.growth_total] * 2, [yi - 0.4, yi + 0.4], color="k", lw=1.2)
     right.axvline(0, color="k", lw=0.6)
     right.set_yticks(y, labels, fontsize=7)
-    right.yaxis.tick_right()
     right.set(xlabel="ln T*(N_max) / T*(N_min)", title="Where the growth comes from")
     right.legend(fontsize=6, loc="lower right")
-    fig.tight_layout(rect=(0, 0.2, 1, 1))
+    fig.tight_layout()
     return fig
