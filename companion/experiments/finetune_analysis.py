@@ -706,7 +706,10 @@ def _compare_ch3(arm_out: dict, arm_te: pd.DataFrame, ch3, ch3_rule: str) -> dic
         return out
     sh = arm_out["shape"]
     text += f"; the two-layer arm's t_enough(N) {sh['words']}, {arm_out['range']}"
-    if sh3["grows"] == sh["grows"] and sh3["stops"] == sh["stops"]:
+    tested = sh["grows"] or sh["falls"] or sh["flat"]
+    if not tested:  # an untestable change is not "does not grow"
+        verdict = f"cannot be compared with chapter 3's T*(N): it {sh['words']}"
+    elif sh3["grows"] == sh["grows"] and sh3["stops"] == sh["stops"]:
         verdict = ("behaves like chapter 3's T*(N): both grow, then stop" if sh["stops"] else
                    "behaves like chapter 3's T*(N): both grow" if sh["grows"] else
                    "behaves like chapter 3's T*(N): neither grows significantly")
