@@ -3,10 +3,10 @@
 #   make test   - unit + chapter tests, notebook checks, a warning-free build, offline browser check
 # and one to regenerate every committed result (`make help` lists every target):
 #   make results - recompute the paper preset of every chapter into book/results/ (resumable: stored
-#                  units are reused), then rebuild the book. About 89 minutes of computing from
+#                  units are reused), then rebuild the book. About 2.5 hours of computing from
 #                  scratch on a 2-core CPU for the results committed (`python -m
 #                  companion results --dry-run` prints the current estimate from the committed
-#                  provenance), plus the book build; needs full MNIST for chapters 1 and 3 (README,
+#                  provenance), plus the book build; needs full MNIST for chapters 1, 3 and 4 (README,
 #                  "Getting full MNIST").
 #
 # Every target uses the project's own virtual environment (.venv); nothing is installed globally
@@ -78,7 +78,7 @@ help:
 	@echo "make book           create .venv, execute the chapters (committed results), build _build/html"
 	@echo "make test           unit and chapter tests, notebook checks, a warning-free build, browser check"
 	@echo "make results        regenerate every committed result (paper presets, resumable) into"
-	@echo "                    book/results/, then rebuild the book: about 89 min of computing from scratch"
+	@echo "                    book/results/, then rebuild the book: about 2.5 h of computing from scratch"
 	@echo "                    on a 2-core CPU (committed results) plus the build; needs full MNIST for"
 	@echo "                    chapter 3 (README, 'Getting full MNIST'). Current estimate:"
 	@echo "                    .venv/bin/python -m companion results --dry-run"

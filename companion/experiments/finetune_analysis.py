@@ -582,6 +582,10 @@ def _slice(te: pd.DataFrame, method: str, ratio, budget) -> pd.DataFrame:
     return te[(te["method"] == method) & (te["ratio"] == ratio) & (te["budget"] == budget)]
 
 
+#: A dense network below this held-out accuracy at T_full has not learned (MNIST chance is 10%).
+TRAINED_ACCURACY = 0.5
+
+
 def _arm_summary(arm: str, frame: pd.DataFrame, s: Settings, params) -> tuple[dict, dict]:
     """Numbers and sentences of one arm (keys without the ``ch4_<arm>_`` prefix), and its tables."""
     name = ARM_NAMES[arm]
@@ -591,11 +595,12 @@ def _arm_summary(arm: str, frame: pd.DataFrame, s: Settings, params) -> tuple[di
     if not len(greedy) or not (greedy["split"] == s.split).any():
         why = "no rows" if not len(frame) else "no greedy rows on the held-out split"
         for k in ("verdict", "range", "laws", "coverage", "budget_sentence", "random", "magnitude", "scratch",
-                  "scratch_flops", "dense_cost", "worth", "saved", "ceiling"):
+                  "scratch_flops", "dense_cost", "worth", "saved", "ceiling", "failed", "convergence"):
             out[k] = f"the {name} arm has {why} for these settings"
         out |= {"has_data": False, "defined": False, "grows": False, "stops": False, "ratio": UNDEFINED, "short": UNDEFINED,
                 "long": UNDEFINED, "t_full": UNDEFINED, "largest": UNDEFINED, "smallest": UNDEFINED,
-                "sizes": UNDEFINED, "n_seeds": 0, "pct_largest": UNDEFINED, "saved_largest": UNDEFINED}
+                "sizes": UNDEFINED, "n_seeds": 0, "pct_largest": UNDEFINED, "saved_largest": UNDEFINED,
+                "failed_runs": 0}
         return out, tables
     ratio = float(greedy["ratio"].min())
     short, long_ = _budgets(frame)
@@ -617,6 +622,34 @@ def _arm_summary(arm: str, frame: pd.DataFrame, s: Settings, params) -> tuple[di
     out["range"] = range_words(ts)
     out["coverage"] = (cov[0].upper() + cov[1:]) if cov else "No unit is censored: every seed has a t_enough at every size"
     out["shape"] = sh
+    # Did the dense network itself train? A run left near chance at T_full makes every comparison of
+    # that run meaningless, so the chapter says how many there are.
+    dense_end = frame[(frame["method"] == "dense") & (frame["split"] == s.split) & (frame["t"] == t_full)]
+    failed = dense_end[dense_end["accuracy"] < TRAINED_ACCURACY]
+    # Has the dense network converged at T_full? The change over the last checkpoint interval, at the
+    # largest N, seed mean, against the chapter's delta.
+    grid = sorted(int(t) for t in frame[frame["method"] == "dense"]["t"].unique() if t <= t_full)
+    dense = frame[(frame["method"] == "dense") & (frame["split"] == s.split) & (frame["n"] == largest)]
+    if len(grid) >= 2:
+        before = float(dense[dense["t"] == grid[-2]]["accuracy"].mean())
+        end = float(dense[dense["t"] == t_full]["accuracy"].mean())
+        gain = end - before
+        out["convergence"] = (
+            f"at N = {_n(largest)} the dense network's held-out accuracy changes by {100 * gain:+.1f} pp over the "
+            f"last checkpoint interval (t = {grid[-2]:,} to {t_full:,}; seed mean), "
+            + ("converged by the chapter's criterion (within δ)" if abs(gain) <= s.delta else
+               f"not converged by the chapter's criterion (δ = {100 * s.delta:g} pp): a t_enough near T_full "
+               "partly measures the dense network's own learning"))
+    else:
+        out["convergence"] = "one checkpoint only: convergence at T_full cannot be checked"
+    out["failed_runs"] = int(len(failed))
+    out["failed"] = (
+        f"In {len(failed)} of {len(dense_end)} runs the dense network itself has not learned by T_full "
+        f"(held-out accuracy below {TRAINED_ACCURACY:.0%}: "
+        + ", ".join(f"N = {_n(r.n)}, seed {int(r.seed)}" for r in failed.itertuples())
+        + "): this arm's training is unstable at its step, so its comparisons and t_enough are not informative"
+        if len(failed) else
+        f"The dense network has learned in every run (held-out accuracy at least {TRAINED_ACCURACY:.0%} at T_full)")
     # laws
     fits = fit_laws(te[(te["method"] == "greedy") & (te["budget"] > 0)], n_boot=s.n_boot)
     tables["fits"] = fits
@@ -903,6 +936,9 @@ def _verdict(arm_outs: dict, cmp3: dict) -> dict:
                           f"{o['n_seeds']} seeds to detect")
         if "censored" in str(o.get("coverage", "")).lower() and not str(o["coverage"]).startswith("No unit"):
             cannot.append(f"t_enough of the {ARM_NAMES[arm]} units whose curve settles only at T_full (censored)")
+        if o.get("failed_runs"):
+            cannot.append(f"anything about the {ARM_NAMES[arm]}, whose dense network did not learn in "
+                          f"{o['failed_runs']} of its runs (an unstable step)")
     cannot.append("how the answer carries beyond MNIST, these architectures and this fine-tuning schedule")
     return {"ch4_verdict_growth": text[0].upper() + text[1:],
             "ch4_verdict_ch3": "The two-layer network's t_enough(N) " + cmp3["ch3_verdict"],
