@@ -140,7 +140,8 @@ def test_the_estimate_is_each_chapters_summed_wall_time_over_its_n_jobs(tmp_path
             json.dumps({"name": name, "wall_time_s": wall}))
     est = cost.estimate(tmp_path, {"01_theorem": 1, "02_derivation": 2, "03_mnist_validation": 4})
     assert {ch: (row["units"], row["wall_s"]) for ch, row in est.items()} == {
-        "01_theorem": (2, 4.0), "02_derivation": (2, 20.0), "03_mnist_validation": (1, 25.0)}
+        "01_theorem": (2, 4.0), "02_derivation": (2, 20.0), "03_mnist_validation": (1, 25.0),
+        "04_finetune": (0, 0.0)}
     # n_jobs defaults to each chapter's paper preset
     assert cost.estimate(tmp_path)["03_mnist_validation"]["n_jobs"] == presets.load(
         "03_mnist_validation", "paper")["n_jobs"]

@@ -231,7 +231,9 @@ def test_the_results_command_reports_a_scheduler_without_workers(no_workers, tmp
     tiny = {"sizes": [100], "seeds": [0], "n_test": 100, "width": 16, "k": 4, "steps": 20, "num_checkpoints": 3,
             "first_checkpoint": 5, "batch_size": 50, "gd_sizes": [100], "gd_seeds": [0], "gd_steps": 10,
             "gd_num_checkpoints": 3, "ntk_n": 100, "ntk_seeds": [0], "ntk_lrs": [1.0], "ntk_ks": [4, 32],
-            "ntk_steps": 10, "ntk_num_checkpoints": 3, "random_draws": 2, "source": "embedded"}
+            "ntk_steps": 10, "ntk_num_checkpoints": 3, "random_draws": 2, "source": "embedded",
+            "wt_sizes": [100], "wt_seeds": [0], "wt_lrs": [0.4], "wt_ks": [4], "wt_num_checkpoints": 3,
+            "wt_ntk_lrs": [1.0], "n_heldout": 50, "heldout_from": 1000}
     monkeypatch.setattr(presets, "load", lambda ch, preset: load(ch, preset) | tiny)
     code = cli.main(["results", "--chapter", "03_mnist_validation", "--scheduler", no_workers.scheduler_address])
     assert code == 2

@@ -134,6 +134,9 @@ def test_every_glue_reference_exists_and_shows_no_more_digits_than_were_glued():
 #: quantities that are zero up to rounding (a loss driven to 1e-31 is noise on every machine).
 NOISE = 1e-12
 ABS_NOISE = 1e-20
+#: Columns that hold a unit's *settings* (a step size, a kept fraction), written from its configuration
+#: and identical on every machine: noise there would model a different experiment, not another CPU.
+SETTING_COLUMNS = ("lr", "ratio")
 
 
 def _perturb_results(results: Path, seed: int = 0) -> int:
@@ -149,7 +152,7 @@ def _perturb_results(results: Path, seed: int = 0) -> int:
         frame = pd.read_csv(frame_path)
         for col in frame.columns:
             values = frame[col]
-            if (values.dtype.kind != "f" or "accuracy" in col
+            if (values.dtype.kind != "f" or "accuracy" in col or col in SETTING_COLUMNS
                     or np.all(np.isnan(values) | (values == np.round(values)))):
                 continue
             frame[col] = (values * (1.0 + NOISE * rng.uniform(-1, 1, len(values)))

@@ -285,7 +285,15 @@ class FinetuneArm(engine.Experiment):
     # absolute (one percentage point of accuracy, 0.01 in loss), and 5% of a unit's rows beyond that (a
     # flipped pick); the integer columns (steps, FLOPs, parameters) never drift. A code change (another
     # step, loss, pick or budget) moves most rows by far more.
-    tolerance = {"rtol": 1e-2, "atol": 1e-2, "max_share": 0.05}
+    #
+    # The CNN arm at the paper preset's step is unstable (chapter 4 counts the runs whose dense network
+    # never learns): there a last-bit change can send a run to another outcome. Measured: the committed
+    # cheapest CNN unit (computed by a 2-worker run) against its in-process recompute on the same machine
+    # differs beyond rtol / atol 1e-2 in 39 of 255 rows (15%). Its comparison allows 25%; a code change
+    # moves nearly every row.
+    @property
+    def tolerance(self) -> dict:
+        return {"rtol": 1e-2, "atol": 1e-2, "max_share": 0.25 if self.arm == "cnn" else 0.05}
 
     @property
     def checkpoints(self) -> list[int]:

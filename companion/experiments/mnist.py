@@ -1061,6 +1061,8 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
     out["ch3_greedy_increments"] = _increments(steps["greedy"], w)
     out["ch3_dense_increments"] = _increments(steps["dense"], w)
     after = None
+    # Read by the intro; no size reaching the level leaves them undefined (said in words there).
+    out |= {"ch3_greedy_n_peak": UNDEFINED, "ch3_greedy_t_peak": UNDEFINED}
     if len(g_means):
         n_peak = int(g_means.idxmax())
         last_defined = int(g_means.index.max())
