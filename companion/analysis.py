@@ -445,6 +445,26 @@ def paired_change(ts: pd.DataFrame, n_from: int, n_to: int) -> dict:
     return out
 
 
+#: Significance level of every paired test whose verdict a chapter states in words.
+PAIRED_ALPHA = 0.05
+
+
+def change_tested(change: dict | None) -> bool:
+    """A :func:`paired_change` with a p-value (at least two seeds with spread)."""
+    p = None if change is None else change.get("p_value")
+    return p is not None and math.isfinite(float(p))
+
+
+def change_rises(change: dict | None, alpha: float = PAIRED_ALPHA) -> bool:
+    """A significant positive paired change."""
+    return change_tested(change) and change["p_value"] < alpha and change["mean"] > 0
+
+
+def change_falls(change: dict | None, alpha: float = PAIRED_ALPHA) -> bool:
+    """A significant negative paired change."""
+    return change_tested(change) and change["p_value"] < alpha and change["mean"] < 0
+
+
 #: Keys of :func:`paired_change`, the columns of :func:`paired_steps`.
 PAIRED_COLUMNS = ["n_from", "n_to", "seeds", "mean", "rel_mean", "up", "down", "ci_lo", "ci_hi", "p_value"]
 

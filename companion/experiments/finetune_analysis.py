@@ -57,7 +57,7 @@ GROUP = ["arm", "method", "ratio", "budget"]
 DELTA = 0.005
 DELTAS = (0.0025, 0.005, 0.01, 0.02)
 #: Significance level of every paired test whose verdict the prose states in words.
-ALPHA = 0.05
+ALPHA = analysis.PAIRED_ALPHA
 #: How a number that cannot be computed for a setting is glued (never NaN).
 UNDEFINED = "not defined for these settings"
 #: Accuracies are fractions of images: a difference within this of delta is delta (no last bits).
@@ -212,16 +212,8 @@ def _steps(x: float) -> str:
     return f"{x:,.0f} step" + ("" if round(x) == 1 else "s")
 
 
-def _p_ok(change) -> bool:
-    return change is not None and _finite(change.get("p_value", math.nan))
-
-
-def _sig_up(change) -> bool:
-    return _p_ok(change) and change["p_value"] < ALPHA and change["mean"] > 0
-
-
-def _sig_down(change) -> bool:
-    return _p_ok(change) and change["p_value"] < ALPHA and change["mean"] < 0
+# The verdicts of a paired change, defined once with it (companion.analysis).
+_p_ok, _sig_up, _sig_down = analysis.change_tested, analysis.change_rises, analysis.change_falls
 
 
 def _untested(change: dict) -> str:

@@ -576,7 +576,7 @@ def run(p: MnistParams, options: engine.RunOptions) -> dict[str, pd.DataFrame]:
 
 
 #: Significance level of every paired test whose verdict the prose states in words.
-ALPHA = 0.05
+ALPHA = analysis.PAIRED_ALPHA
 #: How a number that cannot be computed for a setting is glued (never NaN). The prose quotes such a
 #: quantity only through a sentence built next to it, which says why it is undefined.
 UNDEFINED = "not defined for these settings"
@@ -667,16 +667,8 @@ def _rule_words(rules: dict) -> dict:
             "reach": "meets the rule", "reached": "the rule is met"}
 
 
-def _p_ok(change) -> bool:
-    return change is not None and _finite(change.get("p_value", np.nan))
-
-
-def _sig_up(change) -> bool:
-    return _p_ok(change) and change["p_value"] < ALPHA and change["mean"] > 0
-
-
-def _sig_down(change) -> bool:
-    return _p_ok(change) and change["p_value"] < ALPHA and change["mean"] < 0
+# The verdicts of a paired change, defined once with it (companion.analysis).
+_p_ok, _sig_up, _sig_down = analysis.change_tested, analysis.change_rises, analysis.change_falls
 
 
 def _untested(change: dict, w: _Words) -> str:
