@@ -766,3 +766,25 @@ def gain_thresholds(frame: pd.DataFrame, share: float, keys, *, level_from: str 
                      for _, r in out.iterrows()]
     out["reached"] = out["t_star"].notna()
     return out[cols].astype({"n": int, "seed": int})
+
+
+def law_shares_words(shares: dict, undefined: str) -> str:
+    """Which of the laws the data prefer: the bootstrap share of LOSO wins of each (a law that wins in
+    95% of the resamples is singled out; one that wins most often, but less, is preferred; a tie
+    prefers none). ``undefined``: why, when no law has a share (chapters 3 and 4 say it their way)."""
+    shares = pd.Series(shares, dtype=float)
+    if shares.isna().all():
+        return f"the laws cannot be compared ({undefined})"
+    best = shares.idxmax()
+    others = ", ".join(f"{MODEL_FORMULAS[m]} {shares[m]:.0%}" for m in MODELS if m != best)
+    if shares[best] >= 0.95:
+        return (f"{MODEL_FORMULAS[best]} has the lowest leave-one-size-out error in "
+                f"{shares[best]:.0%} of bootstrap resamples of the seeds ({others})")
+    if (shares == shares[best]).sum() == 1 and shares[best] > 0.5:
+        return (f"{MODEL_FORMULAS[best]} is preferred but not singled out: it has the lowest "
+                f"leave-one-size-out error in {shares[best]:.0%} of bootstrap resamples of the seeds ({others})")
+    parts = ", ".join(f"{MODEL_FORMULAS[m]} {shares[m]:.0%}" for m in MODELS)
+    return (f"the data cannot tell the laws apart (share of bootstrap resamples of the seeds in which "
+            f"each law has the lowest leave-one-size-out error: {parts})")
+
+

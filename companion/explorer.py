@@ -460,29 +460,46 @@ def _asset(name: str) -> str:
     return resources.files("companion").joinpath(ASSETS, name).read_text(encoding="utf-8")
 
 
-def _script(ident: str) -> str:
-    """The explorer's script for the container ``ident`` (its header comment left out)."""
-    body = "".join(line for line in _asset("explorer.js").splitlines(keepends=True) if not line.startswith("//"))
+def script(asset: str, ident: str) -> str:
+    """The view's script ``asset`` for the container ``ident`` (its header comment left out)."""
+    body = "".join(line for line in _asset(asset).splitlines(keepends=True) if not line.startswith("//"))
     return "\n" + body.replace(_ID_PLACEHOLDER, json.dumps(ident))
+
+
+def _script(ident: str) -> str:
+    return script("explorer.js", ident)
+
+
+def payload(spec: Mapping, name: str | None, css_class: str) -> tuple[str, str]:
+    """(the spec as JSON safe inside a script tag, the container's id: ``<css_class>-<name>``, or a hash
+    of the data when no name is given)."""
+    data = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    data = data.replace("</", "<\\/")
+    return data, f"{css_class}-" + (_slug(name) if name else hashlib.sha256(data.encode()).hexdigest()[:12])
+
+
+def button_group(spec: Mapping, control: str, label: str) -> str:
+    """One row of toggle buttons: ``spec["controls"][control]`` as (value, text) pairs, the one in
+    ``spec["initial"]`` pressed."""
+    esc, init = _html.escape, spec["initial"]
+    items = "".join(
+        f'<button type="button" class="te-button" data-control="{control}" data-value="{esc(v)}" '
+        f'aria-pressed="{"true" if init[control] == v else "false"}">{esc(text)}</button>'
+        for v, text in spec["controls"][control])
+    return (f'<div class="te-group" role="group" aria-label="{esc(label)}">'
+            f'<span class="te-label">{esc(label)}</span>{items}</div>')
 
 
 def render_html(spec: Mapping, *, caption: str | None = None, name: str | None = None) -> str:
     """The explorer's HTML: a container of class ``threshold-explorer`` holding the controls, the
     plot, a line describing the current setting, the data and the script. Its id is
     ``threshold-explorer-<name>`` when ``name`` is given, else a hash of the data."""
-    data = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
-    data = data.replace("</", "<\\/")
-    ident = f"{CSS_CLASS}-" + (_slug(name) if name else hashlib.sha256(data.encode()).hexdigest()[:12])
+    data, ident = payload(spec, name, CSS_CLASS)
     esc = _html.escape
     init = spec["initial"]
 
     def buttons(control: str, label: str) -> str:
-        items = "".join(
-            f'<button type="button" class="te-button" data-control="{control}" data-value="{esc(v)}" '
-            f'aria-pressed="{"true" if init[control] == v else "false"}">{esc(text)}</button>'
-            for v, text in spec["controls"][control])
-        return (f'<div class="te-group" role="group" aria-label="{esc(label)}">'
-                f'<span class="te-label">{esc(label)}</span>{items}</div>')
+        return button_group(spec, control, label)
 
     options = "".join(
         f'<option value="{esc(k)}"{" selected" if k == init["value"] else ""}>{esc(text)}</option>'

@@ -15,9 +15,7 @@ JSON has sorted keys and the element id is a hash of the content (or the given n
 """
 from __future__ import annotations
 
-import hashlib
 import html as _html
-import json
 import math
 from dataclasses import dataclass
 from typing import Mapping
@@ -30,7 +28,6 @@ from .experiments import finetune_analysis as fa
 
 CSS_CLASS = "finetune-explorer"
 CONTROLS = ("arm", "method", "ratio", "budget")
-_ID_PLACEHOLDER = "__EXPLORER_ID__"
 
 
 def _acc(value) -> float | None:
@@ -179,26 +176,17 @@ def _initial(settings: dict, options: dict, initial: Mapping | None) -> dict:
 
 
 def _script(ident: str) -> str:
-    body = "".join(line for line in explorer._asset("explorer_finetune.js").splitlines(keepends=True)
-                   if not line.startswith("//"))
-    return "\n" + body.replace(_ID_PLACEHOLDER, json.dumps(ident))
+    return explorer.script("explorer_finetune.js", ident)
 
 
 def render_html(spec: Mapping, *, caption: str | None = None, name: str | None = None) -> str:
     """The view's HTML (controls, plot, a line on the current setting, the data, the script)."""
-    data = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
-    data = data.replace("</", "<\\/")
-    ident = f"{CSS_CLASS}-" + (explorer._slug(name) if name else hashlib.sha256(data.encode()).hexdigest()[:12])
+    data, ident = explorer.payload(spec, name, CSS_CLASS)
     esc = _html.escape
     init = spec["initial"]
 
     def buttons(control: str, label: str) -> str:
-        items = "".join(
-            f'<button type="button" class="te-button" data-control="{control}" data-value="{esc(v)}" '
-            f'aria-pressed="{"true" if init[control] == v else "false"}">{esc(text)}</button>'
-            for v, text in spec["controls"][control])
-        return (f'<div class="te-group" role="group" aria-label="{esc(label)}">'
-                f'<span class="te-label">{esc(label)}</span>{items}</div>')
+        return explorer.button_group(spec, control, label)
 
     options = "".join(f'<option value="{esc(k)}"{" selected" if k == init["delta"] else ""}>{esc(text)}</option>'
                       for k, text in spec["controls"]["delta"])

@@ -354,3 +354,43 @@ def test_explorer_censored_sizes_are_said():
     spec = ef.show(fr).spec
     mark = spec["settings"]["cnn|greedy|0.25|100"]["marks"]["0.005"]
     assert mark["n"] == [] and "censored at N = 250" in mark["summary"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Convergence: less than delta per doubling over the last interval
+
+
+def test_per_doubling_known_answers():
+    assert fa.per_doubling(1024, 0.950, 2048, 0.955) == pytest.approx(0.005)
+    assert fa.per_doubling(512, 0.950, 2048, 0.960) == pytest.approx(0.005)  # two doublings
+    assert fa.per_doubling(100, 0.9, 300, 0.9) == 0.0
+    with pytest.raises(ValueError, match="0 < t0 < t1"):
+        fa.per_doubling(0, 0.1, 64, 0.9)
+
+
+def test_converged_words_decides_on_the_last_interval_per_doubling():
+    slow = fa.converged_words(pd.Series({0: 0.1, 256: 0.90, 1024: 0.96, 2048: 0.964}), 0.005, "fine-tuning")
+    assert slow["converged"] is True and slow["per_doubling"] == pytest.approx(0.004)
+    assert "+0.4 pp from 1,024 to 2,048 fine-tuning steps, +0.40 pp per doubling: converged" in slow["words"]
+    # the same +1.2 pp over a coarse interval (4x) is 0.6 pp per doubling: not converged
+    coarse = fa.converged_words(pd.Series({0: 0.1, 512: 0.948, 2048: 0.960}), 0.005, "pre-training")
+    assert coarse["converged"] is False and "not converged" in coarse["words"]
+    # t = 0 does not count as an interval's start (no doubling from zero)
+    none = fa.converged_words(pd.Series({0: 0.1, 64: 0.9}), 0.005, "fine-tuning")
+    assert none["converged"] is None and "cannot be checked" in none["words"]
+
+
+def test_summary_says_whether_the_dense_network_and_the_long_budget_converged():
+    s = fa.summarize(frames(), Params(), chapter3=False)
+    n = s.numbers
+    assert n["ch4_mlp_dense_converged"] is True and "converged by the chapter's criterion" in n["ch4_mlp_convergence"]
+    assert n["ch4_mlp_long_converged"] is True and "from 20 to 100 fine-tuning steps" in n["ch4_mlp_long_convergence"]
+    assert "pruned at t = 0 to converge" not in n["ch4_verdict_cannot"]
+    # fine-tuning that still gains 1 pp per doubling at t = 0: the long budget is said to be too short
+    rising = lambda t, n, seed, budget, offset=0.0: curve(t, n, seed, budget, offset) + (
+        0.01 * math.log2(budget) if budget and t == 0 else 0.0)
+    n = fa.summarize(frames(acc=rising), Params(), chapter3=False).numbers
+    _no_nan(n)
+    assert n["ch4_mlp_long_converged"] is False
+    assert "not long enough for it to converge" in n["ch4_mlp_long_convergence"]
+    assert "the deep MLP's t_enough goes when fine-tuning is long enough" in n["ch4_verdict_cannot"]

@@ -59,7 +59,11 @@ def test_frame_has_the_spec_columns_methods_and_rows(frames, arm):
     counts = frame.groupby("method").size()
     assert counts["dense"] == len(grid) * n_splits
     for method in finetune.PRUNERS[arm]:  # budget 0 and every budget, at every t and ratio
-        assert counts[method] == len(grid) * n_ratios * (len(budgets) + 1) * n_splits
+        # (the MLP's two other greedy variants at its smallest ratio only)
+        ratios = 1 if method in finetune.VARIANTS else n_ratios
+        assert counts[method] == len(grid) * ratios * (len(budgets) + 1) * n_splits
+        if method in finetune.VARIANTS:
+            assert set(frame.loc[frame["method"] == method, "ratio"]) == {min(exp.ratios)}
         sub = frame[frame["method"] == method]
         assert sorted(sub["budget"].unique()) == [0, *budgets]
         assert (sub["steps"] == sub["t"] + sub["budget"]).all()
@@ -80,7 +84,7 @@ def test_unit_labels_and_config_hold_everything_and_no_run_option():
     exp = p.arm("mlp")
     assert exp.result_name((100, 0)) == "ch4-ft-mlp-n100-s0"
     config = exp.unit_config((100, 0))
-    for key in ("lr", "momentum", "batch_size", "checkpoints", "budgets", "ratios", "methods", "widths",
+    for key in ("lr", "finetune_lr", "momentum", "batch_size", "checkpoints", "budgets", "ratios", "methods", "widths",
                 "score_n", "n_heldout", "heldout_from", "source", "unit_norm", "dtype", "loss"):
         assert key in config
     for option in ("device", "n_jobs", "cache_dir", "progress", "scheduler"):
@@ -254,3 +258,43 @@ def test_the_tolerance_catches_a_changed_step_but_not_a_recomputation(frames, on
     changed = finetune.compute_unit({**config, "lr": config["lr"] * 1.2})
     problems = regression.compare(frame, changed, tol)
     assert any("'accuracy'" in p for p in problems), problems
+
+
+def test_fine_tuning_runs_at_its_own_step_and_the_controls_do_not(one_thread):
+    """finetune_lr moves the fine-tuned rows only: the dense run, the pruned networks at F = 0 and the
+    scratch controls (trained at the pre-training step) are unchanged."""
+    p, _ = tiny()
+    exp = p.arm("two_layer")
+    config = exp.unit_config(exp.units()[0])
+    base = finetune.compute_unit(config)
+    other = finetune.compute_unit({**config, "finetune_lr": config["finetune_lr"] / 4})
+    key = ["t", "method", "ratio", "budget", "split"]
+    merged = base.merge(other, on=key, suffixes=("", "_other"))
+    same = merged["accuracy"].eq(merged["accuracy_other"]) & merged["loss"].eq(merged["loss_other"])
+    tuned = merged["method"].isin(finetune.PRUNERS["two_layer"]) & (merged["budget"] > 0)
+    assert same[~tuned].all()
+    assert not merged.loc[tuned, "loss"].eq(merged.loc[tuned, "loss_other"]).all()
+
+
+def test_variants_run_at_the_smallest_ratio_only():
+    p, _ = tiny()
+    config = p.arm("mlp").unit_config((100, 0))
+    assert finetune.methods_at(config, 0.25) == list(finetune.PRUNERS["mlp"])
+    assert finetune.methods_at(config, 0.5) == ["greedy", "random", "magnitude"]
+    two = p.arm("two_layer").unit_config((100, 0))
+    assert finetune.methods_at(two, 0.5) == list(finetune.PRUNERS["two_layer"])
+
+
+@pytest.mark.parametrize("head, init", [("flatten", "he"), ("pool", "pytorch")])
+def test_cnn_head_and_init_reach_the_network_and_its_subnetworks(head, init):
+    p, _ = tiny(cnn_head=head, cnn_init=init)
+    config = p.arm("cnn").unit_config((100, 0))
+    assert (config["head"], config["init"]) == (head, init)
+    net = finetune._dense_model(config, 0)
+    assert (net.head_kind, net.init) == (head, init)
+    small = finetune._small_model(config, net, finetune.kept_widths(config, 0.5), 1)
+    assert (small.head_kind, small.init) == (head, init)
+    side = 7  # 28 -> 14 -> 7
+    assert net.head.in_features == config["widths"][-1] * (side * side if head == "flatten" else 1)
+    with pytest.raises(validate.ParameterError, match="cnn_head"):
+        tiny(cnn_head="mean")

@@ -18,7 +18,8 @@ def tiny_resnet(seed=0, **kw):
 
 
 def nets():
-    return [MLP(20, [7, 5, 6], 3, seed=1, dtype=DT), tiny_resnet(seed=2)]
+    return [MLP(20, [7, 5, 6], 3, seed=1, dtype=DT), tiny_resnet(seed=2),
+            tiny_resnet(seed=3, head="flatten", init="he")]
 
 
 def inputs(net, n=6, seed=0):
@@ -37,6 +38,22 @@ def test_default_resnet_is_a_small_mnist_cnn():
     assert net(torch.zeros(3, 784)).shape == (3, 10)
     assert net.next_shape(0) == (16, 14, 14) and net.next_shape(3) == (32, 7, 7)
     assert net.unit_modules(1) == ("blocks.1.conv1", "blocks.1.conv2")
+
+
+def test_resnet_he_init_and_flattened_head():
+    net = ResNet((8, 16), 1, head="flatten", init="he", seed=0)
+    assert net.head.in_features == 16 * 7 * 7 and net(torch.zeros(2, 784)).shape == (2, 10)
+    conv = net.blocks[1].conv2  # 16 -> 16 channels, 3x3: fan-in 144
+    assert conv.weight.std().item() == pytest.approx((2 / 144) ** 0.5, rel=0.1)
+    assert (conv.bias == 0).all()
+    default = ResNet((8, 16), 1, seed=0)
+    assert default.head.in_features == 16 and default.blocks[1].conv2.weight.std().item() < 0.05
+    assert ResNet((8, 16), 1, head="flatten", init="he", seed=0).state_dict().keys() == net.state_dict().keys()
+    small = net.with_widths([4, 8], seed=1)
+    assert (small.head_kind, small.init, small.head.in_features) == ("flatten", "he", 16 * 7 * 7)
+    for bad, name in (({"head": "mean"}, "'head'"), ({"init": "xavier"}, "'init'")):
+        with pytest.raises(ParameterError, match=name):
+            ResNet((8, 16), 1, **bad)
 
 
 def test_mlp_layout_and_standard_init():
@@ -60,7 +77,7 @@ def test_initialisation_is_seeded_and_leaves_the_global_rng(make):
     assert any(not torch.equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters()))
 
 
-@pytest.mark.parametrize("net", nets(), ids=["mlp", "resnet"])
+@pytest.mark.parametrize("net", nets(), ids=["mlp", "resnet", "resnet-flat-he"])
 def test_split_and_finish_recompose_the_forward_pass(net):
     x = inputs(net)
     scales = random_scales(net)
@@ -75,7 +92,7 @@ def test_split_and_finish_recompose_the_forward_pass(net):
             assert torch.allclose(out[1], full, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("net", nets(), ids=["mlp", "resnet"])
+@pytest.mark.parametrize("net", nets(), ids=["mlp", "resnet", "resnet-flat-he"])
 def test_keeping_every_unit_once_is_the_dense_network(net):
     x = inputs(net)
     ones = [unit_scale(range(m), m, DT) for m in net.widths]
@@ -97,7 +114,7 @@ def test_unit_scale_is_m_times_count_over_size():
         unit_scale([0, 4], 4)
 
 
-@pytest.mark.parametrize("net", nets(), ids=["mlp", "resnet"])
+@pytest.mark.parametrize("net", nets(), ids=["mlp", "resnet", "resnet-flat-he"])
 def test_candidate_preactivations_add_one_unit_each(net):
     x = inputs(net)
     with torch.no_grad():

@@ -284,21 +284,8 @@ def shape(ts: pd.DataFrame) -> dict:
 
 
 def shares_words(shares: dict) -> str:
-    """Which law the data prefer, from the bootstrap share of LOSO wins of each (chapter 3's rule: a
-    law winning 95% of the resamples is singled out; one winning most often, above half, preferred)."""
-    shares = pd.Series(shares, dtype=float)
-    if shares.isna().all():
-        return "the laws cannot be compared (t_enough is defined at fewer than three sizes)"
-    best = shares.idxmax()
-    others = ", ".join(f"{analysis.MODEL_FORMULAS[m]} {shares[m]:.0%}" for m in analysis.MODELS if m != best)
-    if shares[best] >= 0.95:
-        return (f"{analysis.MODEL_FORMULAS[best]} has the lowest leave-one-size-out error in {shares[best]:.0%} "
-                f"of bootstrap resamples of the seeds ({others})")
-    if (shares == shares[best]).sum() == 1 and shares[best] > 0.5:
-        return (f"{analysis.MODEL_FORMULAS[best]} is preferred but not singled out (lowest leave-one-size-out "
-                f"error in {shares[best]:.0%} of bootstrap resamples; {others})")
-    parts = ", ".join(f"{analysis.MODEL_FORMULAS[m]} {shares[m]:.0%}" for m in analysis.MODELS)
-    return f"the data cannot tell the laws apart (bootstrap share of leave-one-size-out wins: {parts})"
+    """Which law the data prefer (:func:`companion.analysis.law_shares_words`, chapter 3's rule)."""
+    return analysis.law_shares_words(shares, "t_enough is defined at fewer than three sizes")
 
 
 def range_words(ts: pd.DataFrame) -> str:
@@ -574,6 +561,33 @@ def _slice(te: pd.DataFrame, method: str, ratio, budget) -> pd.DataFrame:
     return te[(te["method"] == method) & (te["ratio"] == ratio) & (te["budget"] == budget)]
 
 
+def per_doubling(t0: float, a0: float, t1: float, a1: float) -> float:
+    """The change a1 - a0 per doubling of steps from t0 to t1 (t1 > t0 > 0): a learning curve that rises
+    by the same amount per doubling (log-linear) gives the same number on any grid."""
+    if not (t0 > 0 and t1 > t0):
+        raise ValueError(f"per_doubling needs 0 < t0 < t1, got t0 = {t0}, t1 = {t1}")
+    return (a1 - a0) / math.log2(t1 / t0)
+
+
+def converged_words(curve: pd.Series, delta: float, what: str) -> dict:
+    """Whether a curve (accuracy indexed by steps) has converged at its last point by the chapter's
+    criterion: a change of less than ``delta`` per doubling of steps over its last interval (both ends
+    positive). ``converged`` is None when the curve has fewer than two positive points (undecidable),
+    and ``words`` says which, with the numbers."""
+    curve = curve[curve.index > 0].sort_index()
+    if len(curve) < 2:
+        return {"converged": None, "per_doubling": math.nan,
+                "words": f"cannot be checked for convergence: it has fewer than two {what} lengths above zero"}
+    (t0, a0), (t1, a1) = list(curve.items())[-2:]
+    rate = per_doubling(float(t0), float(a0), float(t1), float(a1))
+    ok = bool(abs(rate) < delta)
+    return {"converged": ok, "per_doubling": rate,
+            "words": (f"changes by {100 * (a1 - a0):+.1f} pp from {int(t0):,} to {int(t1):,} {what} steps, "
+                      f"{100 * rate:+.2f} pp per doubling: "
+                      + ("converged by the chapter's criterion" if ok else "not converged by the chapter's criterion")
+                      + f" (less than δ = {100 * delta:g} pp per doubling)")}
+
+
 #: A dense network below this held-out accuracy at T_full has not learned (MNIST chance is 10%).
 TRAINED_ACCURACY = 0.5
 
@@ -587,12 +601,13 @@ def _arm_summary(arm: str, frame: pd.DataFrame, s: Settings, params) -> tuple[di
     if not len(greedy) or not (greedy["split"] == s.split).any():
         why = "no rows" if not len(frame) else "no greedy rows on the held-out split"
         for k in ("verdict", "range", "laws", "coverage", "budget_sentence", "random", "magnitude", "scratch",
-                  "scratch_flops", "dense_cost", "worth", "saved", "ceiling", "failed", "convergence"):
+                  "scratch_flops", "dense_cost", "worth", "saved", "ceiling", "failed", "convergence",
+                  "long_convergence"):
             out[k] = f"the {name} arm has {why} for these settings"
         out |= {"has_data": False, "defined": False, "grows": False, "stops": False, "ratio": UNDEFINED, "short": UNDEFINED,
                 "long": UNDEFINED, "t_full": UNDEFINED, "largest": UNDEFINED, "smallest": UNDEFINED,
                 "sizes": UNDEFINED, "n_seeds": 0, "pct_largest": UNDEFINED, "saved_largest": UNDEFINED,
-                "failed_runs": 0}
+                "failed_runs": 0, "dense_converged": None, "long_converged": None}
         return out, tables
     ratio = float(greedy["ratio"].min())
     short, long_ = _budgets(frame)
@@ -618,22 +633,26 @@ def _arm_summary(arm: str, frame: pd.DataFrame, s: Settings, params) -> tuple[di
     # that run meaningless, so the chapter says how many there are.
     dense_end = frame[(frame["method"] == "dense") & (frame["split"] == s.split) & (frame["t"] == t_full)]
     failed = dense_end[dense_end["accuracy"] < TRAINED_ACCURACY]
-    # Has the dense network converged at T_full? The change over the last checkpoint interval, at the
-    # largest N, seed mean, against the chapter's delta.
-    grid = sorted(int(t) for t in frame[frame["method"] == "dense"]["t"].unique() if t <= t_full)
+    # Has the dense network converged at T_full, and does F_long let a subnetwork pruned at t = 0
+    # converge? Both by one criterion: less than delta per doubling, at the largest N (seed mean).
     dense = frame[(frame["method"] == "dense") & (frame["split"] == s.split) & (frame["n"] == largest)]
-    if len(grid) >= 2:
-        before = float(dense[dense["t"] == grid[-2]]["accuracy"].mean())
-        end = float(dense[dense["t"] == t_full]["accuracy"].mean())
-        gain = end - before
-        out["convergence"] = (
-            f"at N = {_n(largest)} the dense network's held-out accuracy changes by {100 * gain:+.1f} pp over the "
-            f"last checkpoint interval (t = {grid[-2]:,} to {t_full:,}; seed mean), "
-            + ("converged by the chapter's criterion (within δ)" if abs(gain) <= s.delta else
-               f"not converged by the chapter's criterion (δ = {100 * s.delta:g} pp): a t_enough near T_full "
-               "partly measures the dense network's own learning"))
-    else:
-        out["convergence"] = "one checkpoint only: convergence at T_full cannot be checked"
+    curve = dense.groupby("t")["accuracy"].mean()
+    conv = converged_words(curve[curve.index <= t_full], s.delta, "pre-training")
+    out["dense_converged"] = conv["converged"]
+    out["convergence"] = (f"at N = {_n(largest)} the dense network's held-out accuracy (seed mean) "
+                          + conv["words"]
+                          + ("" if conv["converged"] is not False else
+                             ": a t_enough near T_full partly measures the dense network's own learning"))
+    at0 = frame[(frame["method"] == "greedy") & (frame["split"] == s.split) & (frame["n"] == largest)
+                & (frame["t"] == 0) & (frame["ratio"] == ratio) & (frame["budget"] > 0)]
+    conv = converged_words(at0.groupby("budget")["accuracy"].mean(), s.delta, "fine-tuning")
+    out["long_converged"] = conv["converged"]
+    out["long_convergence"] = (
+        f"at N = {_n(largest)} the greedy subnetwork pruned at t = 0 (kept fraction {ratio:g}) has a held-out "
+        f"accuracy (seed mean) that " + conv["words"]
+        + ("" if conv["converged"] is not False else
+           f": F = {long_:,} steps is not long enough for it to converge, so this arm cannot show where "
+           "t_enough goes when fine-tuning is long"))
     out["failed_runs"] = int(len(failed))
     out["failed"] = (
         f"In {len(failed)} of {len(dense_end)} runs the dense network itself has not learned by T_full "
@@ -828,6 +847,16 @@ def _parameter_numbers(params) -> dict:
         out["ch4_source"] = {"torchvision": "full MNIST (60,000 training images)",
                              "embedded": "the embedded 4,000-image MNIST pool"}.get(source, str(source))
 
+    head, init = getattr(params, "cnn_head", None), getattr(params, "cnn_init", None)
+    if head is not None and init is not None:
+        out["ch4_cnn_design"] = (
+            {"he": "He et al.'s initialisation", "pytorch": "PyTorch's default initialisation"}.get(init, str(init))
+            + " and " + {"flatten": "a linear head on all the last stage's features",
+                         "pool": "a linear head on globally average-pooled features"}.get(head, str(head)))
+    mlp_ratios = getattr(params, "mlp_ratios", None)
+    if mlp_ratios:
+        out["ch4_variants_ratio"] = f"{min(mlp_ratios):g}"
+
     def word(v):
         if isinstance(v, bool):
             return str(v).lower()
@@ -928,6 +957,12 @@ def _verdict(arm_outs: dict, cmp3: dict) -> dict:
                           f"{o['n_seeds']} seeds to detect")
         if "censored" in str(o.get("coverage", "")).lower() and not str(o["coverage"]).startswith("No unit"):
             cannot.append(f"t_enough of the {ARM_NAMES[arm]} units whose curve settles only at T_full (censored)")
+        if o.get("dense_converged") is False:
+            cannot.append(f"t_enough of the {ARM_NAMES[arm]} against a converged dense network (it has not "
+                          "converged by T_full)")
+        if o.get("long_converged") is False:
+            cannot.append(f"where the {ARM_NAMES[arm]}'s t_enough goes when fine-tuning is long enough for a "
+                          "subnetwork pruned at t = 0 to converge (its longest budget is not)")
         if o.get("failed_runs"):
             cannot.append(f"anything about the {ARM_NAMES[arm]}, whose dense network did not learn in "
                           f"{o['failed_runs']} of its runs (an unstable step)")

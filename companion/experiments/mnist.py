@@ -812,23 +812,8 @@ def _shape(ts: pd.DataFrame, w: _Words) -> dict:
 
 
 def _shares_text(shares: dict) -> str:
-    """Which of the laws the data prefer: the bootstrap share of LOSO wins of each (a law that wins in
-    95% of the resamples is singled out; one that wins most often, but less, is preferred; a tie
-    prefers none)."""
-    shares = pd.Series(shares, dtype=float)
-    if shares.isna().all():
-        return "the laws cannot be compared (the rule is met at fewer than three sizes)"
-    best = shares.idxmax()
-    others = ", ".join(f"{analysis.MODEL_FORMULAS[m]} {shares[m]:.0%}" for m in analysis.MODELS if m != best)
-    if shares[best] >= 0.95:
-        return (f"{analysis.MODEL_FORMULAS[best]} has the lowest leave-one-size-out error in "
-                f"{shares[best]:.0%} of bootstrap resamples of the seeds ({others})")
-    if (shares == shares[best]).sum() == 1 and shares[best] > 0.5:
-        return (f"{analysis.MODEL_FORMULAS[best]} is preferred but not singled out: it has the lowest "
-                f"leave-one-size-out error in {shares[best]:.0%} of bootstrap resamples of the seeds ({others})")
-    parts = ", ".join(f"{analysis.MODEL_FORMULAS[m]} {shares[m]:.0%}" for m in analysis.MODELS)
-    return (f"the data cannot tell the laws apart (share of bootstrap resamples of the seeds in which "
-            f"each law has the lowest leave-one-size-out error: {parts})")
+    """Which of the laws the data prefer (:func:`companion.analysis.law_shares_words`)."""
+    return analysis.law_shares_words(shares, "the rule is met at fewer than three sizes")
 
 
 def _ceiling_sentence(row: pd.Series, means: pd.Series, largest: int) -> str:

@@ -4,13 +4,18 @@
     stages: for each stage i, ``blocks_per_stage`` blocks with c_i channels; the first block of every
             stage has stride 2 (28 -> 14 -> 7 ...) and a 1x1 convolution on its shortcut
     block:  y = relu(shortcut(x) + conv2(relu(conv1(x)) * s)),   conv1: c_in -> w, conv2: w -> c_out
-    head:   global average pooling, then a linear layer
+    head:   a linear layer on the last stage's features: global average pooling (``head="pool"``, as in
+            He et al. 2016) or all of them flattened (``head="flatten"``, c_last x 7 x 7 for MNIST)
 
 The unit layers are the w inner channels of each block (the output channels of ``conv1``, the input
 channels of ``conv2``): pruning them keeps the residual path's shape, so the shortcut is untouched.
 s is the unit scale of the rescaling convention (``companion.models.base``). No batch normalisation
-(it would re-normalise the rescaled channels and differ between training and evaluation); PyTorch's
-default initialisation of every layer, seeded. Inputs are flat (N, in_channels * image_size^2).
+(it would re-normalise the rescaled channels and differ between training and evaluation). Weights are
+seeded and initialised by PyTorch's default (``init="pytorch"``) or He et al.'s (2015) fan-in normal
+for the ReLU convolutions, zero biases (``init="he"``): without normalisation, the default's smaller
+variance shrinks the signal from block to block, and with average pooling the network sits near chance
+for hundreds of steps (chapter 4's probe; with He init and a flattened head it passes 90% held-out
+accuracy within 64 steps). Inputs are flat (N, in_channels * image_size^2).
 """
 from __future__ import annotations
 
@@ -21,6 +26,10 @@ from torch import nn
 
 from .. import validate
 from .base import PrunableNetwork, scale_units, seeded
+
+
+HEADS = ("pool", "flatten")
+INITS = ("pytorch", "he")
 
 
 class ResidualBlock(nn.Module):
@@ -41,9 +50,11 @@ class ResidualBlock(nn.Module):
 class ResNet(PrunableNetwork):
     def __init__(self, channels: Sequence[int] = (16, 32), blocks_per_stage: int = 2, *,
                  inner_widths: Sequence[int] | None = None, num_outputs: int = 10,
-                 in_channels: int = 1, image_size: int = 28, seed: int = 0,
-                 dtype: torch.dtype = torch.float32):
+                 in_channels: int = 1, image_size: int = 28, head: str = "pool", init: str = "pytorch",
+                 seed: int = 0, dtype: torch.dtype = torch.float32):
         super().__init__()
+        self.head_kind = validate.choice("head", head, HEADS)
+        self.init = validate.choice("init", init, INITS)
         self.channels = validate.integer_list("channels", list(channels), low=1, unique=False)
         self.blocks_per_stage = validate.integer("blocks_per_stage", blocks_per_stage, low=1)
         self.num_outputs = validate.integer("num_outputs", num_outputs, low=1)
@@ -67,7 +78,15 @@ class ResNet(PrunableNetwork):
                 blocks.append(ResidualBlock(c_in, c_out, w, stride))
                 c_in = c_out
             self.blocks = nn.ModuleList(blocks)
-            self.head = nn.Linear(c_in, num_outputs)
+            side = self.image_size
+            for _ in self.channels:
+                side = (side + 1) // 2  # a stride-2 3x3 convolution with padding 1
+            self.head = nn.Linear(c_in * (side * side if head == "flatten" else 1), num_outputs)
+            if init == "he":
+                for module in self.modules():
+                    if isinstance(module, nn.Conv2d):
+                        nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+                        nn.init.zeros_(module.bias)
         self.to(dtype)
 
     @property
@@ -87,7 +106,7 @@ class ResNet(PrunableNetwork):
     def _tail(self, y: torch.Tensor, first_block: int, scales) -> torch.Tensor:
         for b in range(first_block, len(self.blocks)):
             y = self.blocks[b](y, scales[b])
-        return self.head(y.mean((2, 3)))
+        return self.head(y.flatten(1) if self.head_kind == "flatten" else y.mean((2, 3)))
 
     def forward(self, x: torch.Tensor, scales=None) -> torch.Tensor:
         x, scales = self.check_input(x), self.check_scales(scales)
@@ -110,4 +129,5 @@ class ResNet(PrunableNetwork):
     def with_widths(self, widths: Sequence[int], seed: int = 0) -> "ResNet":
         return ResNet(self.channels, self.blocks_per_stage, inner_widths=widths,
                       num_outputs=self.num_outputs, in_channels=self.in_channels,
-                      image_size=self.image_size, seed=seed, dtype=self.dtype).to(self.device)
+                      image_size=self.image_size, head=self.head_kind, init=self.init, seed=seed,
+                      dtype=self.dtype).to(self.device)
