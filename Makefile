@@ -3,7 +3,7 @@
 #   make test   - unit + chapter tests, notebook checks, a warning-free build, offline browser check
 # and one to regenerate every committed result (`make help` lists every target):
 #   make results - recompute the paper preset of every chapter into book/results/ (resumable: stored
-#                  units are reused), then rebuild the book. About 2.5 hours of computing from
+#                  units are reused), then rebuild the book. About 3 hours of computing from
 #                  scratch on a 2-core CPU for the results committed (`python -m
 #                  companion results --dry-run` prints the current estimate from the committed
 #                  provenance), plus the book build; needs full MNIST for chapters 1, 3 and 4 (README,

@@ -115,3 +115,13 @@ def test_shape_and_text_columns_are_compared():
     assert regression.compare(ref, ref.iloc[:1], {})
     assert regression.compare(ref, ref.assign(series=["dense", "dense"]), {})
     assert regression.compare(ref, ref.copy(), {}) == []
+
+
+def test_column_rtol_loosens_one_column_only():
+    ref = pd.DataFrame({"loss": [1.0, 2.0, 0.5], "accuracy": [0.90, 0.80, 0.95]})
+    tol = {"rtol": 1e-2, "atol": 1e-3, "column_rtol": {"loss": 0.2}}
+    assert regression.compare(ref, ref.assign(loss=[1.15, 1.7, 0.55]), tol) == []
+    problems = regression.compare(ref, ref.assign(loss=[1.3, 2.0, 0.5]), tol)
+    assert len(problems) == 1 and "'loss'" in problems[0] and "rtol 0.2" in problems[0]
+    # the accuracy keeps the experiment's rtol
+    assert regression.compare(ref, ref.assign(accuracy=[0.95, 0.80, 0.95]), tol)

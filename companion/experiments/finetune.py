@@ -316,14 +316,19 @@ class FinetuneArm(engine.Experiment):
     # flipped pick); the integer columns (steps, FLOPs, parameters) never drift. A code change (another
     # step, loss, pick or budget) moves most rows by far more.
     #
-    # The CNN arm (an earlier version, whose step was unstable: 3 of 9 dense runs never learned): a
-    # last-bit change could send a run to another outcome. Measured: its cheapest unit computed by a
-    # 2-worker run against an in-process recompute on the same machine differed beyond rtol / atol 1e-2
-    # in 39 of 255 rows (15%). Its comparison allows 25% until the stable version's drift is measured; a
-    # code change moves nearly every row.
+    # The CNN arm (He initialisation, no normalisation, momentum 0.9, held-out cross-entropy of
+    # networks that overfit at N = 1,000): its convolutions' summation order changes with the thread
+    # count, and the run amplifies it. Measured on the committed cheapest unit (computed in a 1-thread
+    # worker): recomputed on 1 thread it is bit-identical; on 2 threads 64% of accuracies differ, by at
+    # most 0.016 (all within rtol / atol 1e-2), and 96% of losses, by up to 19% of the column's scale:
+    # 107 of 345 rows beyond rtol 1e-2, 17 beyond rtol 0.1, 6 (1.7%) beyond rtol 0.2. Allowed: rtol
+    # 0.2 for the loss only, and 5% of rows beyond. A code change (another step) moves most accuracies
+    # by far more.
     @property
     def tolerance(self) -> dict:
-        return {"rtol": 1e-2, "atol": 1e-2, "max_share": 0.25 if self.arm == "cnn" else 0.05}
+        if self.arm == "cnn":
+            return {"rtol": 1e-2, "atol": 1e-2, "column_rtol": {"loss": 0.2}, "max_share": 0.05}
+        return {"rtol": 1e-2, "atol": 1e-2, "max_share": 0.05}
 
     @property
     def checkpoints(self) -> list[int]:
