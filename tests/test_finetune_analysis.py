@@ -291,6 +291,9 @@ def test_summary_is_words_never_nan(case):
     if case == "one_seed":
         assert "cannot be tested" in n["ch4_mlp_verdict"] and "only one seed" in n["ch4_mlp_verdict"]
         assert "one seed" in n["ch4_mlp_random"]
+        # an untestable change is not "too small to detect"
+        assert "on the deep MLP at all (too few seeds" in n["ch4_verdict_cannot"]
+        assert "on the deep MLP by an amount too small" not in n["ch4_verdict_cannot"]
     if case == "all_censored":
         assert "defined at no size" in n["ch4_mlp_verdict"]
         assert n["ch4_mlp_coverage"].startswith("Censored") and "only at T_full" in n["ch4_mlp_coverage"]
@@ -386,6 +389,7 @@ def test_summary_says_whether_the_dense_network_and_the_long_budget_converged():
     assert n["ch4_mlp_dense_converged"] is True and "converged by the chapter's criterion" in n["ch4_mlp_convergence"]
     assert n["ch4_mlp_long_converged"] is True and "from 20 to 100 fine-tuning steps" in n["ch4_mlp_long_convergence"]
     assert "pruned at t = 0 to converge" not in n["ch4_verdict_cannot"]
+    assert "grows on the deep MLP at all" not in n["ch4_verdict_cannot"]
     # fine-tuning that still gains 1 pp per doubling at t = 0: the long budget is said to be too short
     rising = lambda t, n, seed, budget, offset=0.0: curve(t, n, seed, budget, offset) + (
         0.01 * math.log2(budget) if budget and t == 0 else 0.0)

@@ -952,9 +952,12 @@ def _verdict(arm_outs: dict, cmp3: dict) -> dict:
                           "saturating law by leave-one-size-out error (it needs four)")
         elif o["shape"]["grows"] and "cannot tell" in o["laws"]:
             cannot.append(f"which law t_enough follows on the {ARM_NAMES[arm]} ({o['laws']})")
-        if o["shape"]["defined"] and not o["shape"]["grows"] and not o["shape"]["falls"]:
+        if o["shape"]["defined"] and o["shape"].get("flat"):
             cannot.append(f"whether t_enough grows on the {ARM_NAMES[arm]} by an amount too small for "
                           f"{o['n_seeds']} seeds to detect")
+        elif o["shape"]["defined"] and not (o["shape"]["grows"] or o["shape"]["falls"]):
+            cannot.append(f"whether t_enough grows on the {ARM_NAMES[arm]} at all (too few seeds have a "
+                          "t_enough at both ends of the sizes to test it)")
         if "censored" in str(o.get("coverage", "")).lower() and not str(o["coverage"]).startswith("No unit"):
             cannot.append(f"t_enough of the {ARM_NAMES[arm]} units whose curve settles only at T_full (censored)")
         if o.get("dense_converged") is False:
