@@ -335,6 +335,16 @@ def _trend(row) -> str:
     return "grows" if b > 0 else "falls" if b < 0 else "flat"
 
 
+def _rises(row) -> bool:
+    """Whether the threshold grows over the sizes run: its exponent's bootstrap interval lies above zero
+    (its sign without one). A setting can leave the logarithm's band at some sizes and still not grow
+    overall (a threshold that rises, then falls back)."""
+    b, lo = row["b"], row["b_lo"]
+    if not math.isfinite(b):
+        return False
+    return bool(lo > 0) if math.isfinite(lo) else bool(b > 0)
+
+
 def sentences(table: pd.DataFrame, missing: dict) -> dict:
     """The five sentences of the intro (the answer, where it holds, where not, why, what it means for
     someone who prunes) and the map's coverage, each chosen from the table; no formula in them."""
@@ -361,10 +371,17 @@ def sentences(table: pd.DataFrame, missing: dict) -> dict:
     out["ch2_map_holds"] += (" The logarithm is the best of the four laws by leave-one-size-out error in "
                              + _names(logs["label"]) + "." if len(logs) else
                              " The logarithm is the best of the four laws by leave-one-size-out error in no setting.")
+    rising = outside.apply(_rises, axis=1).astype(bool) if len(outside) else pd.Series(dtype=bool)
+    faster, back = outside[rising], outside[~rising]
+
+    def labelled(rows):
+        return _names(f"{r.label} (exponent {r.b:.2f})" if math.isfinite(r.b) else r.label for r in rows.itertuples())
+
     out["ch2_map_fails"] = (
-        "It grows faster than that in " + _names(f"{r.label} (exponent {r.b:.2f})" if math.isfinite(r.b)
-                                                 else r.label for r in outside.itertuples()) + "."
-        if len(outside) else "It grows faster than the pure logarithm in no setting.")
+        ("It grows faster than that in " + labelled(faster) + "." if len(faster) else
+         "It grows faster than the pure logarithm in no setting.")
+        + (" In " + labelled(back) + " the threshold rises above the logarithm's band at some sizes but does "
+           "not grow over the sizes run (its exponent's interval includes zero or lies below it)." if len(back) else ""))
     split = known.dropna(subset=["share_log"])
     if len(split):
         dominated = split[split["share_eta"] + split["share_lam"] > split["share_log"]]
@@ -426,9 +443,11 @@ def _build(n_boot: int) -> RegimeMap:
     for key in table["setting"]:
         inside.append(_within_band(ratios[ratios["setting"] == key], c_range, n_min_range, p2.eps))
     table["within_log_band"] = inside
+    rises = table.apply(_rises, axis=1).astype(bool) if len(table) else pd.Series(dtype=bool)
     table["band_words"] = np.where(table["sizes"] < 2, "cannot be compared (fewer than two sizes)",
                                    np.where(table["within_log_band"], "no faster than the pure logarithm",
-                                            "faster than the pure logarithm"))
+                                            np.where(rises, "faster than the pure logarithm",
+                                                     "above the pure logarithm at some sizes, no growth overall")))
     top = float(ratios["n_over_nmin"].max()) if len(ratios) else 2.0
     band = log_band(np.geomspace(1.0, max(top, 2.0), 60), c_range, n_min_range, p2.eps)
     numbers = sentences(table, missing) | {

@@ -124,6 +124,15 @@ def test_sentences_follow_the_table():
     assert words["ch2_map_missing"] == "Every setting of the map has its results committed."
     for text in words.values():  # no formula as text in a glued sentence
         assert not re.search(r"log N|N\^|a \+ b", str(text))
+    # outside the band at some sizes, but no growth overall (a threshold that rises, then falls back):
+    # not "grows faster"
+    back = pd.DataFrame([row("sphere200_fixed", 1.0, 0.3, 0.2, 0.4, "power", False, (0, 0.6, 0.3, 0.1)),
+                         row("finetune", -0.1, -0.03, -0.2, 0.25, "saturating", False)])
+    words = regime_map.sentences(back, {})
+    assert words["ch2_map_fails"].startswith("It grows faster than that in sphere d = 200, fixed step (exponent 0.30).")
+    assert "grows faster than that in fine-tuning" not in words["ch2_map_fails"]
+    assert ("In fine-tuning protocol (deep MLP), t_enough (exponent -0.03) the threshold rises above the "
+            "logarithm's band at some sizes but does not grow") in words["ch2_map_fails"]
 
 
 def test_the_pure_log_band_is_one_at_the_smallest_size_and_rises_slowly():
