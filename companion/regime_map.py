@@ -322,27 +322,30 @@ def _range(lo: float, hi: float, fmt) -> str:
     return a if a == b else f"{a} to {b}"
 
 
-def _trend(row) -> str:
-    """'levels off' where the law with a ceiling is the best by leave-one-size-out error, else 'grows',
-    'falls' or 'flat' from the exponent's bootstrap interval (or its sign without one)."""
+def _exponent_trend(row) -> str:
+    """'grows', 'falls' or 'flat' from the exponent's bootstrap interval (its sign without one);
+    'undefined' without an exponent."""
     b, lo, hi = row["b"], row["b_lo"], row["b_hi"]
     if not math.isfinite(b):
         return "undefined"
-    if row["best_law"] == "saturating":
-        return "levels off"
     if math.isfinite(lo) and math.isfinite(hi):
         return "grows" if lo > 0 else "falls" if hi < 0 else "flat"
     return "grows" if b > 0 else "falls" if b < 0 else "flat"
 
 
+def _trend(row) -> str:
+    """'levels off' where the law with a ceiling is the best by leave-one-size-out error, else the
+    exponent's trend (:func:`_exponent_trend`)."""
+    if math.isfinite(row["b"]) and row["best_law"] == "saturating":
+        return "levels off"
+    return _exponent_trend(row)
+
+
 def _rises(row) -> bool:
-    """Whether the threshold grows over the sizes run: its exponent's bootstrap interval lies above zero
-    (its sign without one). A setting can leave the logarithm's band at some sizes and still not grow
-    overall (a threshold that rises, then falls back)."""
-    b, lo = row["b"], row["b_lo"]
-    if not math.isfinite(b):
-        return False
-    return bool(lo > 0) if math.isfinite(lo) else bool(b > 0)
+    """Whether the threshold grows over the sizes run by its exponent's interval, whatever the best law:
+    a setting can leave the logarithm's band at some sizes and still not grow overall (a threshold that
+    rises, then falls back)."""
+    return _exponent_trend(row) == "grows"
 
 
 def sentences(table: pd.DataFrame, missing: dict) -> dict:

@@ -18,7 +18,8 @@ In every arm, ``random`` (one seeded draw per unit, checkpoint and ratio) and ``
 it on a geometric grid of steps t (0 included) up to T_full; at every t it prunes, materialises the
 subnetwork as a small dense network (:func:`companion.prune.subnetwork.materialise`) and fine-tunes it
 for F_long steps at the arm's constant fine-tuning step (a fresh optimiser), recorded at every budget
-(the short budget is the prefix of the long run); the scratch controls train at the pre-training step. The fine-tuning batches are the same for every method at one checkpoint
+(the short budget is the prefix of the long run); the scratch controls train at the pre-training step.
+The fine-tuning batches are the same for every method at one checkpoint
 (a paired comparison). Controls: the small architecture trained from a fresh initialisation
 (``scratch``: t + F steps; ``scratch_flops``: as many steps as the pipeline's training FLOPs buy), and
 the dense network at the pipeline's training FLOPs (``dense_cost``). Tidy frame, one per arm:
@@ -35,9 +36,9 @@ also scales every image to unit norm (chapter 3), the MLP and the CNN do not (a 
 measured, with unit-norm inputs the CNN does not move from chance in 4,096 steps at step 0.05).
 Training in float32; the two-layer greedy in float64 (as chapter 3); the layer-wise greedy in float32.
 
-The paper preset's steps and lengths were chosen by probes of the dense network at N = 16,000 (held-out
-accuracy on the 5,000 pool images, batch 128; the criterion: a change of less than delta = 0.5 pp per
-doubling of training):
+The paper preset's steps and lengths were chosen by probes (``scripts/probe_ch4.py`` reruns them) of the
+dense network at N = 16,000 (held-out accuracy on the 5,000 pool images, batch 128; the criterion: a
+change of less than delta = 0.5 pp per doubling of training):
 - two-layer (mean-field, width 512): chapter 3's base step 0.1 gains 2.6 / 2.3 / 1.8 pp per doubling
   from 1,024 to 8,192 steps (87.7% to 94.4%); base 1.6 (chapter 3's well-trained arm) has 96.2% at 2,048
   and 96.8% at 4,096 (+0.5); base 3.2 has 96.3% at 1,024, 96.5% at 2,048 and 96.7% at 4,096 (+0.2 pp per
@@ -67,14 +68,13 @@ import torch
 
 from .. import validate
 from ..data import NUM_CLASSES
+from ..models.resnet import HEADS as CNN_HEADS, INITS as CNN_INITS
 from ..pretrain import checkpoint_grid
 from . import engine
 from .mnist import SOURCE_LIMITS, SOURCES, _draw_seed
 from .schema import int_check as _int, ints_check as _ints, param
 
 ARMS = ("two_layer", "mlp", "cnn")
-CNN_HEADS = ("flatten", "pool")
-CNN_INITS = ("he", "pytorch")
 #: Pruning methods of each arm (besides the controls).
 PRUNERS = {"two_layer": ("greedy", "random", "magnitude"),
            "mlp": ("greedy", "greedy_sampled", "greedy_local", "random", "magnitude"),
@@ -184,7 +184,8 @@ class FinetuneParams:
                           "stage) or 'pool' (global average pooling)",
                           lambda n, v: validate.choice(n, v, CNN_HEADS))
     cnn_init: str = param("he", "the CNN's initialisation: 'he' (He et al. 2015, fan-in normal, zero "
-                          "biases) or 'pytorch' (PyTorch's default)", lambda n, v: validate.choice(n, v, CNN_INITS))
+                          "biases) or 'pytorch' (PyTorch's default)",
+                          lambda n, v: validate.choice(n, v, CNN_INITS))
     cnn_ratios: tuple = param((0.5,), "kept fraction of the inner channels of every block", _ratios)
     cnn_lr: float = param(0.05, "SGD step of the CNN arm", validate.positive)
     cnn_finetune_lr: float = param(0.05, "SGD step of the CNN arm's fine-tuning", validate.positive)
@@ -249,7 +250,8 @@ class FinetuneParams:
             arm=arm, sizes=get("sizes"), seeds=get("seeds"),
             widths=(self.two_layer_width,) if arm == "two_layer" else get("hidden", get("channels")),
             blocks_per_stage=self.cnn_blocks_per_stage if arm == "cnn" else 0,
-            ratios=get("ratios"), lr=get("lr"), finetune_lr=get("finetune_lr"), momentum=get("momentum", 0.0),
+            ratios=get("ratios"), lr=get("lr"), finetune_lr=get("finetune_lr"),
+            momentum=get("momentum", 0.0),
             batch_size=self.batch_size, steps=get("steps"), num_checkpoints=get("num_checkpoints"),
             first_checkpoint=get("first_checkpoint"), budgets=get("budgets"),
             score_n=self.score_n,
@@ -350,7 +352,8 @@ class FinetuneArm(engine.Experiment):
                 "widths": list(self.widths), "blocks_per_stage": self.blocks_per_stage,
                 "parameterization": "mean_field" if self.arm == "two_layer" else "standard",
                 "loss": LOSSES[self.arm], "reduction": "mean", "optimizer": "sgd",
-                "lr": self.lr, "finetune_lr": self.finetune_lr, "lr_scaled_by_width": self.arm == "two_layer", "momentum": self.momentum,
+                "lr": self.lr, "finetune_lr": self.finetune_lr, "lr_scaled_by_width": self.arm == "two_layer",
+                "momentum": self.momentum,
                 "schedule": "constant", "batch_size": self.batch_size, "sgd_batches": "epoch_stream",
                 "ratios": list(self.ratios), "methods": list(self.methods),
                 "checkpoints": self.checkpoints, "budgets": list(self.budgets),
@@ -385,7 +388,7 @@ def _dense_model(config: dict, seed: int):
     if arm == "mlp":
         return MLP(INPUT_SIZE, config["widths"], NUM_CLASSES, seed=seed, dtype=dtype)
     return ResNet(config["widths"], config["blocks_per_stage"], num_outputs=NUM_CLASSES,
-                  head=config.get("head") or "pool", init=config.get("init") or "pytorch", seed=seed,
+                  head=config["head"], init=config["init"], seed=seed,
                   dtype=dtype)
 
 
@@ -444,7 +447,7 @@ def network_sizes(config: dict) -> dict:
     import json
 
     keys = ("arm", "widths", "blocks_per_stage", "ratios", "head", "init", "dtype")
-    return _sizes(json.dumps({k: config.get(k, "") for k in keys}, sort_keys=True))
+    return _sizes(json.dumps({k: config[k] for k in keys}, sort_keys=True))
 
 
 def methods_at(config: dict, ratio: float) -> list[str]:
@@ -522,8 +525,8 @@ def scoring_rows(n: int, score_n: int, seed: int):
 def _sgd(config: dict, seed: int, device: str, lr: float | None = None):
     from ..train import SGDConfig
 
-    return SGDConfig(lr=config["lr"] if lr is None else lr, batch_size=config["batch_size"], loss=config["loss"],
-                     momentum=config["momentum"], schedule="constant", seed=seed,
+    return SGDConfig(lr=config["lr"] if lr is None else lr, batch_size=config["batch_size"],
+                     loss=config["loss"], momentum=config["momentum"], schedule="constant", seed=seed,
                      reduction=config["reduction"], device=device)
 
 
@@ -661,7 +664,7 @@ def compute_unit(config: dict, device: str = "cpu", progress: bool = False) -> p
     sizes = network_sizes(config)
     dense_flops, dense_params = sizes["dense"]
     grid, budgets = list(config["checkpoints"]), sorted(config["budgets"])
-    f_long, batch = budgets[-1], config["batch_size"]
+    batch = config["batch_size"]
     ratios = list(config["ratios"])
     rows = []
 
@@ -706,8 +709,8 @@ def compute_unit(config: dict, device: str = "cpu", progress: bool = False) -> p
                 small = materialise_choice(net, choice.picks)
                 add(t, method, r, 0, t, pipeline_flops(t, 0, small_flops), small_params, small_flops,
                     _evaluate(small, sets, loss, dev))
-                run = train(small, train_set, _sgd(config, tune_seed, devname, config["finetune_lr"]), [0, *budgets],
-                            history=False, progress=progress, desc=f"ch4 {arm} {method} t={t}")
+                run = train(small, train_set, _sgd(config, tune_seed, devname, config["finetune_lr"]),
+                            [0, *budgets], history=False, progress=progress, desc=f"ch4 {arm} {method} t={t}")
                 for b in budgets:
                     add(t, method, r, b, t + b, pipeline_flops(t, b, small_flops), small_params,
                         small_flops, _evaluate(_at(small, run.states[b]), sets, loss, dev))
