@@ -1,6 +1,9 @@
 # Build and check the companion book.  Two commands on a fresh machine:
 #   make book   - create .venv from requirements.txt, execute the chapters, build _build/html
 #   make test   - unit + chapter tests, notebook checks, a warning-free build, offline browser check
+# one to check that today's code reproduces the committed results:
+#   make verify  - recompute the cheapest paper-preset unit of every experiment and compare it with
+#                  book/results/ (about 10 minutes on a 2-core CPU; needs full MNIST for chapters 1, 3, 4)
 # and one to regenerate every committed result (`make help` lists every target):
 #   make results - recompute the paper preset of every chapter into book/results/ (resumable: stored
 #                  units are reused), then rebuild the book. About 3 hours of computing from
@@ -28,7 +31,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 BUILD_BOOK := TQDM_DISABLE=1 $(JB) build . -W --keep-going --all
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: book test results chromium browser-check numerics clean help
+.PHONY: book test verify results chromium browser-check numerics clean help
 
 # The companion package is installed in editable mode, so `import companion` works in any kernel
 # (Jupyter, papermill, nbval, the book build) whatever its working directory.
@@ -40,14 +43,23 @@ book: $(VENV)/.installed
 	$(BUILD_BOOK)
 
 # Chromium first, so that the tests of the browser check itself run too (they skip without it).
-# The notebook check (nbval on every notebook) is one of the tests: tests/test_stored_outputs.py runs
-# it once, on a copy of the committed results with noise added (the same check as a plain
-# `pytest --nbval book/*.ipynb`, and proof that no stored output depends on the last bits).
+# Every notebook is executed once: the notebook check (nbval on every notebook, one of the tests:
+# tests/test_stored_outputs.py) runs it on a copy of the committed results with noise added and shows
+# that the fresh execution reproduces every stored output (the same check as a plain
+# `pytest --nbval book/*.ipynb`, and proof that no stored output depends on the last bits); the book
+# is then built from those stored outputs (COMPANION_BOOK_EXECUTE=off, companion/book_site.py), with
+# -W. The regression tests recompute the tiny unit of every experiment; `make verify` the paper ones.
 test: $(VENV)/.installed chromium
-	$(PYTHON) -m pytest -q -m "not after_build" tests
-	$(BUILD_BOOK)
+	$(PYTHON) -m pytest -q -m "not after_build and not verify" --durations=25 tests
+	COMPANION_BOOK_EXECUTE=off $(BUILD_BOOK)
 	COMPANION_AFTER_BUILD=1 $(PYTHON) -m pytest -q -m after_build tests
 	$(MAKE) --no-print-directory browser-check
+
+# The committed results against today's code: the cheapest paper-preset unit of every experiment
+# recomputed and compared with book/results/ at the experiment's tolerance (tests/test_regression.py,
+# marker `verify`). Full MNIST: the data root, or ../shared/data/mnist (COMPANION_TEST_MNIST).
+verify: $(VENV)/.installed
+	$(PYTHON) -m pytest -q -m verify --durations=10 tests/test_regression.py
 
 # The executed-notebook cache is keyed by the notebooks' code, not by the results they read: it is
 # dropped so that every chapter is executed again on the regenerated results.
@@ -77,6 +89,8 @@ clean:
 help:
 	@echo "make book           create .venv, execute the chapters (committed results), build _build/html"
 	@echo "make test           unit and chapter tests, notebook checks, a warning-free build, browser check"
+	@echo "make verify         recompute the cheapest paper unit of every experiment against book/results/"
+	@echo "                    (about 10 minutes on a 2-core CPU; needs full MNIST, README 'Getting full MNIST')"
 	@echo "make results        regenerate every committed result (paper presets, resumable) into"
 	@echo "                    book/results/, then rebuild the book: about 2.5 h of computing from scratch"
 	@echo "                    on a 2-core CPU (committed results) plus the build; needs full MNIST for"

@@ -24,7 +24,14 @@
    ``_static/companion/plotly.min.js`` of the HTML build and adds it (deferred) to each page whose body
    contains an explorer (the attribute ``data-companion-plotly``). No CDN is involved.
 
-3. **The execution table's status in words**: myst-nb's ``{nb-exec-table}`` marks each notebook with
+3. **One execution per ``make test``**: the environment variable ``COMPANION_BOOK_EXECUTE`` sets
+   myst-nb's execution mode for one build (``off``, ``cache``, ``force``, ``auto``; unset: the
+   ``execute_notebooks`` of ``_config.yml``). ``make test`` builds with ``off``, from the notebooks'
+   stored outputs: its notebook check has just executed every notebook and shown that a fresh
+   execution (on results with noise added) reproduces every stored output, so executing them again
+   for the build would only repeat that work. ``make book`` executes as ``_config.yml`` says.
+
+4. **The execution table's status in words**: myst-nb's ``{nb-exec-table}`` marks each notebook with
    an emoji (U+2705 / U+274C) that a stock Debian Chromium has no font for, so the reproducibility
    page showed an empty box. :func:`status_text` replaces it with "ok" / "failed".
 """
@@ -38,6 +45,9 @@ from urllib.parse import urlsplit
 
 ENV_URL = "COMPANION_REPOSITORY_URL"
 ENV_BRANCH = "COMPANION_REPOSITORY_BRANCH"
+ENV_EXECUTE = "COMPANION_BOOK_EXECUTE"
+#: myst-nb's execution modes that ``COMPANION_BOOK_EXECUTE`` may name.
+EXECUTION_MODES = ("off", "cache", "force", "auto")
 #: The buttons a configured repository switches on.
 BUTTONS = ("use_repository_button", "use_edit_page_button", "use_issues_button")
 PROVIDERS = ("github.com", "gitlab.com", "bitbucket.org")
@@ -100,7 +110,21 @@ def theme_options(options: dict, url: str | None, branch: str | None = None) -> 
     return out
 
 
+def execution_mode(value: str | None) -> str | None:
+    """The myst-nb execution mode ``COMPANION_BOOK_EXECUTE`` asks for (None: _config.yml's)."""
+    value = (value or "").strip()
+    if value and value not in EXECUTION_MODES:
+        from sphinx.errors import ConfigError
+
+        raise ConfigError(f"{ENV_EXECUTE}={value!r} is not allowed: must be one of {', '.join(EXECUTION_MODES)} "
+                          "or unset (the execute_notebooks of _config.yml)")
+    return value or None
+
+
 def _config_inited(app, config) -> None:
+    mode = execution_mode(os.environ.get(ENV_EXECUTE))
+    if mode:  # read by myst-nb at builder-inited, after this
+        config.nb_execution_mode = mode
     url = config.companion_repository_url
     branch = os.environ.get(ENV_BRANCH, "").strip() or None
     try:

@@ -96,25 +96,38 @@ def test_quick_preset_from_empty_cache_leaves_committed_results_alone(tmp_path):
     assert not errors
 
 
-@pytest.mark.parametrize("override, name", [
-    ({"sizes": []}, "sizes"),
-    ({"k": 100}, "'k'"),
-    ({"source": "foo"}, "source"),
-    ({"lr_mean_field": -0.1}, "lr_mean_field"),
-    ({"gd_sizes": [5]}, "gd_sizes"),
-    ({"ntk_lrs": [1.0, 1.0]}, "ntk_lrs"),
-])
-def test_bad_parameter_fails_fast_and_writes_nothing(tmp_path, override, name):
+def test_a_bad_parameter_fails_in_the_kernel_and_writes_nothing(tmp_path):
+    """The kernel path, once: the chapter's first cell refuses the value papermill injected."""
     with pytest.raises(papermill.PapermillExecutionError) as err:
-        _run(tmp_path, **override)
-    assert "ParameterError" in str(err.value) and name in str(err.value)
+        _run(tmp_path, sizes=[])
+    assert "ParameterError" in str(err.value) and "sizes" in str(err.value)
     cache = tmp_path / "cache"
     assert not cache.exists() or not any(cache.iterdir())
 
 
+@pytest.mark.parametrize("override, name", [
+    ({"sizes": []}, "'sizes'"),
+    ({"k": 100}, "'k'"),
+    ({"source": "foo"}, "'source'"),
+    ({"lr_mean_field": -0.1}, "'lr_mean_field'"),
+    ({"gd_sizes": [5]}, "'gd_sizes"),
+    ({"ntk_lrs": [1.0, 1.0]}, "'ntk_lrs'"),
+])
+def test_bad_parameters_are_refused_by_the_chapters_first_check(override, name):
+    """Every other bad value, in-process: the same check the chapter's first cell makes."""
+    from companion.validate import ParameterError
+
+    with pytest.raises(ParameterError, match=name):
+        experiments.check_notebook(CHAPTER, {**presets.load(CHAPTER, "quick"), **override})
+
+
 def test_divergence_stops_with_a_message_naming_the_learning_rate(tmp_path):
-    with pytest.raises(papermill.PapermillExecutionError) as err:
-        _run(tmp_path, sizes=[250], lr_mean_field=1e6, n_jobs=1)
-    assert "TrainingDiverged" in str(err.value) and "lr = 1e+06" in str(err.value)
+    from companion.pretrain import TrainingDiverged
+
+    params, options = experiments.check(CHAPTER, {**presets.load(CHAPTER, "quick"), "sizes": [250],
+                                                  "lr_mean_field": 1e6, "n_jobs": 1, "progress": False,
+                                                  "cache_dir": str(tmp_path / "cache")})
+    with pytest.raises(TrainingDiverged, match=r"lr = 1e\+06"):
+        mnist.run(params, options)
     cache = tmp_path / "cache"
     assert not cache.exists() or not list(cache.glob("ch3-*"))  # no result stored for the failed unit

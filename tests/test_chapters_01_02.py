@@ -145,12 +145,26 @@ def test_chapter_02_quick(tmp_path):
 
 @pytest.mark.parametrize("chapter, bad, name", [
     ("01_theorem", {"sizes": [10, 100000]}, "sizes"),
-    ("01_theorem", {"delta": 2.0}, "delta"),
     ("02_derivation", {"step_factor": 3.0}, "step_factor"),
-    ("02_derivation", {"k": 0}, "'k'"),
 ])
-def test_bad_parameters_fail_before_any_work(tmp_path, chapter, bad, name):
+def test_a_bad_parameter_fails_in_the_kernel_before_any_work(tmp_path, chapter, bad, name):
+    """The kernel path, once per chapter: the chapter's first cell refuses the value papermill injected."""
     with pytest.raises(pm.PapermillExecutionError) as err:
         _run(chapter, tmp_path, **bad)
     assert "ParameterError" in str(err.value) and name in str(err.value)
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+@pytest.mark.parametrize("chapter, bad, name", [
+    ("01_theorem", {"sizes": [10, 100000]}, "'sizes\\[1\\]'"),
+    ("01_theorem", {"delta": 2.0}, "'delta'"),
+    ("02_derivation", {"step_factor": 3.0}, "'step_factor'"),
+    ("02_derivation", {"k": 0}, "'k'"),
+])
+def test_bad_parameters_are_refused_by_the_chapters_first_check(chapter, bad, name):
+    """Every other bad value, in-process: the same check the chapter's first cell makes."""
+    from companion import experiments
+    from companion.validate import ParameterError
+
+    with pytest.raises(ParameterError, match=name):
+        experiments.check_notebook(chapter, {**presets.load(chapter, "quick"), **bad})

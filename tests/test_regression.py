@@ -1,16 +1,25 @@
-"""Committed results stay true to the code: recompute the cheapest committed unit of every experiment
-of every chapter's paper preset and compare it with the committed table at the experiment's stated
-``tolerance`` (:mod:`companion.experiments.regression`), on any machine. No device string is trusted:
-the last bits depend on the BLAS library, its run-time kernel choice, the CPU and the thread count.
-Bit-for-bit equality is asserted only between two runs on the machine at hand (the determinism tests).
+"""Committed results stay true to the code, at two depths (:mod:`companion.experiments.regression`).
 
-A code change that alters results fails here until the results are regenerated
-(``python -m companion run CHAPTER --preset paper -p cache_dir=book/results``); the planted changes
-below show that a different step, a changed loss and a different pick all do.
+- ``make test``: the *tiny* unit of every experiment of every chapter (the cheapest unit of its quick
+  preset, committed in ``tests/regression_units/``) is recomputed and compared with its committed frame
+  at the experiment's stated ``tolerance``: seconds each, the same code paths as the paper runs.
+- ``make verify`` (marker ``verify``): the cheapest committed unit of every experiment of every
+  chapter's *paper* preset is recomputed and compared with ``book/results/``: the proof that today's
+  code reproduces the committed results (minutes; ``make numerics`` runs it too).
 
-Some paper presets use full MNIST (chapter 3, chapter 1's larger subsets). The test finds it in the
-data root, or in the development copy named by COMPANION_TEST_MNIST (default ``../shared/data/mnist``
-beside the repository); without either it skips those experiments and says why.
+No device string is trusted: the last bits depend on the BLAS library, its run-time kernel choice, the
+CPU and the thread count. Bit-for-bit equality is asserted only between two runs on the machine at
+hand (the determinism tests).
+
+A code change that alters results fails here; the planted changes below (a different step, a changed
+loss, a different pick) show that it does on the tiny units. When the change is meant, recompute the
+tiny units (``python -m companion.experiments.regression --write``) and the paper results
+(``python -m companion run CHAPTER --preset paper -p cache_dir=book/results``).
+
+Some paper presets use full MNIST (chapter 3, chapter 1's larger subsets). ``make verify`` finds it in
+the data root, or in the development copy named by COMPANION_TEST_MNIST (default
+``../shared/data/mnist`` beside the repository); without either it skips those units and says why. The
+tiny units use only the embedded data.
 """
 from __future__ import annotations
 
@@ -20,7 +29,21 @@ import pytest
 from companion import pretrain
 from companion.experiments import derivation, regression
 
-CASES = {f"{chapter}-{key}": (exp, unit) for chapter, key, exp, unit in regression.cheapest_units()}
+
+def _cases(preset: str) -> list[str]:
+    """'chapter-key' of every experiment of every chapter's preset; its unit is chosen when the test
+    runs (choosing means costing every unit, which a deselected test need not pay for)."""
+    from companion.experiments import CHAPTERS
+
+    return [f"{chapter}-{key}" for chapter in CHAPTERS for key in regression.experiments_of(chapter, preset)]
+
+
+TINY, PAPER = _cases(regression.TINY_PRESET), _cases("paper")
+
+
+def _unit(case: str, preset: str):
+    chapter, key = case.split("-", 1)
+    return regression.cheapest_unit(chapter, key, preset)
 
 
 @pytest.fixture
@@ -32,9 +55,26 @@ def full_mnist(monkeypatch):
     monkeypatch.setenv("COMPANION_DATA_ROOT", str(root))
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_committed_unit_is_reproduced_by_the_code(case, request):
-    exp, unit = CASES[case]
+@pytest.mark.parametrize("case", list(TINY))
+def test_tiny_unit_is_reproduced_by_the_code(case):
+    exp, unit = _unit(case, regression.TINY_PRESET)
+    assert not regression.needs_full_mnist(exp, unit), "a tiny unit must run on the embedded data"
+    folder, committed = regression.committed_tiny(exp, unit)
+    problems = regression.compare(committed, regression.recompute(exp, unit), exp.tolerance, folder.name)
+    assert not problems, "\n".join(problems)
+
+
+def test_every_experiment_has_a_tiny_unit_and_no_folder_is_stale():
+    assert set(TINY) == set(PAPER)
+    names = {regression.committed_tiny(exp, unit)[0].name for _, _, exp, unit in regression.tiny_units()}
+    on_disk = {p.name for p in regression.TINY_DIR.iterdir() if p.is_dir()}
+    assert on_disk == names, f"stale tiny units: {sorted(on_disk - names)}"
+
+
+@pytest.mark.verify
+@pytest.mark.parametrize("case", list(PAPER))
+def test_committed_paper_unit_is_reproduced_by_the_code(case, request):
+    exp, unit = _unit(case, "paper")
     if regression.needs_full_mnist(exp, unit):
         request.getfixturevalue("full_mnist")
     folder, committed = regression.committed(exp, unit)
@@ -46,8 +86,9 @@ def test_committed_unit_is_reproduced_by_the_code(case, request):
 # -- the comparison catches real code changes ----------------------------------------------------------
 
 def _recomputed_against_committed(case):
-    exp, unit = CASES[case]
-    _, committed = regression.committed(exp, unit)
+    """A tiny unit recomputed under the planted change, its committed frame and its tolerance."""
+    exp, unit = _unit(case, regression.TINY_PRESET)
+    _, committed = regression.committed_tiny(exp, unit)
     return committed, regression.recompute(exp, unit), exp.tolerance
 
 

@@ -26,10 +26,27 @@ def test_names_of_the_parameter_cells_are_found_and_nothing_else():
     assert schema.assigned_parameter_names({}) == []  # outside IPython: nothing to check
 
 
+@pytest.mark.parametrize("chapter, bad, hint", [
+    ("03_mnist_validation", {"regimes": ["quantum"]}, None),   # a parameter the chapter used to have
+    ("01_theorem", {"sizez": [50, 100]}, "sizes"),
+    ("04_finetune", {"mlp_hiden": [32, 32]}, "mlp_hidden"),
+])
+def test_an_unknown_name_injected_by_papermill_is_refused(chapter, bad, hint):
+    """In-process: the namespace papermill's injected cell leaves behind (its source in ``In``)."""
+    from companion import experiments, presets
+
+    cell = lambda values: "# Parameters\n" + "".join(f"{k} = {v!r}\n" for k, v in values.items())  # noqa: E731
+    paper = presets.load(chapter, "paper")
+    namespace = {**paper, **bad, "In": ["", cell(paper), cell(bad)]}
+    with pytest.raises(validate.ParameterError) as err:
+        experiments.check_notebook(chapter, namespace)
+    assert repr(next(iter(bad))) in str(err.value) and "papermill" in str(err.value)
+    if hint:
+        assert f"did you mean {hint!r}" in str(err.value)
+
+
 @pytest.mark.parametrize("notebook, bad, hint", [
-    ("03_mnist_validation.ipynb", {"regimes": ["quantum"]}, None),   # a parameter the chapter used to have
-    ("01_theorem.ipynb", {"sizez": [50, 100]}, "sizes"),
-    ("reproducibility.ipynb", {"result_dir": "x"}, "results_dir"),
+    ("reproducibility.ipynb", {"result_dir": "x"}, "results_dir"),   # the kernel path, once
 ])
 def test_plain_papermill_refuses_an_unknown_name_before_any_work(notebook, bad, hint, tmp_path):
     preset = tmp_path / "my.yaml"

@@ -1,5 +1,13 @@
 """Committed results against the code: recompute a unit and compare it with its committed frame at the
-experiment's stated tolerance.
+experiment's stated tolerance, at two depths.
+
+- **Tiny units** (``make test``): for every experiment of every chapter, the cheapest unit of the
+  chapter's ``quick`` preset: the same compute function, the same code paths (closed-form greedy
+  with and without repeats, layer-wise greedy, fine-tuning, the CNN, GD and SGD, float32 and float64)
+  at a size that runs in seconds. Their frames are committed in :data:`TINY_DIR`; after a change that
+  is meant to alter results, ``python -m companion.experiments.regression --write`` recomputes them.
+- **Paper units** (``make verify``): the cheapest unit of every experiment of the ``paper`` preset,
+  compared with ``book/results/``: the proof that today's code reproduces the committed results.
 
 The comparison never trusts a device string. The last bits of a float depend on the BLAS/LAPACK
 library, the kernel it picks at run time (MKL chooses other kernels on AMD than on Intel; OpenBLAS's
@@ -36,6 +44,8 @@ import json
 import os
 import shutil
 import tempfile
+import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -50,17 +60,47 @@ from . import engine, store
 MNIST_COPY = Path(os.environ.get("COMPANION_TEST_MNIST", paths.REPO_ROOT.parent / "shared" / "data" / "mnist"))
 
 
-def cheapest_units() -> Iterator[tuple[str, str, engine.Experiment, object]]:
-    """(chapter, experiment key, experiment, its cheapest unit) for every experiment of every chapter's
-    paper preset."""
-    from . import CHAPTERS, check
+#: Where the tiny regression units are committed (one store folder each, as in book/results/).
+TINY_DIR = paths.REPO_ROOT / "tests" / "regression_units"
+#: The preset whose cheapest units are the tiny regression units.
+TINY_PRESET = "quick"
 
-    for chapter, module in CHAPTERS.items():
-        params, _ = check(chapter, {})
-        for key, exp in module.experiments(params).items():
-            units = exp.units()
-            unit = min(units, key=lambda u: (exp.cost(u), units.index(u)))
-            yield chapter, key, exp, unit
+
+@lru_cache(maxsize=None)
+def experiments_of(chapter: str, preset: str = "paper") -> dict[str, engine.Experiment]:
+    """The experiments of ``chapter``'s ``preset`` (its run options left at their defaults: they are not
+    part of any result), by key."""
+    from . import check, chapter as module_of
+    from .. import presets
+    from .schema import RUN_FIELDS
+
+    values = {} if preset == "paper" else {k: v for k, v in presets.load(chapter, preset).items()
+                                           if k not in RUN_FIELDS}
+    params, _ = check(chapter, values)
+    return module_of(chapter).experiments(params)
+
+
+@lru_cache(maxsize=None)
+def cheapest_unit(chapter: str, key: str, preset: str = "paper") -> tuple[engine.Experiment, object]:
+    """(experiment, its cheapest unit) of experiment ``key`` of ``chapter``'s ``preset``."""
+    exp = experiments_of(chapter, preset)[key]
+    units = exp.units()
+    return exp, min(units, key=lambda u: (exp.cost(u), units.index(u)))
+
+
+def cheapest_units(preset: str = "paper") -> Iterator[tuple[str, str, engine.Experiment, object]]:
+    """(chapter, experiment key, experiment, its cheapest unit) for every experiment of every chapter's
+    ``preset``."""
+    from . import CHAPTERS
+
+    for chapter in CHAPTERS:
+        for key in experiments_of(chapter, preset):
+            yield (chapter, key, *cheapest_unit(chapter, key, preset))
+
+
+def tiny_units() -> Iterator[tuple[str, str, engine.Experiment, object]]:
+    """The tiny regression units: :func:`cheapest_units` of :data:`TINY_PRESET`."""
+    return cheapest_units(TINY_PRESET)
 
 
 def needs_full_mnist(exp, unit) -> bool:
@@ -90,12 +130,46 @@ def recompute(exp, unit, device: str = "cpu") -> pd.DataFrame:
 
 
 def committed(exp, unit) -> tuple[Path, pd.DataFrame]:
-    """The committed folder and frame of a unit (AssertionError when it is not committed)."""
+    """The committed folder and frame of a paper unit (AssertionError when it is not committed)."""
     folder = store.locate(exp.result_name(unit), exp.unit_config(unit))
     if folder is None or folder.parent != paths.RESULTS_DIR:
         raise AssertionError(f"{exp.result_name(unit)} of the paper preset is not committed (or its key "
                              "changed): regenerate the chapter's results")
     return folder, store.load(exp.result_name(unit), exp.unit_config(unit))
+
+
+def committed_tiny(exp, unit) -> tuple[Path, pd.DataFrame]:
+    """The committed folder and frame of a tiny unit (AssertionError when it is not committed)."""
+    folder = TINY_DIR / store.folder_name(exp.result_name(unit), exp.unit_config(unit))
+    if not (folder / "provenance.json").exists():
+        raise AssertionError(f"the tiny regression unit {folder.name} is not committed (the quick preset or "
+                             "the unit's key changed): if the change is meant, recompute the tiny units with "
+                             "`python -m companion.experiments.regression --write`")
+    return folder, store._read(folder)
+
+
+def write_tiny(only_missing: bool = False) -> list[Path]:
+    """Recompute every tiny unit into :data:`TINY_DIR` (atomic writes with provenance), remove the
+    folders no tiny unit names any more, and return the folders written."""
+    TINY_DIR.mkdir(parents=True, exist_ok=True)
+    keep, written = set(), []
+    for chapter, key, exp, unit in tiny_units():
+        name, config = exp.result_name(unit), exp.unit_config(unit)
+        folder = TINY_DIR / store.folder_name(name, config)
+        keep.add(folder.name)
+        if only_missing and (folder / "provenance.json").exists():
+            continue
+        if folder.exists():
+            shutil.rmtree(folder)
+        start = time.perf_counter()
+        frame = recompute(exp, unit)
+        written.append(store.store(name, config, frame, device="cpu", wall_time_s=time.perf_counter() - start,
+                                   cache_dir=TINY_DIR))
+        print(f"{chapter} {key}: {folder.name} ({time.perf_counter() - start:.1f} s)", flush=True)
+    for stale in TINY_DIR.iterdir():
+        if stale.is_dir() and stale.name not in keep:
+            shutil.rmtree(stale)
+    return written
 
 
 def _numeric(col: pd.Series) -> bool:
@@ -163,3 +237,16 @@ def drift(reference: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
                      "max_scaled": float(np.nanmax(diff) / scale) if scale > 0 and len(diff) else 0.0,
                      "share_differ": float(np.mean(diff > 0))})
     return pd.DataFrame(rows)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Recompute the tiny regression units into "
+                                     f"{TINY_DIR.relative_to(paths.REPO_ROOT)} (after a change meant to alter results).")
+    parser.add_argument("--write", action="store_true", help="recompute every tiny unit and store it")
+    parser.add_argument("--missing", action="store_true", help="only the tiny units not stored yet")
+    args = parser.parse_args()
+    if not (args.write or args.missing):
+        parser.error("say --write (every tiny unit) or --missing (the ones not stored yet)")
+    write_tiny(only_missing=args.missing and not args.write)
