@@ -81,17 +81,21 @@ def choice(name: str, value, allowed: Iterable):
 
 
 def integer_list(name: str, value, *, low: int | None = None, high: int | None = None,
-                 min_len: int = 1, unique: bool = True) -> list[int]:
-    """A non-empty list of ints in [low, high] (sorted copy returned when ``unique``)."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        _fail(name, value, f"must be a list of at least {min_len} integer(s){_range_text(low, high)}")
-    if len(value) < min_len:
-        _fail(name, value, f"must be a list of at least {min_len} integer(s){_range_text(low, high)}")
+                 min_len: int = 1, unique: bool = True, max_len: int | None = None) -> list[int]:
+    """A list of ``min_len`` to ``max_len`` ints in [low, high]; when ``unique``, strictly increasing.
+
+    An unsorted list is refused, not sorted: the results, tables and sentences follow the sorted
+    order, so a silently reordered list would not be the one the user wrote (every chapter alike)."""
+    count = (f"{min_len} to {max_len}" if max_len is not None else f"at least {min_len}")
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not (
+            min_len <= len(value) <= (len(value) if max_len is None else max_len)):
+        _fail(name, value, f"must be a list of {count} integer(s){_range_text(low, high)}")
     out = [integer(f"{name}[{i}]", v, low=low, high=high) for i, v in enumerate(value)]
     if unique:
         if len(set(out)) != len(out):
             _fail(name, value, "must not repeat a value")
-        out = sorted(out)
+        if out != sorted(out):
+            _fail(name, value, f"must be increasing (write {sorted(out)!r})")
     return out
 
 

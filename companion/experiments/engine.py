@@ -128,9 +128,12 @@ class Experiment:
 
     #: Prefix of every result folder of this experiment, e.g. ``ch2-gd``.
     name: ClassVar[str]
-    #: Intra-op threads while a unit computes in this process (None: leave torch's setting). Many
-    #: small matrix products run faster on one thread than on two on a busy two-core machine.
-    threads: ClassVar[int | None] = None
+    #: Intra-op threads while a unit computes, wherever it computes (this process with n_jobs 1, a
+    #: worker process, a Dask worker): set in one place, :func:`compute_unit`, for every chapter. One:
+    #: the parallelism is across units (n_jobs), and many small matrix products run faster on one
+    #: thread than on two on a busy two-core machine (measured in chapter 4: an MLP unit took 63-70 s
+    #: on the default two threads beside one other busy process, 1-3.5 s on one).
+    threads: ClassVar[int] = 1
     #: How closely a recomputation on any machine must match a committed result (numpy.isclose terms,
     #: plus ``scale``, ``scale_by`` and ``max_share``: see :mod:`.regression`). Never bit for bit: the
     #: last bits depend on the BLAS, its kernel choice, the CPU and the thread count.
@@ -155,6 +158,11 @@ class Experiment:
     def cost(self, unit) -> float:
         """Relative cost, to start the longest units first (better load balance)."""
         return 1.0
+
+    def seconds(self, unit) -> float | None:
+        """Estimated wall time of the unit from its own configuration, for the announcement of a long
+        run; None: take the committed unit of the same name (see :mod:`.estimate`)."""
+        return None
 
     # -- helpers shared by all experiments ----------------------------------------------------------
     def result_name(self, unit) -> str:
@@ -220,12 +228,12 @@ def _compute_in_worker(experiment: Experiment, unit, device: str, parent: int):
 
 
 def compute_unit(experiment: Experiment, unit, device: str = "auto", threads: int | None = None):
-    """Compute one unit, in whatever process this runs: returns (unit, frame, wall time, device text)."""
+    """Compute one unit, in whatever process this runs: returns (unit, frame, wall time, device text).
+    The one place where a unit's intra-op threads are pinned (``threads``, else the experiment's
+    :attr:`Experiment.threads`, one), restored afterwards."""
     dev = resolve_device(device)
     before = torch.get_num_threads()
-    threads = threads or experiment.threads
-    if threads:
-        torch.set_num_threads(threads)
+    torch.set_num_threads(threads or experiment.threads or 1)
     try:
         start = time.perf_counter()
         frame = experiment.compute(unit, dev)
@@ -280,12 +288,15 @@ def run(experiment: Experiment, options: RunOptions | None = None, *,
 
 
 def _announce(experiment, pending, stored: int, options) -> None:
-    """Before a long run (estimated from the committed provenance by the one estimate, in
-    :mod:`.estimate`, that the command line also prints): one line saying how many units and how long."""
+    """Before a long run (estimated from each unit's own configuration where the experiment can,
+    else from the committed provenance, by the one estimate in :mod:`.estimate` that the command line
+    also prints): one line saying how many units and how long."""
     from .estimate import cost_note  # imports no torch: the estimate only reads provenance files
 
+    own = {experiment.result_name(u): experiment.seconds(u) for u in pending}
     note = cost_note(experiment.name, {experiment.name: [experiment.result_name(u) for u in pending]},
-                         stored, options.n_jobs, options.scheduler)
+                     stored, options.n_jobs, options.scheduler,
+                     own={k: v for k, v in own.items() if v is not None})
     if note:
         print(note, file=sys.stderr, flush=True)
 

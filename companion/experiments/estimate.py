@@ -1,4 +1,5 @@
-"""What computing will cost, from the committed provenance: the one estimate behind
+"""What computing will cost, from the committed provenance (or, for an experiment that can, from each
+unit's own configuration: ``Experiment.seconds``): the one estimate behind
 ``python -m companion results --dry-run``, the line a long run prints before it starts
 (:func:`cost_note`, printed by the engine) and the README's timings. Reads provenance files only
 (no torch), so the command line and the engine can both import it cheaply.
@@ -68,11 +69,17 @@ def estimate(results_dir: str | Path | None = None, n_jobs: dict | None = None) 
     return out
 
 
-def unit_seconds(experiment_name: str, result_names, walls: dict[str, list[float]] | None = None):
+def unit_seconds(experiment_name: str, result_names, walls: dict[str, list[float]] | None = None,
+                 own: dict[str, float] | None = None):
     """(seconds of computing, names without an estimate) for the units ``result_names`` of the
-    experiment ``experiment_name``: each unit takes what the committed unit of the same name took,
-    else the mean over the committed units of its experiment (a rough guide: same machine, other
-    settings); a unit of an experiment with no committed unit has no estimate."""
+    experiment ``experiment_name``: a unit in ``own`` (result name -> seconds estimated from the
+    unit's own configuration, see ``Experiment.seconds``) takes that; any other unit takes what the
+    committed unit of the same name took, else the mean over the committed units of its experiment
+    (a rough guide: same machine, other settings); a unit of an experiment with no committed unit has
+    no estimate."""
+    own = own or {}
+    if all(name in own for name in result_names):
+        return float(sum(own[name] for name in result_names)), []
     walls = committed_wall_times() if walls is None else walls
     same = [w for name, ws in walls.items() if name.startswith(experiment_name + "-") for w in ws]
     mean = sum(same) / len(same) if same else None
@@ -82,7 +89,9 @@ def unit_seconds(experiment_name: str, result_names, walls: dict[str, list[float
     total, unknown = 0.0, []
     for name in result_names:
         match = walls.get(name) or by_seed.get(_any_seed(name))
-        if match:
+        if name in own:
+            total += own[name]
+        elif match:
             total += sum(match) / len(match)
         elif mean is not None:
             total += mean
@@ -97,9 +106,9 @@ def _any_seed(result_name: str) -> str:
 
 #: A run whose units still to compute are estimated to take longer than this (seconds of wall time;
 #: the environment variable COMPANION_ANNOUNCE_AFTER_S sets it), or that has this many units without
-#: an estimate, says so before it starts. (The estimate takes each unit's time from the committed one
-#: of the same name, computed with the paper preset: a lighter setting, such as a quick preset's
-#: fewer steps, takes less.)
+#: an estimate, says so before it starts. (An experiment that estimates a unit from its own
+#: configuration, chapter 4's, is estimated so; any other unit takes the time of the committed one
+#: of the same name, computed with the paper preset: a lighter setting takes less.)
 ANNOUNCE_AFTER_S = 900.0
 ANNOUNCE_ENV = "COMPANION_ANNOUNCE_AFTER_S"
 ANNOUNCE_UNKNOWN_UNITS = 100
@@ -117,14 +126,19 @@ def _announce_after_s() -> float:
 
 
 def cost_note(what: str, todo: dict[str, list[str]], stored: int, n_jobs: int = 1,
-              scheduler: str | None = None, walls=None, force: bool = False) -> str | None:
+              scheduler: str | None = None, walls=None, force: bool = False,
+              own: dict[str, float] | None = None) -> str | None:
     """What computing ``todo`` (experiment name -> result names of its units still to compute) will
     cost, in one line, when it is more than :data:`ANNOUNCE_AFTER_S` (or ``force``); else None.
-    ``stored``: units already stored (reused)."""
-    walls = committed_wall_times() if walls is None else walls
+    ``stored``: units already stored (reused); ``own``: result name -> seconds estimated from the
+    unit's own configuration (used instead of the committed times, see :func:`unit_seconds`)."""
+    own = own or {}
+    names_todo = [n for names in todo.values() for n in names]
+    from_config = bool(names_todo) and all(n in own for n in names_todo)
+    walls = {} if from_config else committed_wall_times() if walls is None else walls
     compute_s, unknown = 0.0, []
     for name, names in todo.items():
-        seconds, missing = unit_seconds(name, names, walls)
+        seconds, missing = unit_seconds(name, names, walls, own)
         compute_s, unknown = compute_s + seconds, unknown + missing
     count = sum(len(names) for names in todo.values())
     wall_s = compute_s / (1 if scheduler else n_jobs)
@@ -136,7 +150,9 @@ def cost_note(what: str, todo: dict[str, list[str]], stored: int, n_jobs: int = 
     text += ")" if scheduler else f": about {_duration(wall_s)})"
     if unknown:
         text += f", plus {len(unknown):,} units with no estimate (no committed unit of their experiment)"
-    return (text + "; from the wall times of the committed units of the same names (paper settings, "
-            "a 2-core CPU). Ctrl-C stops it; a rerun computes only what is missing.")
+    source = ("from each unit's own configuration (its steps, widths and evaluations times the "
+              "seconds measured for them on a 2-core CPU, one thread per unit)" if from_config else
+              "from the wall times of the committed units of the same names (paper settings, a 2-core CPU)")
+    return (text + f"; {source}. Ctrl-C stops it; a rerun computes only what is missing.")
 
 

@@ -98,15 +98,34 @@ EVAL_CHUNK = 512
 CENTER = "pool"
 
 
+#: Upper bounds of chapter 4's sizes and lengths, each refused above it before any work (the paper
+#: preset's values are far below: T_full 2,048, width 512, MLP 256-256, CNN 8-16 channels). At these
+#: bounds one unit already takes hours on a 2-core CPU; a run estimated to take long says so first.
+MAX_STEPS = 32_768          # T_full and every fine-tuning budget: 16x the paper's 2,048
+MAX_CHECKPOINTS = 16        # pruning steps per unit
+MAX_WIDTH = 4_096           # the two-layer width and each MLP hidden width
+MAX_MLP_LAYERS = 6          # hidden layers of the MLP
+MAX_CHANNELS = 256          # channels of a CNN stage
+MAX_CNN_STAGES = 4          # stride-2 stages on 28 x 28 images (a fifth would leave less than a pixel)
+MAX_LIST = 20               # sizes, seeds, ratios, budgets and tolerances per list
+MAX_CANDIDATES = 4_096      # candidates drawn per step by the sampled greedy
+MAX_BATCH = 4_096           # the SGD mini-batch
+MAX_BOOT = 100_000          # bootstrap resamples
+
+
 def _reals(name, values, low=0.0, high=None):
-    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) or not values:
-        raise validate.ParameterError(f"parameter {name!r} = {values!r} is not allowed: must be a "
-                                      "non-empty list of numbers in (0, 1]")
-    out = sorted(validate.real(f"{name}[{i}]", v, low=low, high=high, low_open=True)
-                 for i, v in enumerate(values))
+    what = f"a list of 1 to {MAX_LIST} increasing numbers " + (
+        f"in (0, {high:g}]" if high is not None else "> 0")
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) or not (
+            1 <= len(values) <= MAX_LIST):
+        raise validate.ParameterError(f"parameter {name!r} = {values!r} is not allowed: must be {what}")
+    out = [validate.real(f"{name}[{i}]", v, low=low, high=high, low_open=True) for i, v in enumerate(values)]
     if len(set(out)) != len(out):
         raise validate.ParameterError(f"parameter {name!r} = {values!r} is not allowed: must not repeat "
                                       "a value")
+    if out != sorted(out):  # refused, not sorted: as every chapter's integer lists (validate.integer_list)
+        raise validate.ParameterError(f"parameter {name!r} = {values!r} is not allowed: must be increasing "
+                                      f"(write {sorted(out)!r})")
     return out
 
 
@@ -118,9 +137,19 @@ def _positive_reals(name, values):
     return _reals(name, values, low=0.0, high=None)
 
 
-def _widths(name, values):
-    """Layer widths in their order (repeats allowed)."""
-    return validate.integer_list(name, values, low=1, unique=False)
+def _widths(high: int, layers: int):
+    """The check of layer widths in their order (repeats allowed): 1 to ``layers`` widths in [1, high]."""
+    return lambda name, values: validate.integer_list(name, values, low=1, high=high, unique=False,
+                                                      max_len=layers)
+
+
+def _sizes(name, values):
+    """A list, checked in :meth:`FinetuneParams.validate` against its real range, which depends on
+    the source, ``batch_size`` and ``heldout_from`` (a range stated here would not be the one that
+    applies)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
+        return validate.integer_list(name, values, low=NUM_CLASSES, max_len=MAX_LIST)
+    return list(values)
 
 
 def _momentum(name, value):
@@ -134,10 +163,11 @@ class FinetuneParams:
     # The two-layer arm (chapter 3's network and step)
     two_layer_sizes: tuple = param((500, 1000, 2000, 4000, 16000), "training-set sizes N of the "
                                    "two-layer arm (seeded, class-balanced, nested subsets)",
-                                   _ints(NUM_CLASSES))
+                                   _sizes)
     two_layer_seeds: tuple = param(tuple(range(5)), "seeds of the two-layer arm: each fixes one subset, "
-                                   "initialisation and batch order", _ints(0))
-    two_layer_width: int = param(512, "hidden neurons m of the dense two-layer network", _int(1))
+                                   "initialisation and batch order", _ints(0, max_len=MAX_LIST))
+    two_layer_width: int = param(512, "hidden neurons m of the dense two-layer network",
+                                 _int(1, MAX_WIDTH))
     two_layer_ratios: tuple = param((0.125, 0.25, 0.5), "kept fractions k/m of the two-layer network",
                                     _ratios)
     two_layer_lr: float = param(3.2, "base step of the two-layer arm (multiplied by the width, as in "
@@ -146,39 +176,39 @@ class FinetuneParams:
                                          "subnetwork's width; measured: at 3.2 a largest-norm subnetwork "
                                          "pruned late diverges within 13 steps)", validate.positive)
     two_layer_steps: int = param(2048, "T_full of the two-layer arm: the last pre-training checkpoint",
-                                 _int(1))
+                                 _int(1, MAX_STEPS))
     two_layer_num_checkpoints: int = param(6, "pruning steps of the two-layer arm: zero and a geometric "
-                                           "grid from the first checkpoint to T_full", _int(2))
+                                           "grid from the first checkpoint to T_full", _int(2, MAX_CHECKPOINTS))
     two_layer_first_checkpoint: int = param(64, "first pruning step after t = 0 (two-layer arm)",
-                                            _int(1))
+                                            _int(1, MAX_STEPS))
     two_layer_budgets: tuple = param((64, 128, 256), "fine-tuning budgets F of the two-layer arm (steps; "
-                                     "one run of the largest, recorded at each)", _ints(1))
+                                     "one run of the largest, recorded at each)", _ints(1, MAX_STEPS, max_len=MAX_LIST))
     # The MLP arm
     mlp_sizes: tuple = param((500, 1000, 2000, 4000, 16000), "training-set sizes N of the MLP "
-                             "arm", _ints(NUM_CLASSES))
-    mlp_seeds: tuple = param(tuple(range(5)), "seeds of the MLP arm", _ints(0))
+                             "arm", _sizes)
+    mlp_seeds: tuple = param(tuple(range(5)), "seeds of the MLP arm", _ints(0, max_len=MAX_LIST))
     mlp_hidden: tuple = param((256, 256), "hidden widths of the MLP, input to output",
-                              _widths)
+                              _widths(MAX_WIDTH, MAX_MLP_LAYERS))
     mlp_ratios: tuple = param((0.25, 0.5), "kept fraction of every hidden layer of the MLP", _ratios)
     mlp_lr: float = param(0.05, "SGD step of the MLP arm (pre-training and fine-tuning)",
                           validate.positive)
     mlp_finetune_lr: float = param(0.05, "SGD step of the MLP arm's fine-tuning", validate.positive)
     mlp_momentum: float = param(0.9, "SGD momentum of the MLP arm", _momentum)
-    mlp_steps: int = param(2048, "T_full of the MLP arm", _int(1))
+    mlp_steps: int = param(2048, "T_full of the MLP arm", _int(1, MAX_STEPS))
     mlp_num_checkpoints: int = param(6, "pruning steps of the MLP arm (zero and a geometric grid)",
-                                     _int(2))
-    mlp_first_checkpoint: int = param(32, "first pruning step after t = 0 (MLP arm)", _int(1))
-    mlp_budgets: tuple = param((64, 1024, 2048), "fine-tuning budgets F of the MLP arm (steps)", _ints(1))
+                                     _int(2, MAX_CHECKPOINTS))
+    mlp_first_checkpoint: int = param(32, "first pruning step after t = 0 (MLP arm)", _int(1, MAX_STEPS))
+    mlp_budgets: tuple = param((64, 1024, 2048), "fine-tuning budgets F of the MLP arm (steps)", _ints(1, MAX_STEPS, max_len=MAX_LIST))
     mlp_sampled_candidates: int = param(50, "candidates drawn per step by the sampled greedy (Ye et "
-                                        "al.'s code)", _int(1))
+                                        "al.'s code)", _int(1, MAX_CANDIDATES))
     mlp_sampled_batch: int = param(128, "scoring mini-batch of the sampled greedy (a fresh one per "
-                                   "step)", _int(1))
+                                   "step)", _int(1))  # at most score_n: checked in validate()
     # The CNN arm
     cnn_sizes: tuple = param((1000, 4000, 16000), "training-set sizes N of the CNN arm",
-                             _ints(NUM_CLASSES))
-    cnn_seeds: tuple = param((0, 1, 2), "seeds of the CNN arm", _ints(0))
+                             _sizes)
+    cnn_seeds: tuple = param((0, 1, 2), "seeds of the CNN arm", _ints(0, max_len=MAX_LIST))
     cnn_channels: tuple = param((8, 16), "channels of the CNN's stages (stride 2 each), in order",
-                                _widths)
+                                _widths(MAX_CHANNELS, MAX_CNN_STAGES))
     cnn_blocks_per_stage: int = param(1, "residual blocks per stage of the CNN", _int(1, 4))
     cnn_head: str = param("flatten", "the CNN's classifier input: 'flatten' (every feature of the last "
                           "stage) or 'pool' (global average pooling)",
@@ -190,18 +220,19 @@ class FinetuneParams:
     cnn_lr: float = param(0.05, "SGD step of the CNN arm", validate.positive)
     cnn_finetune_lr: float = param(0.05, "SGD step of the CNN arm's fine-tuning", validate.positive)
     cnn_momentum: float = param(0.9, "SGD momentum of the CNN arm", _momentum)
-    cnn_steps: int = param(1024, "T_full of the CNN arm", _int(1))
+    cnn_steps: int = param(1024, "T_full of the CNN arm", _int(1, MAX_STEPS))
     cnn_num_checkpoints: int = param(5, "pruning steps of the CNN arm (zero and a geometric grid)",
-                                     _int(2))
-    cnn_first_checkpoint: int = param(64, "first pruning step after t = 0 (CNN arm)", _int(1))
-    cnn_budgets: tuple = param((64, 128, 256), "fine-tuning budgets F of the CNN arm (steps)", _ints(1))
+                                     _int(2, MAX_CHECKPOINTS))
+    cnn_first_checkpoint: int = param(64, "first pruning step after t = 0 (CNN arm)", _int(1, MAX_STEPS))
+    cnn_budgets: tuple = param((64, 128, 256), "fine-tuning budgets F of the CNN arm (steps)", _ints(1, MAX_STEPS, max_len=MAX_LIST))
     # Shared
-    batch_size: int = param(128, "SGD mini-batch of every arm (epochs run into each other)", _int(1))
+    batch_size: int = param(128, "SGD mini-batch of every arm (epochs run into each other)",
+                           _int(1, MAX_BATCH))
     score_n: int = param(256, "training images (a seeded subset of the training subset, all of it when "
                          "N is smaller) that score the layer-wise greedy and on which the 'train' rows "
                          "are measured", _int(NUM_CLASSES))
     n_heldout: int = param(5000, "held-out images from the training pool outside every subset",
-                           _int(1))
+                           _int(1))  # at most the pool outside heldout_from: checked in validate()
     heldout_from: int = param(50000, "the held-out images lie outside the seed's subset of this size "
                               "(at least the largest N)", _int(NUM_CLASSES))
     n_test: int = param(1000, "test images (class-balanced, from the test pool)", _int(NUM_CLASSES))
@@ -212,7 +243,8 @@ class FinetuneParams:
                          "stays within delta of its value at T_full", validate.positive)
     deltas: tuple = param((0.0025, 0.005, 0.01, 0.02), "tolerances compared in the sensitivity table",
                           _positive_reals)
-    n_boot: int = param(1000, "bootstrap resamples (seeds resampled within each size)", _int(10))
+    n_boot: int = param(1000, "bootstrap resamples (seeds resampled within each size)",
+                         _int(10, MAX_BOOT))
 
     #: Run options whose default differs in this chapter.
     RUN_DEFAULTS = {"n_jobs": 2}
@@ -225,7 +257,7 @@ class FinetuneParams:
         for arm in ARMS:
             sizes = list(getattr(self, f"{arm}_sizes"))
             validate.integer_list(f"{arm}_sizes", sizes, low=max(NUM_CLASSES, self.batch_size),
-                                  high=min(max_train, self.heldout_from))
+                                  high=min(max_train, self.heldout_from), max_len=MAX_LIST)
             largest = max(largest, max(sizes))
             steps = getattr(self, f"{arm}_steps")
             validate.integer(f"{arm}_first_checkpoint", getattr(self, f"{arm}_first_checkpoint"), low=1,
@@ -369,6 +401,11 @@ class FinetuneArm(engine.Experiment):
         scratch runs), plus the greedy's scoring and the evaluations (a rough, monotone guide)."""
         return unit_cost(self.unit_config(unit))
 
+    def seconds(self, unit):
+        """Estimated from the unit's own configuration (:func:`unit_seconds`), not from the committed
+        unit of the same name: a quick or a wider setting costs what its steps and widths cost."""
+        return unit_seconds(self.unit_config(unit))
+
     def compute(self, unit, device):
         return compute_unit(self.unit_config(unit), str(device))
 
@@ -488,6 +525,74 @@ def unit_cost(config: dict) -> float:
     score = min(config["n"], config["score_n"]) if config["arm"] != "two_layer" else config["n"]
     greedy = len(grid) * score * dense_flops * (8 if config["arm"] == "mlp" else 1)
     return float(3 * batch * flops + evals + greedy)
+
+
+def training_steps(config: dict) -> int:
+    """SGD steps of one unit, every run counted: the dense run (to T_full or the last FLOP-matched
+    step), one fine-tuning run of F_long per checkpoint, method and ratio, and one scratch run per
+    ratio."""
+    sizes = network_sizes(config)
+    dense = sizes["dense"][0]
+    grid, budgets, ratios = config["checkpoints"], config["budgets"], config["ratios"]
+    t_full, f_long = max(grid), max(budgets)
+    steps = max([t_full] + [dense_cost_steps(t, b, sizes[r][0], dense)
+                            for t in grid for r in ratios for b in budgets])
+    for r in ratios:
+        steps += len(grid) * len(methods_at(config, r)) * f_long
+        steps += max(t_full + f_long, scratch_flops_steps(t_full, f_long, sizes[r][0], dense))
+    return int(steps)
+
+
+def evaluations(config: dict) -> int:
+    """Networks evaluated by one unit (each on the held-out, test and scoring images), at most."""
+    grid, budgets, ratios = config["checkpoints"], config["budgets"], config["ratios"]
+    per_t = sum(len(methods_at(config, r)) for r in ratios) * (len(budgets) + 1)
+    return len(grid) * (1 + per_t + len(ratios) * (len(budgets) + 1)) + len(ratios) * len(grid) * len(budgets) * 2
+
+
+def greedy_flops(config: dict) -> float:
+    """FLOPs of the exact layer-wise greedy of one unit (the MLP and the CNN; the two-layer closed form
+    is in :func:`unit_cost`): per checkpoint, layer and ratio, k picks x m candidates x scoring images x
+    the FLOPs of the layers after it (taken as a share (L - l) / (L + 1) of the dense network's)."""
+    if config["arm"] == "two_layer":
+        return 0.0
+    dense = network_sizes(config)["dense"][0]
+    rows = min(config["n"], config["score_n"])
+    widths = [c for c in config["widths"] for _ in range(max(1, config["blocks_per_stage"]))] \
+        if config["arm"] == "cnn" else list(config["widths"])
+    layers = len(widths)
+    total = 0.0
+    for r in config["ratios"]:
+        kept = kept_widths(config, r)
+        total += sum(k * m * (layers - l) / (layers + 1) for l, (k, m) in enumerate(zip(kept, widths)))
+    return float(len(config["checkpoints"]) * rows * dense * total)
+
+
+#: Seconds of one unit on the reference machine (the 2-core CPU of the committed results, one thread
+#: per unit): per SGD step (the fixed cost of a step of these small networks), per evaluation (these
+#: two for a network of the arm's paper depth), per unit of :func:`unit_cost` (training and
+#: evaluation FLOPs) and per FLOP of the layer-wise greedy.
+#: Fitted (by hand, rounded) to units timed on that machine: the committed paper units (two-layer
+#: about 50 s, MLP 155 s, CNN 150 s), the quick preset's (1-3 s), a deeper MLP (128-128-128, 17 s), a
+#: three-stage CNN (4, 8, 16: 27 s), a wide MLP (1024-1024: 507 s, its greedy) and wide networks
+#: (two-layer width 2,048: 16 s; CNN 32, 64: 73 s); each within a factor of 2.5 of its measured
+#: time (most within 1.4).
+SECONDS_PER = {
+    #  arm:       (step,   evaluation, cost FLOP, greedy FLOP)
+    "two_layer": (7e-4, 2e-3, 8e-12, 0.0),
+    "mlp": (1e-3, 2e-3, 2.5e-12, 3e-13),
+    "cnn": (3e-3, 3e-2, 6e-11, 4e-13),
+}
+
+
+def unit_seconds(config: dict) -> float:
+    """The estimated wall time (seconds) of one unit from its own configuration (steps, widths,
+    evaluations, greedy), for the cost announcement of a run (see :data:`SECONDS_PER`)."""
+    step, evaluation, flop, greedy = SECONDS_PER[config["arm"]]
+    # the fixed costs of a step and of an evaluation grow with the layers run (fitted on two)
+    depth = len(config["widths"]) / (1 if config["arm"] == "two_layer" else 2)
+    return (depth * (step * training_steps(config) + evaluation * evaluations(config))
+            + flop * unit_cost(config) + greedy * greedy_flops(config))
 
 
 # --------------------------------------------------------------------------------------------------

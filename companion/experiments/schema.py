@@ -25,9 +25,11 @@ def int_check(low: int | None, high: int | None = None) -> Callable[[str, Any], 
     return lambda n, v: validate.integer(n, v, low=low, high=high)
 
 
-def ints_check(low: int | None, high: int | None = None, min_len: int = 1) -> Callable[[str, Any], list]:
-    """The check of a list parameter of at least ``min_len`` distinct integers in [low, high] (sorted)."""
-    return lambda n, v: validate.integer_list(n, v, low=low, high=high, min_len=min_len)
+def ints_check(low: int | None, high: int | None = None, min_len: int = 1,
+               max_len: int | None = None) -> Callable[[str, Any], list]:
+    """The check of a list parameter of ``min_len`` to ``max_len`` integers in [low, high], increasing
+    (an unsorted list is refused, in every chapter: see ``validate.integer_list``)."""
+    return lambda n, v: validate.integer_list(n, v, low=low, high=high, min_len=min_len, max_len=max_len)
 
 
 #: The run options every computing chapter takes, declared in :class:`.engine.RunOptions`.
