@@ -29,6 +29,11 @@ from .experiments.estimate import (NOTE_START, RESULT_PREFIXES, _duration, commi
                                    unit_seconds)
 
 
+#: What an interrupted or killed run tells the user (every unit finished before is stored).
+RESUME = ("every unit finished before it is stored; run the same command again to resume (only the "
+          "missing units are computed)")
+
+
 def parse_overrides(pairs: list[str]) -> dict:
     out = {}
     for pair in pairs:
@@ -325,7 +330,18 @@ def main(argv=None) -> int:
     except (ConnectionError, TimeoutError) as err:  # a Dask scheduler that does not answer, or has no workers
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, not the libraries' tracebacks
+        import logging
+
+        # nbclient's cell task, abandoned by the interrupt, would be logged by asyncio at exit with the
+        # kernel's whole traceback ("Task exception was never retrieved"): the line below says it all.
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL + 1)
+        print(f"\ninterrupted: {RESUME}", file=sys.stderr)
+        return 130
     except Exception as err:  # noqa: BLE001 - papermill's error carries the notebook's exception
+        if type(err).__name__ == "DeadKernelError":  # nbclient's: the kernel was killed (or ran out of memory)
+            print(f"error: the chapter's kernel died (killed, or out of memory): {RESUME}", file=sys.stderr)
+            return 1
         if type(err).__name__ != "PapermillExecutionError":
             raise
         print(f"error: the chapter failed: {err.ename}: {err.evalue}", file=sys.stderr)

@@ -133,8 +133,10 @@ def resolve_source(source: str = "auto", data_root=None, download: bool = False)
     if source != "auto":
         if source == "torchvision" and not download and not full_mnist_present(data_root):
             raise FileNotFoundError(
-                f"full MNIST is not in {Path(data_root or paths.data_root()) / 'MNIST' / 'raw'}; pass "
-                "download=True, set COMPANION_DATA_ROOT, or use source='embedded' (see the README)")
+                f"full MNIST is not in {Path(data_root or paths.data_root()) / 'MNIST' / 'raw'}: put "
+                "its four raw files there (torchvision's format; the README's 'Getting full MNIST' "
+                "says how), or set COMPANION_DATA_ROOT to the folder that holds MNIST/raw, or use "
+                "source='embedded'")
         return source
     if full_mnist_present(data_root):
         return "torchvision"

@@ -240,6 +240,12 @@ def coverage_words(te: pd.DataFrame) -> str:
             + "; ".join(reasons[w] for w in why))
 
 
+def change_tested_words(words: str) -> bool:
+    """Whether a :func:`shape` sentence reports a tested change of t_enough over N (growth, a fall or
+    no significant change), not one that cannot be traced or tested."""
+    return not (words.startswith("cannot") or "cannot be tested for a change" in words)
+
+
 def shape(ts: pd.DataFrame) -> dict:
     """How t_enough(N) moves, from paired tests over seeds (ALPHA), over the sizes where some seed has
     one: ``grows`` (the change from the smallest such size to the last significant rise between
@@ -283,9 +289,52 @@ def shape(ts: pd.DataFrame) -> dict:
     return out
 
 
-def shares_words(shares: dict) -> str:
-    """Which law the data prefer (:func:`companion.analysis.law_shares_words`, chapter 3's rule)."""
-    return analysis.law_shares_words(shares, "t_enough is defined at fewer than three sizes")
+def shares_words(shares: dict, unranked: dict | None = None) -> str:
+    """Which law the data prefer (:func:`companion.analysis.law_shares_words`, chapter 3's rule), among
+    the laws that have a leave-one-size-out error; ``unranked`` (law -> why) are left out of the
+    ranking and said as such, never given a share of 0%."""
+    unranked = {m: why for m, why in (unranked or {}).items() if m in analysis.MODELS}
+    ranked = {m: v for m, v in shares.items() if m not in unranked}
+    undefined = "t_enough is defined at fewer than three sizes"
+    if not unranked:
+        return analysis.law_shares_words(shares, undefined)
+    if not ranked or pd.Series(ranked, dtype=float).isna().all():
+        return analysis.law_shares_words({}, undefined)
+    else:
+        ranked = pd.Series(ranked, dtype=float)
+        best, listed = ranked.idxmax(), ", ".join(f"{analysis.MODEL_FORMULAS[m]} {ranked[m]:.0%}"
+                                                   for m in analysis.MODELS if m in ranked.index)
+        if len(ranked) == 1:
+            words = f"only {analysis.MODEL_FORMULAS[best]} has a leave-one-size-out error, so no law is ranked"
+        elif ranked[best] >= 0.95:
+            words = (f"{analysis.MODEL_FORMULAS[best]} has the lowest leave-one-size-out error in "
+                     f"{ranked[best]:.0%} of bootstrap resamples of the seeds, among {listed}")
+        else:
+            words = ("the data cannot tell the laws apart (share of bootstrap resamples of the seeds in which "
+                     f"each law has the lowest leave-one-size-out error: {listed})"
+                     if not ((ranked == ranked[best]).sum() == 1 and ranked[best] > 0.5) else
+                     f"{analysis.MODEL_FORMULAS[best]} is preferred but not singled out: it has the lowest "
+                     f"leave-one-size-out error in {ranked[best]:.0%} of bootstrap resamples of the seeds ({listed})")
+    if unranked:
+        words += "; not ranked: " + ", ".join(f"{analysis.MODEL_FORMULAS[m]} ({why})" for m, why in unranked.items())
+    return words
+
+
+#: A fitted coefficient larger than this many times the largest t_enough it describes (in steps) is
+#: a degenerate fit (two huge terms cancelling over the sizes measured), flagged and never ranked.
+DEGENERATE_SCALE = 1e6
+
+
+def fit_flag(row, t_max: float) -> str:
+    """'' for a usable fit; else why it is not: failed, no LOSO error, or a degenerate coefficient."""
+    if not bool(row["fit_ok"]):
+        return "fit failed"
+    coeffs = [row[k] for k in ("a", "b", "c") if k in row and row[k] is not None and not pd.isna(row[k])]
+    if any(abs(float(v)) > DEGENERATE_SCALE * max(1.0, t_max) for v in coeffs):
+        return "degenerate fit (a coefficient over 10^6 times the largest t_enough)"
+    if pd.isna(row["loso_rmse"]):
+        return "no leave-one-size-out error: fewer than three sizes"
+    return ""
 
 
 def range_words(ts: pd.DataFrame) -> str:
@@ -320,9 +369,11 @@ def fit_laws(te: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0) -> pd.DataF
         ok = ts[ts["reached"]]
         table["loso_win_share"] = table["model"].map(analysis.model_choice(ok["n"], ok["t_star"],
                                                                            n_boot=min(n_boot, 200), seed=seed))
+        t_max = float(ok["t_star"].max()) if len(ok) else 0.0
+        table["flag"] = [fit_flag(r, t_max) for r in table.to_dict("records")]
         parts.append(table.assign(**dict(zip(GROUP, key))))
     cols = GROUP + ["model", "formula", "a", "b", "c", "fit_ok", "aic", "loso_rmse", "points", "sizes",
-                    "b_lo", "b_hi", "best_loso", "best_aic", "loso_win_share"]
+                    "b_lo", "b_hi", "best_loso", "best_aic", "loso_win_share", "flag"]
     return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
 
 
@@ -591,6 +642,52 @@ def converged_words(curve: pd.Series, delta: float, what: str) -> dict:
 #: A dense network below this held-out accuracy at T_full has not learned (MNIST chance is 10%).
 TRAINED_ACCURACY = 0.5
 
+#: What a run that has not learned means for the arm, by its cause (:func:`failure_cause`).
+FAILURE_CONSEQUENCE = {
+    "under-trained": "this arm is under-trained at T_full (its dense network is still learning), so its "
+                     "comparisons and t_enough are not informative; a longer T_full would tell more",
+    "unstable": "this arm's training is unstable at its step (its loss rises or is not finite), so its "
+                "comparisons and t_enough are not informative; a smaller step would tell more",
+    "stalled": "this arm's dense network does not move from where it started, so its comparisons and "
+               "t_enough are not informative",
+    "stalled and under-trained": "some runs are still learning at T_full and others do not move, so this "
+                                 "arm's comparisons and t_enough are not informative",
+    "stalled and unstable": "some runs are unstable at this step and others do not move, so this arm's "
+                            "comparisons and t_enough are not informative",
+    "under-trained and unstable": "some runs are still learning at T_full and others are unstable at "
+                                  "this step, so this arm's comparisons and t_enough are not informative",
+    "stalled and under-trained and unstable": "its runs fail for different reasons (see each), so this "
+                                              "arm's comparisons and t_enough are not informative",
+}
+
+
+def _cause_words(causes: list, cause: str) -> str:
+    """'in 8: loss falls, accuracy +9.5 to +17.3 pp per doubling over the last two checkpoints'."""
+    mine = [c for c in causes if c["cause"] == cause]
+    rates = [100 * c["rate"] for c in mine if math.isfinite(c["rate"])]
+    what = {"under-trained": "loss falling", "unstable": "loss rising or not finite",
+            "stalled": "accuracy flat"}[cause]
+    span = (f", accuracy {min(rates):+.1f} to {max(rates):+.1f} pp per doubling" if len(rates) > 1 else
+            f", accuracy {rates[0]:+.1f} pp per doubling" if rates else "")
+    return f"{cause} in {len(mine)} ({what}{span} over the last two checkpoints)"
+
+
+def failure_cause(dense: pd.DataFrame, delta: float) -> dict:
+    """Why one dense run (its rows of one split: t, loss, accuracy) has not learned, from its own curve
+    over the last two checkpoints: ``unstable`` when its loss is not finite or rises; ``under-trained``
+    when its loss falls and its accuracy rises by at least ``delta`` per doubling of steps; else
+    ``stalled``. ``words`` gives the numbers."""
+    curve = dense[dense["t"] > 0].groupby("t")[["loss", "accuracy"]].mean().sort_index()
+    if len(curve) < 2:
+        return {"cause": "stalled", "rate": math.nan, "words": "one checkpoint only, so its trend cannot be read"}
+    (t0, l0, a0), (t1, l1, a1) = [(int(t), float(r.loss), float(r.accuracy)) for t, r in curve.iloc[-2:].iterrows()]
+    rate = per_doubling(t0, a0, t1, a1)
+    trend = (f"loss {l0:.3g} -> {l1:.3g}, accuracy {100 * a0:.1f}% -> {100 * a1:.1f}% from {t0:,} to {t1:,} "
+             f"steps ({100 * rate:+.1f} pp per doubling)")
+    if not (math.isfinite(l0) and math.isfinite(l1)) or l1 > l0:
+        return {"cause": "unstable", "rate": rate, "words": trend}
+    return {"cause": "under-trained" if rate >= delta else "stalled", "rate": rate, "words": trend}
+
 
 def _arm_summary(arm: str, frame: pd.DataFrame, s: Settings, params) -> tuple[dict, dict]:
     """Numbers and sentences of one arm (keys without the ``ch4_<arm>_`` prefix), and its tables."""
@@ -607,7 +704,7 @@ def _arm_summary(arm: str, frame: pd.DataFrame, s: Settings, params) -> tuple[di
         out |= {"has_data": False, "defined": False, "grows": False, "stops": False, "ratio": UNDEFINED, "short": UNDEFINED,
                 "long": UNDEFINED, "t_full": UNDEFINED, "largest": UNDEFINED, "smallest": UNDEFINED,
                 "sizes": UNDEFINED, "n_seeds": 0, "pct_largest": UNDEFINED, "saved_largest": UNDEFINED,
-                "failed_runs": 0, "dense_converged": None, "long_converged": None}
+                "failed_runs": 0, "failed_cause": UNDEFINED, "dense_converged": None, "long_converged": None}
         return out, tables
     ratio = float(greedy["ratio"].min())
     short, long_ = _budgets(frame)
@@ -654,24 +751,32 @@ def _arm_summary(arm: str, frame: pd.DataFrame, s: Settings, params) -> tuple[di
            f": F = {long_:,} steps is not long enough for it to converge, so this arm cannot show where "
            "t_enough goes when fine-tuning is long"))
     out["failed_runs"] = int(len(failed))
+    causes = [failure_cause(frame[(frame["method"] == "dense") & (frame["split"] == s.split)
+                                  & (frame["n"] == r.n) & (frame["seed"] == r.seed)], s.delta)
+              for r in failed.itertuples()]
+    out["failed_cause"] = (" and ".join(sorted(set(c["cause"] for c in causes))) if causes else UNDEFINED)
     out["failed"] = (
         f"In {len(failed)} of {len(dense_end)} runs the dense network itself has not learned by T_full "
         f"(held-out accuracy below {TRAINED_ACCURACY:.0%}: "
-        + ", ".join(f"N = {_n(r.n)}, seed {int(r.seed)}" for r in failed.itertuples())
-        + "): this arm's training is unstable at its step, so its comparisons and t_enough are not informative"
-        if len(failed) else
+        + ", ".join(f"N = {_n(r.n)}, seed {int(r.seed)}" for r in failed.itertuples()) + "; "
+        + "; ".join(_cause_words(causes, cause) for cause in sorted(set(c["cause"] for c in causes)))
+        + "): " + FAILURE_CONSEQUENCE[out["failed_cause"]] if len(failed) else
         f"The dense network has learned in every run (held-out accuracy at least {TRAINED_ACCURACY:.0%} at T_full)")
     # laws
     fits = fit_laws(te[(te["method"] == "greedy") & (te["budget"] > 0)], n_boot=s.n_boot)
     tables["fits"] = fits
     row = fits[(fits["method"] == "greedy") & (fits["ratio"] == ratio) & (fits["budget"] == long_)]
-    out["laws"] = shares_words(row.set_index("model")["loso_win_share"].to_dict() if len(row) else {})
+    flags = row.set_index("model")["flag"].to_dict() if len(row) else {}
+    out["laws"] = shares_words(row.set_index("model")["loso_win_share"].to_dict() if len(row) else {},
+                               {m: why for m, why in flags.items() if why})
     sat = row[row["model"] == "saturating"]
-    if len(sat) and bool(sat["fit_ok"].iloc[0]):
+    if len(sat) and bool(sat["fit_ok"].iloc[0]) and not sat["flag"].iloc[0]:
         out["ceiling"] = (f"the saturating law levels off at a = {float(sat['a'].iloc[0]):,.0f} steps "
                           f"(c = {float(sat['c'].iloc[0]):.2f})")
     else:
-        out["ceiling"] = "the saturating law cannot be fitted (it needs t_enough at three sizes at least)"
+        out["ceiling"] = ("the saturating law has a " + sat["flag"].iloc[0] if len(sat) and sat["flag"].iloc[0]
+                          and bool(sat["fit_ok"].iloc[0]) else
+                          "the saturating law cannot be fitted (it needs t_enough at three sizes at least)")
     # the short budget against the long one, paired per (N, seed)
     if short is not None and short != long_:
         a = _slice(te, "greedy", ratio, short).set_index(["n", "seed"])
@@ -836,6 +941,23 @@ def summarize(frames: dict, params=None, *, chapter3=None) -> Summary:
     return Summary(numbers, tables)
 
 
+def budgets_protocol(budgets: dict) -> str:
+    """When the subnetworks are evaluated after fine-tuning, per arm (arm -> its budgets), as the
+    protocol says it: 'the short and the long budget' only for an arm that has two or more."""
+    parts = []
+    for arm, b in budgets.items():
+        b = sorted(int(x) for x in b)
+        listed = ", ".join(f"{x:,}" for x in b)
+        parts.append(f"after its one budget, F = {listed} steps ({ARM_NAMES[arm]})" if len(b) == 1 else
+                     f"after the short and the long budget and those between, F ∈ {{{listed}}} steps "
+                     f"({ARM_NAMES[arm]})" if len(b) > 2 else
+                     f"after the short and the long budget, F ∈ {{{listed}}} steps ({ARM_NAMES[arm]})")
+    text = "; ".join(parts)
+    if any(len(b) > 1 for b in budgets.values()):
+        text += "; a shorter budget is a prefix of the longest run"
+    return text
+
+
 def _parameter_numbers(params) -> dict:
     """``ch4_p_<name>`` for every number or list of numbers among the chapter's parameters, as the
     prose writes them (lists: '500, 1,000, 2,000'; kept fractions as fractions of one)."""
@@ -856,6 +978,9 @@ def _parameter_numbers(params) -> dict:
     mlp_ratios = getattr(params, "mlp_ratios", None)
     if mlp_ratios:
         out["ch4_variants_ratio"] = f"{min(mlp_ratios):g}"
+    budgets = {arm: getattr(params, f"{arm}_budgets", None) for arm in ARMS}
+    if all(budgets.values()):
+        out["ch4_budgets_protocol"] = budgets_protocol(budgets)
 
     def word(v):
         if isinstance(v, bool):
@@ -891,15 +1016,24 @@ def _sensitivity_words(sens: pd.DataFrame, arm_outs: dict, s: Settings) -> str:
                  & (sens["budget"] == o["long"])]
         if not len(g):
             continue
-        grows = ["grows" in str(w) and not str(w).startswith("cannot") for w in g["change"]]
+        words = [str(w) for w in g["change"]]
+        tested = [change_tested_words(w) for w in words]
+        grows = [t and w.startswith("grows") for t, w in zip(tested, words)]
         deltas = ", ".join(f"{d:g}" for d in g["delta_pp"])
+        untested = [f"{d:g}" for d, t in zip(g["delta_pp"], tested) if not t]
+        if not any(tested):
+            parts.append(f"for the {ARM_NAMES[arm]} whether t_enough grows cannot be tested at any δ "
+                         f"({deltas} pp)")
+            continue
         if all(grows):
-            parts.append(f"for the {ARM_NAMES[arm]} t_enough grows with N at every δ ({deltas} pp)")
+            part = f"for the {ARM_NAMES[arm]} t_enough grows with N at every δ ({deltas} pp)"
         elif not any(grows):
-            parts.append(f"for the {ARM_NAMES[arm]} it grows significantly at none of them")
+            part = (f"for the {ARM_NAMES[arm]} it grows significantly at none of the δ where it can be "
+                    f"tested ({', '.join(f'{d:g}' for d, t in zip(g['delta_pp'], tested) if t)} pp)")
         else:
             which = ", ".join(f"{d:g}" for d, gr in zip(g["delta_pp"], grows) if gr)
-            parts.append(f"for the {ARM_NAMES[arm]} it grows significantly at δ = {which} pp only")
+            part = f"for the {ARM_NAMES[arm]} it grows significantly at δ = {which} pp only"
+        parts.append(part + (f"; at δ = {', '.join(untested)} pp it cannot be tested" if untested else ""))
     if not parts:
         return "The sensitivity to δ cannot be shown for any arm"
     text = "; ".join(parts)
@@ -966,9 +1100,12 @@ def _verdict(arm_outs: dict, cmp3: dict) -> dict:
         if o.get("long_converged") is False:
             cannot.append(f"where the {ARM_NAMES[arm]}'s t_enough goes when fine-tuning is long enough for a "
                           "subnetwork pruned at t = 0 to converge (its longest budget is not)")
+        if o.get("long_converged") is None:
+            cannot.append(f"whether the {ARM_NAMES[arm]}'s fine-tuning budget lets a subnetwork pruned at "
+                          "t = 0 converge (checking it needs two budgets)")
         if o.get("failed_runs"):
             cannot.append(f"anything about the {ARM_NAMES[arm]}, whose dense network did not learn in "
-                          f"{o['failed_runs']} of its runs (an unstable step)")
+                          f"{o['failed_runs']} of its runs ({o['failed_cause']})")
     cannot.append("how the answer carries beyond MNIST, these architectures and this fine-tuning schedule")
     return {"ch4_verdict_growth": text[0].upper() + text[1:],
             "ch4_verdict_ch3": "The two-layer network's t_enough(N) " + cmp3["ch3_verdict"],
