@@ -157,12 +157,15 @@ def write_tiny(only_missing: bool = False) -> list[Path]:
         name, config = exp.result_name(unit), exp.unit_config(unit)
         folder = TINY_DIR / store.folder_name(name, config)
         keep.add(folder.name)
-        if only_missing and (folder / "provenance.json").exists():
+        stored = folder / "provenance.json"
+        if only_missing and stored.exists():
             continue
-        if folder.exists():
-            shutil.rmtree(folder)
         start = time.perf_counter()
         frame = recompute(exp, unit)
+        if stored.exists() and json.loads(stored.read_text())["sha256"] == store.checksum(store._frame_bytes(frame)):
+            continue  # the same bits: the committed unit and its provenance stay as they are
+        if folder.exists():
+            shutil.rmtree(folder)
         written.append(store.store(name, config, frame, device="cpu", wall_time_s=time.perf_counter() - start,
                                    cache_dir=TINY_DIR))
         print(f"{chapter} {key}: {folder.name} ({time.perf_counter() - start:.1f} s)", flush=True)
