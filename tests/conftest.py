@@ -18,3 +18,10 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def ch4_cache(tmp_path_factory):
+    """One cache for chapter 4's quick preset and the settings built on it (tests/test_chapter_04*.py):
+    a setting that only takes a subset of sizes or seeds, or another δ, recomputes nothing."""
+    return tmp_path_factory.mktemp("ch4_cache")

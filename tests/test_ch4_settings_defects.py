@@ -165,7 +165,9 @@ def test_missing_mnist_says_where_to_put_it(tmp_path):
 # 9. unsorted lists are refused, the same way in every chapter
 @pytest.mark.parametrize("chapter, name, value", [
     (CH, "two_layer_sizes", [1000, 250]), (CH, "mlp_ratios", [0.5, 0.25]), (CH, "cnn_seeds", [1, 0]),
-    ("03_mnist_validation", "sizes", [1000, 250]), ("01_theorem", "seeds", [1, 0]),
+    ("03_mnist_validation", "sizes", [1000, 250]), ("03_mnist_validation", "ntk_lrs", [4.0, 1.0]),
+    ("03_mnist_validation", "levels", [0.6, 0.4]), ("01_theorem", "seeds", [1, 0]),
+    ("02_derivation", "sizes_high", [64, 16, 32]),
 ])
 def test_unsorted_refused(chapter, name, value):
     with pytest.raises(validate.ParameterError, match=f"{name}.*must be increasing"):

@@ -60,10 +60,13 @@ def _reals(name, values):
     if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) or not values:
         raise validate.ParameterError(f"parameter {name!r} = {values!r} is not allowed: must be a "
                                       "non-empty list of positive numbers")
-    out = sorted(validate.positive(f"{name}[{i}]", v) for i, v in enumerate(values))
+    out = [validate.positive(f"{name}[{i}]", v) for i, v in enumerate(values)]
     if len(set(out)) != len(out):
         raise validate.ParameterError(f"parameter {name!r} = {values!r} is not allowed: must not repeat "
                                       "a value")
+    if out != sorted(out):  # refused, not sorted: as validate.integer_list, in every chapter
+        raise validate.ParameterError(f"parameter {name!r} = {values!r} is not allowed: must be increasing "
+                                      f"(write {sorted(out)!r})")
     return out
 
 
