@@ -9,26 +9,16 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import pandas as pd
 import torch
 
 from . import validate
 from .data import Dataset
-from .losses import squared_error
+from .metrics import LOSSES, REDUCTIONS
 from .runtime import DEVICES
+from .train import SGDConfig, train
 
 OPTIMIZERS = ("gd", "sgd")
-LOSSES = ("mse", "ce")
-REDUCTIONS = ("sum", "mean")
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite: the learning rate is too large. ``step``: where it happened."""
-
-    def __init__(self, message: str, step: int | None = None):
-        super().__init__(message)
-        self.step = step
 
 
 @dataclass(frozen=True)
@@ -68,39 +58,6 @@ class PretrainResult:
     history: pd.DataFrame | None = None
 
 
-def checkpoint_grid(last: int, points: int, first: int = 1) -> list[int]:
-    """The one checkpoint grid of every chapter: 0, then ``points`` iterations spaced geometrically
-    from ``first`` to ``last`` (both included), rounded, duplicates after rounding dropped: a grid fine
-    enough to locate a threshold without recording every step."""
-    validate.integer("last", last, low=1)
-    validate.integer("points", points, low=1)
-    validate.integer("first", first, low=1, high=last)
-    return sorted({0, *(int(round(v)) for v in np.geomspace(first, last, points))})
-
-
-def loss_fn(out: torch.Tensor, data_targets: torch.Tensor, labels: torch.Tensor, loss: str,
-            reduction: str) -> torch.Tensor:
-    if loss == "mse":
-        per_sample = squared_error(out, data_targets)
-    else:
-        per_sample = torch.nn.functional.cross_entropy(out, labels, reduction="none")
-    return per_sample.sum() if reduction == "sum" else per_sample.mean()
-
-
-def accuracy(out: torch.Tensor, labels: torch.Tensor) -> float:
-    """Argmax accuracy for C > 1 outputs; sign accuracy (labels in {0, 1}) for one output."""
-    pred = out.argmax(1) if out.shape[1] > 1 else (out[:, 0] > 0).long()
-    return (pred == labels).double().mean().item()
-
-
-@torch.no_grad()
-def evaluate(model: torch.nn.Module, data: Dataset, loss: str = "mse", chunk: int = 8192) -> dict:
-    """Mean per-sample loss and accuracy of the dense model on ``data``."""
-    outs = torch.cat([model(data.x[i:i + chunk]) for i in range(0, len(data), chunk)])
-    return {"loss": loss_fn(outs, data.targets, data.labels, loss, "mean").item(),
-            "accuracy": accuracy(outs, data.labels)}
-
-
 def pretrain(model: torch.nn.Module, data: Dataset, config: TrainConfig, checkpoints,
              *, progress: bool = True, log_every: int | None = None,
              history: bool = True) -> PretrainResult:
@@ -118,8 +75,6 @@ def pretrain(model: torch.nn.Module, data: Dataset, config: TrainConfig, checkpo
     a batch that crosses an epoch's end takes the rest of that epoch and the start of the next, so no
     image is dropped and every batch has ``batch_size`` images (rarely, one image twice).
     """
-    from .train import SGDConfig, train  # train imports this module's losses and evaluation
-
     if config.optimizer == "sgd" and config.batch_size > len(data):
         raise validate.ParameterError(f"parameter 'batch_size' = {config.batch_size} is not allowed: "
                                       f"must be <= the dataset size {len(data)}")

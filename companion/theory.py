@@ -107,7 +107,7 @@ def threshold_bound(eta: float, lambda0: float, initial_residual: float, eps: fl
 # The linearised dynamics (chapter 2): what gradient descent would do if the kernel stayed put.
 #
 # GD with step eta on L(W) = 0.5 sum_i ||f(x_i) - y_i||^2 (the code's loss: 0.5 times the summed
-# squared error, ``pretrain.loss_fn`` with reduction 'sum'), linearised around W(0), moves the
+# squared error, ``metrics.loss_fn`` with reduction 'sum'), linearised around W(0), moves the
 # predictions by u(t+1) - y = (I - eta H)(u(t) - y) with H = J J^T the Gram matrix of the output
 # gradients (H(0) at initialisation, H_inf in the infinite-width limit). Along an eigenvector v_i of H
 # the residual shrinks by |1 - eta lambda_i| per step, so the *squared* residual is

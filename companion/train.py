@@ -3,11 +3,11 @@ fine-tune), for every ``companion.models`` network (the MLP, the ResNet and the 
 materialised subnetworks alike.
 
 Mini-batch SGD (or full-batch GD with ``batch_size=None``) on the mean loss of the batch, squared
-(0.5 ||f(x) - y||^2, one-hot targets) or cross-entropy (``pretrain.loss_fn``), with optional momentum
+(0.5 ||f(x) - y||^2, one-hot targets) or cross-entropy (``metrics.loss_fn``), with optional momentum
 and weight decay (``torch.optim.SGD``), and a learning-rate schedule over the run's last checkpoint
 T: ``constant``, or ``cosine``, lr_t = lr * (1 + cos(pi (t - 1 - w) / (T - w))) / 2 for step
 t > w after a linear warm-up lr_t = lr * t / w over the first w = ``warmup`` steps. The state is
-recorded at every checkpoint (``checkpoint_grid``, the chapters' grid from ``pretrain``). Mini-batches
+recorded at every checkpoint (:func:`checkpoint_grid`, every chapter's grid). Mini-batches
 come from a stream of seeded epochs as in ``pretrain.pretrain``. Deterministic on the CPU: the same
 seed and settings give bit-identical weights.
 
@@ -20,17 +20,37 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
 
 from . import validate
 from .data import Dataset
-from .pretrain import TrainingDiverged, evaluate, loss_fn
-from .pretrain import checkpoint_grid  # re-exported: the chapters' grid
+from .metrics import evaluate, loss_fn
 from .runtime import DEVICES, resolve_device
 
-__all__ = ["EpochStream", "SGDConfig", "TrainResult", "checkpoint_grid", "learning_rate", "train"]
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite: the learning rate is too large. ``step``: where it happened."""
+
+    def __init__(self, message: str, step: int | None = None):
+        super().__init__(message)
+        self.step = step
+
+
+def checkpoint_grid(last: int, points: int, first: int = 1) -> list[int]:
+    """The one checkpoint grid of every chapter: 0, then ``points`` iterations spaced geometrically
+    from ``first`` to ``last`` (both included), rounded, duplicates after rounding dropped: a grid fine
+    enough to locate a threshold without recording every step."""
+    validate.integer("last", last, low=1)
+    validate.integer("points", points, low=1)
+    validate.integer("first", first, low=1, high=last)
+    return sorted({0, *(int(round(v)) for v in np.geomspace(first, last, points))})
+
+
+
+__all__ = ["EpochStream", "SGDConfig", "TrainResult", "TrainingDiverged", "checkpoint_grid", "learning_rate",
+           "train"]
 
 LOSSES = ("ce", "mse")
 SCHEDULES = ("constant", "cosine")

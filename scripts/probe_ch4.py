@@ -16,7 +16,8 @@ import torch
 from companion.data import mnist
 from companion.experiments import regression
 from companion.models import MLP, ResNet, TwoLayerNet
-from companion.pretrain import evaluate, model_at
+from companion.metrics import evaluate
+from companion.pretrain import model_at
 from companion.train import SGDConfig, train
 
 torch.set_num_threads(1)

@@ -122,7 +122,7 @@ def test_bad_parameters_are_refused_by_the_chapters_first_check(override, name):
 
 
 def test_divergence_stops_with_a_message_naming_the_learning_rate(tmp_path):
-    from companion.pretrain import TrainingDiverged
+    from companion.train import TrainingDiverged
 
     params, options = experiments.check(CHAPTER, {**presets.load(CHAPTER, "quick"), "sizes": [250],
                                                   "lr_mean_field": 1e6, "n_jobs": 1, "progress": False,

@@ -5,7 +5,7 @@ from companion import prune
 from companion.prune import layerwise
 from companion.models import TwoLayerNet
 from companion.models import MLP, ResNet
-from companion.pretrain import loss_fn
+from companion.metrics import loss_fn
 from companion.validate import ParameterError
 
 DT = torch.float64

@@ -3,7 +3,8 @@ import torch
 
 from companion import data
 from companion.models import TwoLayerNet
-from companion.pretrain import TrainConfig, TrainingDiverged, model_at, pretrain
+from companion.pretrain import TrainConfig, model_at, pretrain
+from companion.train import TrainingDiverged
 from companion.validate import ParameterError
 
 
@@ -62,17 +63,18 @@ def test_bad_checkpoints():
 def test_pretraining_runs_through_the_one_training_loop(monkeypatch):
     """Pre-training and fine-tuning share one loop (companion.train.train): pretrain is that loop with
     a constant step, no momentum and the chapter's reduction."""
-    from companion import data as data_mod, train as train_mod
+    from companion import data as data_mod, pretrain as pretrain_mod, train as train_mod
     from companion.models import TwoLayerNet
 
     calls = []
     original = train_mod.train
+    assert pretrain_mod.train is original  # the loop pretrain calls is train.train
 
     def spy(model, data, config, checkpoints, **kw):
         calls.append(config)
         return original(model, data, config, checkpoints, **kw)
 
-    monkeypatch.setattr(train_mod, "train", spy)
+    monkeypatch.setattr(pretrain_mod, "train", spy)
     ds = data_mod.synthetic(32, 5, seed=0)
     net = TwoLayerNet(5, 16, ds.targets.shape[1], "ntk", seed=0)
     result = pretrain(net, ds, TrainConfig(lr=0.1, optimizer="gd", reduction="sum", seed=0, device="cpu"),

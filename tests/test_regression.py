@@ -26,7 +26,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from companion import pretrain
+from companion import train
 from companion.experiments import derivation, regression
 
 
@@ -110,8 +110,6 @@ def test_a_different_sgd_step_fails(monkeypatch, case):
     1% off. (At 0.1% off only the CNN's tiny unit notices: its tolerance is set by its measured
     thread-count drift, and a tiny run is too short to amplify so small a change; the paper units of
     `make verify` run longer.)"""
-    from companion import train
-
     original = train.learning_rate
     monkeypatch.setattr(train, "learning_rate", lambda *args, **kwargs: original(*args, **kwargs) * 1.01)
     committed, fresh, tol = _recomputed_against_committed(case)
@@ -119,12 +117,12 @@ def test_a_different_sgd_step_fails(monkeypatch, case):
 
 
 def test_a_changed_loss_fails(monkeypatch):
-    original = pretrain.loss_fn
+    original = train.loss_fn  # the loss the one training loop calls
 
     def loss_a_hundredth_of_a_percent_larger(*args, **kwargs):
         return original(*args, **kwargs) * 1.0001
 
-    monkeypatch.setattr(pretrain, "loss_fn", loss_a_hundredth_of_a_percent_larger)
+    monkeypatch.setattr(train, "loss_fn", loss_a_hundredth_of_a_percent_larger)
     committed, fresh, tol = _recomputed_against_committed("02_derivation-gd_sphere200_fixed")
     assert regression.compare(committed, fresh, tol)
 

@@ -7,7 +7,7 @@ from companion import data
 from companion.prune import subnetwork
 from companion.models import TwoLayerNet
 from companion.models import MLP, ResNet
-from companion.pretrain import TrainingDiverged, checkpoint_grid
+from companion.train import TrainingDiverged, checkpoint_grid
 from companion.train import EpochStream, SGDConfig, learning_rate, train
 from companion.validate import ParameterError
 

@@ -34,7 +34,8 @@ from .. import analysis, data, paths, theory, validate
 from ..data import EMBEDDED_MAX
 from ..display import Summary, significant
 from ..models import TwoLayerNet
-from ..pretrain import TrainConfig, checkpoint_grid, model_at, pretrain
+from ..pretrain import TrainConfig, model_at, pretrain
+from ..train import checkpoint_grid
 from ..prune.greedy import greedy_forward_selection
 from . import engine
 from .schema import int_check as _int, ints_check as _ints, param

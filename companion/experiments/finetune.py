@@ -67,9 +67,17 @@ import pandas as pd
 import torch
 
 from .. import validate
-from ..data import NUM_CLASSES
+from ..data import NUM_CLASSES, Dataset, mnist
+from ..metrics import evaluate
+from ..models import MLP, ResNet, TwoLayerNet
 from ..models.resnet import HEADS as CNN_HEADS, INITS as CNN_INITS
-from ..pretrain import checkpoint_grid
+from ..pretrain import model_at
+from ..prune.greedy import greedy_forward_selection
+from ..prune.layerwise import layerwise_greedy
+from ..prune.subnetwork import (flops_per_image, from_scratch, largest_norm_units, magnitude_selection,
+                                materialise, parameter_count, random_selection, random_units)
+from ..runtime import resolve_device
+from ..train import SGDConfig, checkpoint_grid, train
 from . import engine
 from .mnist import SOURCE_LIMITS, SOURCES, _draw_seed
 from .schema import int_check as _int, ints_check as _ints, param
@@ -415,7 +423,6 @@ class FinetuneArm(engine.Experiment):
 
 
 def _dense_model(config: dict, seed: int):
-    from ..models import MLP, ResNet, TwoLayerNet
 
     dtype = getattr(torch, config["dtype"])
     arm = config["arm"]
@@ -431,8 +438,6 @@ def _dense_model(config: dict, seed: int):
 
 def _small_model(config: dict, dense, widths, seed: int):
     """The small architecture (kept widths) freshly initialised: the scratch control."""
-    from ..models import TwoLayerNet
-    from ..prune.subnetwork import from_scratch
 
     if config["arm"] == "two_layer":
         return TwoLayerNet(INPUT_SIZE, widths[0], NUM_CLASSES, "mean_field", seed=seed, dtype=dense.w.dtype)
@@ -451,8 +456,6 @@ def kept_widths(config: dict, ratio: float) -> list[int]:
 def forward_flops(model) -> int:
     """Forward FLOPs per image: 2 x multiply-accumulates of the linear maps and convolutions (the
     two-layer network's two matrix products counted the same way)."""
-    from ..models import TwoLayerNet
-    from ..prune.subnetwork import flops_per_image
 
     if isinstance(model, TwoLayerNet):
         return 2 * (model.d * model.m + model.m * model.num_outputs)
@@ -460,7 +463,6 @@ def forward_flops(model) -> int:
 
 
 def parameters(model) -> int:
-    from ..prune.subnetwork import parameter_count
 
     return parameter_count(model)
 
@@ -601,7 +603,6 @@ def unit_seconds(config: dict) -> float:
 
 def _data(config: dict, device):
     """(train, heldout, test, scoring subset) of a unit, in the training dtype on ``device``."""
-    from ..data import mnist
 
     dtype = getattr(torch, config["dtype"])
     split = mnist(config["n"], n_test=config["n_test"], seed=config["seed"], source=config["source"],
@@ -614,7 +615,6 @@ def _data(config: dict, device):
 
 
 def _subset(data, rows):
-    from ..data import Dataset
 
     idx = torch.as_tensor(rows, dtype=torch.long, device=data.x.device)
     return Dataset(data.x[idx], data.labels[idx], data.targets[idx], data.source)
@@ -628,7 +628,6 @@ def scoring_rows(n: int, score_n: int, seed: int):
 
 
 def _sgd(config: dict, seed: int, device: str, lr: float | None = None):
-    from ..train import SGDConfig
 
     return SGDConfig(lr=config["lr"] if lr is None else lr, batch_size=config["batch_size"],
                      loss=config["loss"], momentum=config["momentum"], schedule="constant", seed=seed,
@@ -636,14 +635,12 @@ def _sgd(config: dict, seed: int, device: str, lr: float | None = None):
 
 
 def _at(model, state):
-    from ..pretrain import model_at
 
     return model_at(model, state)
 
 
 @torch.no_grad()
 def _evaluate(model, sets: dict, loss: str, device) -> list[dict]:
-    from ..pretrain import evaluate
 
     model = model.to(device)
     # chunks of 512 images: the CNN's convolutions run 3x faster than on 8,192 at once (caches)
@@ -663,10 +660,6 @@ class Pruned:
 def select(config: dict, net, score, train, ratio: float, method: str, checkpoint_index: int,
            greedy_cache: dict | None = None) -> Pruned:
     """The subnetwork of ``method`` at ``ratio`` of the network ``net`` (see the module docstring)."""
-    from ..prune.greedy import greedy_forward_selection
-    from ..prune.layerwise import layerwise_greedy
-    from ..prune.subnetwork import (largest_norm_units, magnitude_selection, random_selection,
-                                    random_units)
 
     seed, arm = config["seed"], config["arm"]
     ri = list(config["ratios"]).index(ratio)
@@ -719,8 +712,6 @@ def _nested_greedy(net, x, y, config, ratio, cache):
     Without repeats the first k picks of a layer are the greedy choice of size k, so the first layer
     is selected once, at the largest ratio, and cut for the smaller ones; each later layer is selected
     on the network with the layers before it pruned (materialised: the same function)."""
-    from ..prune.layerwise import layerwise_greedy
-    from ..prune.subnetwork import materialise
 
     loss = config["loss"]
     widths = kept_widths(config, ratio)
@@ -746,8 +737,6 @@ def _nested_greedy(net, x, y, config, ratio, cache):
 
 def materialise_choice(net, picks):
     """The chosen subnetwork as a small dense network computing exactly the pruned function."""
-    from ..models import TwoLayerNet
-    from ..prune.subnetwork import materialise
 
     if isinstance(net, TwoLayerNet):
         return net.subnetwork(picks)
@@ -757,8 +746,6 @@ def materialise_choice(net, picks):
 def compute_unit(config: dict, device: str = "cpu", progress: bool = False) -> pd.DataFrame:
     """One unit: pre-train once, then at every checkpoint prune by every method and ratio, fine-tune
     each subnetwork, and run the controls (see the module docstring)."""
-    from ..runtime import resolve_device
-    from ..train import train
 
     dev = resolve_device(device)
     devname = "cuda" if dev.type == "cuda" else "cpu"

@@ -36,9 +36,16 @@ import numpy as np
 import pandas as pd
 import torch
 
+from scipy import stats
+
 from .. import analysis, data, validate
 from ..display import Summary
-from ..pretrain import checkpoint_grid
+from ..metrics import accuracy, mean_squared_loss
+from ..models import TwoLayerNet
+from ..pretrain import TrainConfig, model_at, pretrain
+from ..prune.greedy import evaluate_subnetworks, greedy_forward_selection, subnetwork_output
+from ..prune.subnetwork import magnitude_selection, random_selection
+from ..train import TrainingDiverged, checkpoint_grid
 from . import engine
 from .schema import int_check as _int, ints_check as _ints, param
 
@@ -296,8 +303,6 @@ class ThresholdSweep(_Chapter3Experiment):
 
 @torch.no_grad()
 def _evaluate_checkpoint(model, split, k: int, seed: int, index: int, draws: int) -> list[dict]:
-    from ..prune.greedy import evaluate_subnetworks, greedy_forward_selection
-    from ..prune.subnetwork import magnitude_selection, random_selection
 
     hidden, out_w, bias = model.neurons(split.train.x)
     hidden, out_w = hidden.double(), out_w.double()
@@ -323,8 +328,6 @@ def _evaluate_checkpoint(model, split, k: int, seed: int, index: int, draws: int
 
 
 def _train_config(config: dict, device: str):
-    from ..pretrain import TrainConfig
-
     return TrainConfig(lr=config["lr"], optimizer=config["optimizer"], batch_size=config["batch_size"],
                        loss=config["loss"], reduction=config["reduction"], seed=config["seed"],
                        device=device)
@@ -333,8 +336,6 @@ def _train_config(config: dict, device: str):
 def compute_unit(config: dict, device: str = "auto", progress: bool = False) -> pd.DataFrame:
     """Run one unit of a threshold sweep from its configuration (loads the data, pre-trains once,
     evaluates every checkpoint)."""
-    from ..models import TwoLayerNet
-    from ..pretrain import model_at, pretrain
 
     dtype = getattr(torch, config["dtype"])
     split = _split(config, config["n"], config["seed"], dtype)
@@ -411,8 +412,6 @@ def compute_ntk_unit(config: dict, device: str = "auto", progress: bool = False)
     """One unit of the NTK study: pre-train the NTK network once; at every checkpoint, greedy
     selection with repeats up to the largest k (its first k picks are the greedy choice of size k) and
     without repeats up to min(k, m), each evaluated as it is and with its output scale refitted."""
-    from ..models import TwoLayerNet
-    from ..pretrain import TrainingDiverged, model_at, pretrain
 
     dtype = getattr(torch, config["dtype"])
     split = _split(config, config["n"], config["seed"], dtype)
@@ -435,9 +434,6 @@ def compute_ntk_unit(config: dict, device: str = "auto", progress: bool = False)
 
 @torch.no_grad()
 def _ntk_checkpoint(net, split, ks) -> list[dict]:
-    from ..losses import mean_squared_loss
-    from ..pretrain import accuracy
-    from ..prune.greedy import greedy_forward_selection, subnetwork_output
 
     hidden, out_w, _ = net.neurons(split.train.x)
     hidden, out_w = hidden.double(), out_w.double()
@@ -529,10 +525,6 @@ class WellTrainedSweep(_Chapter3Experiment):
 def compute_well_trained_unit(config: dict, device: str = "auto", progress: bool = False) -> pd.DataFrame:
     """One unit of the well-trained arm: pre-train once; at every checkpoint, the dense network and the
     greedy subnetworks of every k in ``ks`` (without repeats) on the training, test and held-out images."""
-    from ..losses import mean_squared_loss
-    from ..models import TwoLayerNet
-    from ..pretrain import TrainingDiverged, accuracy, model_at, pretrain
-    from ..prune.greedy import greedy_forward_selection, subnetwork_output
 
     dtype = getattr(torch, config["dtype"])
     split = _split(config, config["n"], config["seed"], dtype)
@@ -1824,7 +1816,6 @@ def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | Non
         gap = d.pivot_table(index=["n", "seed"], columns="split", values="accuracy")
         diff = (gap["test"] - gap["heldout"]) if {"test", "heldout"} <= set(gap.columns) else pd.Series(dtype=float)
         if len(diff) >= 2:
-            from scipy import stats
             pval = float(stats.ttest_1samp(diff, 0.0).pvalue) if diff.std() > 0 else math.nan
             out |= {"ch3_wt_test_gap": float(diff.mean()), "ch3_wt_test_gap_p": pval}
             sig = _finite(pval) and pval < ALPHA
@@ -1895,8 +1886,6 @@ def heldout_thresholds(sgd: pd.DataFrame, train_ts: pd.DataFrame, rules: dict, s
     rule): a tidy frame (n, seed, split, t_star) and the numbers and sentence the prose quotes. Where
     the mean difference (held-out - training) changes sign between two sizes, the thresholds meet
     there; the paired difference at the largest N says whether they still differ."""
-    from scipy import stats
-
     kw = dict(rule=rules["rule"], metric=rules["metric"], delta=rules["delta"], level=rules["level"])
     test_ts = analysis.thresholds(sgd, method="greedy", split="test", **kw)
     frame = pd.concat([train_ts[["n", "seed", "t_star"]].assign(split="train"),

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import validate
-from ..losses import mean_squared_loss
-from ..pretrain import accuracy
+from ..metrics import accuracy, mean_squared_loss
 
 
 @dataclass(frozen=True)

@@ -46,10 +46,9 @@ import torch
 from torch import nn
 
 from .. import validate
-from ..losses import squared_error
+from ..metrics import loss_fn, squared_error
 from ..models.base import (PrunableNetwork, candidate_preactivations, elements, scale_units,
                           summed_contributions, unit_scale)
-from ..pretrain import loss_fn
 from .greedy import greedy_forward_selection
 
 LOSSES = ("mse", "ce")
@@ -279,7 +278,7 @@ def brute_force_layerwise_greedy(model: PrunableNetwork, x: torch.Tensor, y: tor
                                  batch_size: int | None = None, seed: int = 0) -> LayerwiseSelection:
     """The reference for :func:`layerwise_greedy`: every candidate subnetwork S + {j} is built by
     its unit scales and run as a whole (``model(x, scales)``, or up to the next pre-activation for
-    ``criterion='local'``), its loss taken with ``pretrain.loss_fn``; the same random draws."""
+    ``criterion='local'``), its loss taken with ``metrics.loss_fn``; the same random draws."""
     ks, x, y = _check(model, x, y, k, loss, criterion, allow_repeats, candidates, batch_size, seed)
     gen = torch.Generator().manual_seed(seed)
     scales: list = [None] * len(ks)

@@ -26,7 +26,7 @@ from torch import nn
 from .. import validate
 from ..data import Dataset
 from ..models.base import PrunableNetwork, consumer_weight_columns, unit_scale
-from ..pretrain import evaluate
+from ..metrics import evaluate
 
 
 def random_selection(m: int, k: int, *, seed: int = 0) -> list[int]:
@@ -194,7 +194,7 @@ def from_scratch(model: PrunableNetwork, widths, seed: int = 0) -> PrunableNetwo
 
 @torch.no_grad()
 def evaluate_selection(model: PrunableNetwork, data: Dataset, picks, loss: str = "mse") -> dict:
-    """Mean loss and accuracy of the masked subnetwork ``picks`` on ``data`` (``pretrain.evaluate``)."""
+    """Mean loss and accuracy of the masked subnetwork ``picks`` on ``data`` (``metrics.evaluate``)."""
     scales = selection_scales(model, picks)
 
     class _Masked(nn.Module):
