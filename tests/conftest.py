@@ -25,3 +25,10 @@ def ch4_cache(tmp_path_factory):
     """One cache for chapter 4's quick preset and the settings built on it (tests/test_chapter_04*.py):
     a setting that only takes a subset of sizes or seeds, or another δ, recomputes nothing."""
     return tmp_path_factory.mktemp("ch4_cache")
+
+
+@pytest.fixture(scope="session")
+def ch3_cache(tmp_path_factory):
+    """One cache for chapter 3's quick preset (filled by tests/test_chapter_03.py's papermill run) and
+    the settings of tests/test_chapter_03_settings.py, which reuse its units."""
+    return tmp_path_factory.mktemp("ch3_cache")

@@ -24,13 +24,13 @@ def _kernel_env(monkeypatch):
     monkeypatch.setenv("TQDM_DISABLE", "1")
 
 
-def _run(tmp_path, default_cache=False, **overrides):
-    """Execute the quick preset; results go to tmp_path/cache, through cache_dir or (default_cache)
-    through the user-cache variable with cache_dir left at its default."""
+def _run(tmp_path, default_cache=None, **overrides):
+    """Execute the quick preset; results go to tmp_path/cache through cache_dir, or (``default_cache``,
+    a folder) through the user-cache variable with cache_dir left at its default."""
     out = tmp_path / "out.ipynb"
     params = {**presets.load(CHAPTER, "quick"), **overrides}
     if default_cache:
-        os.environ["COMPANION_CACHE_DIR"] = str(tmp_path / "cache")  # restored by conftest's monkeypatch
+        os.environ["COMPANION_CACHE_DIR"] = str(default_cache)  # restored by conftest's monkeypatch
     else:
         params["cache_dir"] = str(tmp_path / "cache")
     papermill.execute_notebook(str(NB), str(out), parameters=params, cwd=str(BOOK),
@@ -62,17 +62,20 @@ def _results_listing():
     return sorted(str(p.relative_to(BOOK)) for p in (BOOK / "results").rglob("*"))
 
 
-def test_quick_preset_from_empty_cache_leaves_committed_results_alone(tmp_path):
+def test_quick_preset_from_empty_cache_leaves_committed_results_alone(tmp_path, ch3_cache):
+    """From an empty user cache (the one tests/test_chapter_03_settings.py then reuses, when this test
+    runs first as it does in file order)."""
+    cache = ch3_cache if not any(ch3_cache.iterdir()) else tmp_path / "cache"
     before = _results_listing(), _git_status()
-    nb = _run(tmp_path, default_cache=True)
+    nb = _run(tmp_path, default_cache=cache)
     # a run with new settings and no cache_dir writes to the user cache, never into book/results
     assert (_results_listing(), _git_status()) == before
     quick = presets.load(CHAPTER, "quick")
     exps = mnist.experiments(experiments.check(CHAPTER, quick)[0])
     # one stored unit per (arm, N, seed) and per (step, seed) of the NTK study, all written
-    assert all(engine.missing(e, tmp_path / "cache") == [] for e in exps.values())
+    assert all(engine.missing(e, cache) == [] for e in exps.values())
     n_units = sum(len(e.units()) for e in exps.values())
-    assert len(list((tmp_path / "cache").glob("ch3-*"))) == n_units
+    assert len(list(cache.glob("ch3-*"))) == n_units
     # the run glues exactly the names the book reads, each the summary's value; the checks below read
     # the whole summary as glued text (a number no page shows is in the summary, not in the glue)
     from companion import display

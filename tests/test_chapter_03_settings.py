@@ -58,8 +58,9 @@ def _values(overrides: dict, cache: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("ch3_settings_cache")
+def cache(ch3_cache):
+    """The cache the quick preset's papermill run filled (tests/test_chapter_03.py, conftest.py)."""
+    return ch3_cache
 
 
 @pytest.fixture(scope="module")

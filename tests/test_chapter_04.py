@@ -59,9 +59,10 @@ def quick(tmp_path_factory, ch4_cache):
     """The quick preset run once through papermill into the user cache (cache_dir left unset), the
     cache the settings of tests/test_chapter_04_settings.py then reuse."""
     tmp = tmp_path_factory.mktemp("ch4")
+    cache = ch4_cache if not any(ch4_cache.iterdir()) else tmp / "cache"  # empty before the run
     before = _repository_state()
     mp = pytest.MonkeyPatch()
-    mp.setenv("COMPANION_CACHE_DIR", str(ch4_cache))
+    mp.setenv("COMPANION_CACHE_DIR", str(cache))
     mp.setenv("PYTHONPATH", str(paths.REPO_ROOT))
     mp.setenv("TQDM_DISABLE", "1")
     try:
@@ -70,7 +71,7 @@ def quick(tmp_path_factory, ch4_cache):
         summary = finetune.summarize(finetune.run(params, options), params)
     finally:
         mp.undo()
-    return {"nb": nb, "params": params, "numbers": summary.numbers, "cache": ch4_cache,
+    return {"nb": nb, "params": params, "numbers": summary.numbers, "cache": cache,
             "before": before, "after": _repository_state()}
 
 

@@ -27,16 +27,17 @@ SIZES_2 = {"two_layer_sizes": [250, 1000], "mlp_sizes": [250, 1000], "cnn_sizes"
 #: Settings a researcher tries, on the quick preset.
 SETTINGS = {
     "quick": {},
-    "deeper MLP": {"mlp_hidden": [32, 32, 32]},
-    "three-stage CNN": {"cnn_channels": [4, 8, 8]},
+    "deeper MLP": {**SIZES_2, "mlp_hidden": [32, 32, 32]},
+    "three-stage CNN": {**SIZES_2, "cnn_channels": [4, 8, 8]},
     "one size": {"two_layer_sizes": [1000], "mlp_sizes": [1000], "cnn_sizes": [1000]},
     "one seed": {"two_layer_seeds": [0], "mlp_seeds": [0], "cnn_seeds": [0]},
-    "one budget": {**SIZES_2, "two_layer_budgets": [24], "mlp_budgets": [24], "cnn_budgets": [8]},
+    "one budget": {**SIZES_2, "two_layer_seeds": [0], "mlp_seeds": [0], "cnn_seeds": [0],
+                   "two_layer_budgets": [24], "mlp_budgets": [24], "cnn_budgets": [8]},
     "coarse δ": {"delta": 0.05, "deltas": [0.05, 0.1]},
 }
 #: Combinations executed end to end through papermill (their units are those of the settings above).
 NOTEBOOK_SETTINGS = {
-    "deeper MLP, three-stage CNN": {"mlp_hidden": [32, 32, 32], "cnn_channels": [4, 8, 8]},
+    "deeper MLP, three-stage CNN": {**SIZES_2, "mlp_hidden": [32, 32, 32], "cnn_channels": [4, 8, 8]},
     "one size, one seed, one budget, coarse δ": {
         "two_layer_sizes": [250], "mlp_sizes": [250], "cnn_sizes": [250], "two_layer_seeds": [0],
         "mlp_seeds": [0], "cnn_seeds": [0], "two_layer_budgets": [24], "mlp_budgets": [24],

@@ -31,17 +31,6 @@ def test_a_bad_value_is_refused_before_anything_runs(tmp_path, capsys, no_execut
     assert not (tmp_path / "cache").exists() and not (tmp_path / "out.ipynb").exists()
 
 
-def test_a_real_run_writes_its_notebook_and_results_quietly(tmp_path, capfd):
-    code = cli.main(["run", "01_theorem", "--preset", "quick", "-p", "sizes=[50, 100]", "-p", "seeds=[0]",
-                     "-p", "mc_samples=[100, 1000]", "-p", f"cache_dir={tmp_path / 'cache'}",
-                     "--output", str(tmp_path / "out.ipynb")])
-    assert code == 0 and (tmp_path / "out.ipynb").exists()
-    assert any((tmp_path / "cache").glob("ch1-spectrum-mnist-n50-*"))
-    err = capfd.readouterr().err  # capfd: the kernel process writes to the same stderr
-    # the kernel's "running over TCP without encryption" warning is gone (the CLI asks for CurveZMQ)
-    assert "without encryption" not in err
-
-
 @pytest.fixture
 def no_execution(monkeypatch):
     """papermill.execute_notebook replaced by a recorder: a test that reaches it executes nothing."""
@@ -259,14 +248,19 @@ def test_only_the_kernels_announcements_reach_the_terminal(tmp_path, no_executio
     assert isinstance(kwargs["stderr_file"], cli.CostNotes)
 
 
-def test_a_real_run_announces_its_cost_on_the_terminal(tmp_path, capfd, monkeypatch):
-    """End to end: the engine in the kernel prints the line, the command line shows it (threshold 0)."""
+def test_a_real_run_writes_its_notebook_and_results_and_announces_its_cost(tmp_path, capfd, monkeypatch):
+    """End to end, one real run: the notebook and the results are written, the engine in the kernel
+    prints its cost line (threshold 0) and the command line shows it, and the kernel's transport
+    warning does not reach the terminal."""
     monkeypatch.setenv(cost.ANNOUNCE_ENV, "0")
     code = cli.main(["run", "01_theorem", "--preset", "quick", "-p", "sizes=[50, 100]", "-p", "seeds=[0]",
                      "-p", "mc_samples=[100, 1000]", "-p", "synthetic_dims=[10]", "-p", "full_sizes=[100, 200]",
                      "-p", f"cache_dir={tmp_path / 'cache'}", "--output", str(tmp_path / "out.ipynb")])
-    err = capfd.readouterr().err
+    err = capfd.readouterr().err  # capfd: the kernel process writes to the same stderr
     assert code == 0, err[-2000:]
+    assert (tmp_path / "out.ipynb").exists() and any((tmp_path / "cache").glob("ch1-spectrum-mnist-n50-*"))
+    # the kernel's "running over TCP without encryption" warning is gone (the CLI asks for CurveZMQ)
+    assert "without encryption" not in err
     lines = re.split(r"[\r\n]", err)
     assert [x for x in lines if re.match(r"ch1-spectrum: \d+ units to compute \(0 already stored\), estimated", x)]
     assert [x for x in lines if x.startswith("ch1-monte-carlo: 1 unit to compute (0 already stored)")]

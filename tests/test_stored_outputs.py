@@ -167,6 +167,20 @@ def _perturb_results(results: Path, seed: int = 0) -> int:
     return changed
 
 
+def _duration(nb_path: Path) -> float:
+    """How long the notebook's stored execution took (papermill records it; 60 s when it did not)."""
+    return json.loads(nb_path.read_text())["metadata"].get("papermill", {}).get("duration") or 60.0
+
+
+def _balanced_groups(notebooks, count: int) -> list[list[Path]]:
+    """``notebooks`` in ``count`` groups of about equal summed duration (longest first, each to the
+    group with the least so far)."""
+    groups = [[] for _ in range(count)]
+    for nb in sorted(notebooks, key=_duration, reverse=True):
+        min(groups, key=lambda g: sum(map(_duration, g))).append(nb)
+    return [g for g in groups if g]
+
+
 def test_notebooks_reproduce_their_stored_outputs_from_noisy_results(tmp_path):
     """Copy the package and the book, add noise to the committed results, run nbval on the copy: every
     notebook of the book, the reproducibility page included."""
@@ -175,16 +189,23 @@ def test_notebooks_reproduce_their_stored_outputs_from_noisy_results(tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(BOOK, repo / "book", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     assert _perturb_results(repo / "book" / "results") > 10
-    env = {**os.environ, "PYTHONPATH": str(repo), "TQDM_DISABLE": "1",
+    # one BLAS and torch thread per process: the two processes below each take one core
+    env = {**os.environ, "PYTHONPATH": str(repo), "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "COMPANION_CACHE_DIR": str(tmp_path / "cache")}
     which = subprocess.run([sys.executable, "-c", "import companion; print(companion.__file__)"],
                            cwd=repo / "book", env=env, capture_output=True, text=True, check=True).stdout
     assert which.startswith(str(repo)), which  # the copy, not the repository, is imported
-    run = subprocess.run(
+    # Two nbval processes at once, one per core, each on a group of notebooks of about the same
+    # execution time (the notebooks' own papermill durations), so the check takes the longer group's
+    # time instead of the sum. They share the noisy copy, which no notebook writes results into.
+    runs = [subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
-         *[f"book/{p.name}" for p in NOTEBOOKS], "--nbval-sanitize-with", "book/nbval_sanitize.cfg"],
-        cwd=repo, env=env, capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+         *[f"book/{p.name}" for p in group], "--nbval-sanitize-with", "book/nbval_sanitize.cfg"],
+        cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for group in _balanced_groups(NOTEBOOKS, 2)]
+    outputs = [run.communicate(timeout=900)[0] for run in runs]
+    assert all(run.returncode == 0 for run in runs), "\n".join(out[-6000:] for out in outputs)
+    assert sum(int(re.search(r"(\d+) passed", out).group(1)) for out in outputs) >= len(NOTEBOOKS)
     # every chapter read the (noisy) committed results instead of recomputing them
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
 
