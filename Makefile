@@ -3,7 +3,7 @@
 #   make test   - unit + chapter tests, notebook checks, a warning-free build, offline browser check
 # one to check that today's code reproduces the committed results:
 #   make verify  - recompute the cheapest paper-preset unit of every experiment and compare it with
-#                  book/results/ (about 10 minutes on a 2-core CPU; needs full MNIST for chapters 1, 3, 4)
+#                  book/results/ (592 s on a 2-core CPU; needs full MNIST for chapters 1, 3, 4)
 # and one to regenerate every committed result (`make help` lists every target):
 #   make results - recompute the paper preset of every chapter into book/results/ (resumable: stored
 #                  units are reused), then rebuild the book. About 3 hours of computing from
