@@ -56,6 +56,13 @@ class Split:
     heldout: Dataset | None = None
 
 
+def draw_seed(*ints) -> int:
+    """A 63-bit seed from integers (seed, checkpoint index, draw, ...): independent, reproducible
+    random draws (the random baselines, the fine-tuning batches, the scratch controls) of every
+    chapter."""
+    return int(np.random.SeedSequence(list(ints)).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
 def _say_once(message: str) -> None:
     if message not in _notified:
         _notified.add(message)

@@ -21,7 +21,7 @@ Which threshold each row measures:
 - chapter 3, NTK (the well-trained arm, k = 64 and 256 of m = 512): the first step at which the greedy
   subnetwork's training accuracy reaches one level for every N, the share ``wt_share`` of the way from
   its start to its best at the largest N (chapter 3's "one level for every N");
-- chapter 4: t_enough of the two-layer arm's greedy subnetwork (smallest kept fraction, longest
+- chapter 4: t_enough of the deep MLP arm's greedy subnetwork (smallest kept fraction, longest
   fine-tuning budget).
 """
 from __future__ import annotations
@@ -258,7 +258,7 @@ def chapter3_rows(n_boot: int = N_BOOT):
 
 
 def chapter4_rows(n_boot: int = N_BOOT):
-    """Chapter 4's row: t_enough of the two-layer arm's greedy subnetwork (the smallest kept fraction,
+    """Chapter 4's row: t_enough of the deep MLP arm's greedy subnetwork (the smallest kept fraction,
     the longest fine-tuning budget), only when every unit of that arm is committed."""
     from . import experiments
     from .experiments import finetune, finetune_analysis

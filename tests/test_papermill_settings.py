@@ -176,13 +176,12 @@ def test_a_seed_at_the_top_of_the_range_computes():
 
     from companion import data, prune
     from companion.models import TwoLayerNet
-    from companion.experiments import mnist
 
     top = 2**63 - 1
     assert len(data.mnist(50, n_test=20, seed=top, source="embedded").train.x) == 50
     assert len(data.synthetic(5, 3, seed=top).x) == 5
     TwoLayerNet(784, 8, 10, "mean_field", seed=top)
-    assert len(prune.random_selection(8, 2, seed=mnist._draw_seed(top, 3, 1))) == 2
+    assert len(prune.random_selection(8, 2, seed=data.draw_seed(top, 3, 1))) == 2
     torch.Generator().manual_seed(top)
 
 

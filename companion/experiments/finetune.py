@@ -67,7 +67,7 @@ import pandas as pd
 import torch
 
 from .. import validate
-from ..data import NUM_CLASSES, Dataset, mnist
+from ..data import NUM_CLASSES, Dataset, draw_seed, mnist
 from ..metrics import evaluate
 from ..models import MLP, ResNet, TwoLayerNet
 from ..models.resnet import HEADS as CNN_HEADS, INITS as CNN_INITS
@@ -79,7 +79,7 @@ from ..prune.subnetwork import (flops_per_image, from_scratch, largest_norm_unit
 from ..runtime import resolve_device
 from ..train import SGDConfig, checkpoint_grid, train
 from . import engine
-from .mnist import SOURCE_LIMITS, SOURCES, _draw_seed
+from .mnist import SOURCE_LIMITS, SOURCES
 from .schema import int_check as _int, ints_check as _ints, param
 
 ARMS = ("two_layer", "mlp", "cnn")
@@ -664,7 +664,7 @@ def select(config: dict, net, score, train, ratio: float, method: str, checkpoin
     seed, arm = config["seed"], config["arm"]
     ri = list(config["ratios"]).index(ratio)
     widths = kept_widths(config, ratio)
-    draw = _draw_seed(seed, checkpoint_index, ri)
+    draw = draw_seed(seed, checkpoint_index, ri)
     if arm == "two_layer":
         k, m = widths[0], net.m
         if method == "greedy":
@@ -693,7 +693,7 @@ def select(config: dict, net, score, train, ratio: float, method: str, checkpoin
             sel = layerwise_greedy(net, score.x, y, widths, loss=loss,
                                    candidates=config["sampled_candidates"],
                                    batch_size=min(config["sampled_batch"], score.x.shape[0]),
-                                   seed=_draw_seed(seed, checkpoint_index, ri, 1))
+                                   seed=draw_seed(seed, checkpoint_index, ri, 1))
             return Pruned(sel.picks, None)  # scored on mini-batches: no loss of the whole set
         if method == "greedy_local":
             sel = layerwise_greedy(net, score.x, None, widths, loss="mse", criterion="local")
@@ -793,7 +793,7 @@ def compute_unit(config: dict, device: str = "cpu", progress: bool = False) -> p
     for ci, t in enumerate(grid):
         net = _at(dense, states[t]).to(dev)
         cache: dict = {}
-        tune_seed = _draw_seed(seed, 1_000_003, ci)  # the same fine-tuning batches for every method
+        tune_seed = draw_seed(seed, 1_000_003, ci)  # the same fine-tuning batches for every method
         for r in ratios:
             small_flops, small_params = sizes[r]
             for method in methods_at(config, r):
@@ -813,7 +813,7 @@ def compute_unit(config: dict, device: str = "cpu", progress: bool = False) -> p
         small_flops, small_params = sizes[r]
         same = {(t, b): t + b for t in grid for b in budgets}
         bought = {(t, b): scratch_flops_steps(t, b, small_flops, dense_flops) for t in grid for b in budgets}
-        fresh = _small_model(config, dense, kept_widths(config, r), _draw_seed(seed, 2_000_003, ri))
+        fresh = _small_model(config, dense, kept_widths(config, r), draw_seed(seed, 2_000_003, ri))
         marks = sorted(set(same.values()) | set(bought.values()))
         run = train(fresh, train_set, _sgd(config, seed, devname), marks, history=False,
                     progress=progress, desc=f"ch4 {arm} scratch")

@@ -234,11 +234,6 @@ def _split(config: dict, n: int, seed: int, dtype):
     return type(split)(split.train.to(dtype=dtype), split.test.to(dtype=dtype), heldout)
 
 
-def _draw_seed(*ints) -> int:
-    """A 63-bit seed from integers (seed, checkpoint index, draw): independent random baselines."""
-    return int(np.random.SeedSequence(list(ints)).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
-
-
 class _Chapter3Experiment(engine.Experiment):
     """What chapter 3's experiments share: the folder prefix, the tolerance and the checkpoint grid."""
 
@@ -313,7 +308,7 @@ def _evaluate_checkpoint(model, split, k: int, seed: int, index: int, draws: int
                                                 allow_repeats=False, gram=True).picks,
              "magnitude": magnitude_selection(model.w.detach().double(), out_w, k)}
     # A fresh set of random subnetworks at every checkpoint, averaged: one draw is too noisy a baseline.
-    randoms = [random_selection(m, k, seed=_draw_seed(seed, index, d)) for d in range(draws)]
+    randoms = [random_selection(m, k, seed=data.draw_seed(seed, index, d)) for d in range(draws)]
     # One product evaluates every net (dense, greedy, magnitude and each random draw) on a split.
     nets = [picks["dense"], picks["greedy"], picks["magnitude"], *randoms]
     rows = []
