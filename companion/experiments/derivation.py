@@ -151,11 +151,14 @@ def step_sizes(name: str, d: int, sizes, seeds: tuple, rule: str, step_factor: f
 
 
 def committed_steps() -> tuple[float, ...]:
-    """Every step ``eta`` in the configuration of a committed chapter-2 GD run (read from provenance)."""
+    """Every step ``eta`` in the configuration of a committed chapter-2 GD run (read from provenance):
+    the book's results and the tiny regression units (whose keys must not move with the last bits
+    either)."""
     import json
 
     steps = set()
-    for prov in sorted(paths.RESULTS_DIR.glob("ch2-gd-*/provenance.json")):
+    for prov in sorted(p for folder in (paths.RESULTS_DIR, paths.REGRESSION_UNITS_DIR)
+                       for p in folder.glob("ch2-gd-*/provenance.json")):
         try:
             eta = json.loads(prov.read_text()).get("config", {}).get("eta")
         except (OSError, ValueError):

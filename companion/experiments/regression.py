@@ -61,7 +61,7 @@ MNIST_COPY = Path(os.environ.get("COMPANION_TEST_MNIST", paths.REPO_ROOT.parent 
 
 
 #: Where the tiny regression units are committed (one store folder each, as in book/results/).
-TINY_DIR = paths.REPO_ROOT / "tests" / "regression_units"
+TINY_DIR = paths.REGRESSION_UNITS_DIR
 #: The preset whose cheapest units are the tiny regression units.
 TINY_PRESET = "quick"
 
