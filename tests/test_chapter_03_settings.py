@@ -23,6 +23,7 @@ from scipy import stats
 
 from companion import analysis, experiments, presets
 from companion.experiments import mnist
+from notebook_outputs import glued as _glued, texts as _texts
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK = REPO / "book"
@@ -240,28 +241,6 @@ def test_the_settings_exercise_the_cases_they_are_meant_to(summaries):
 
 # --------------------------------------------------------------------------------------------------
 # End to end through papermill, on the shared cache
-
-
-def _glued(nb: dict) -> dict:
-    values = {}
-    for cell in nb["cells"]:
-        for output in cell.get("outputs", []):
-            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                data = output["data"]
-                values[name] = next(v for k, v in data.items() if k.endswith("text/plain"))
-    return values
-
-
-def _texts(nb: dict):
-    """Every stored output as text (images left out: they hold no words)."""
-    for i, cell in enumerate(nb["cells"]):
-        for output in cell.get("outputs", []):
-            for mime, value in output.get("data", {}).items():
-                if not mime.startswith("image/"):
-                    yield i, mime, "".join(value) if isinstance(value, list) else str(value)
-            if "text" in output:
-                yield i, output.get("name", "stream"), "".join(output["text"])
 
 
 @pytest.mark.parametrize("name", list(NOTEBOOK_SETTINGS))

@@ -11,6 +11,7 @@ import pytest
 
 from companion import display, experiments, paths, presets
 from companion.experiments import engine, finetune
+from notebook_outputs import glued as _glued
 
 papermill = pytest.importorskip("papermill")
 
@@ -31,16 +32,6 @@ def _run(tmp_path, **overrides) -> dict:
     papermill.execute_notebook(str(NB), str(out), parameters={**presets.load(CHAPTER, "quick"), **overrides},
                                cwd=str(paths.BOOK_DIR), kernel_name="python3", progress_bar=False)
     return json.loads(out.read_text())
-
-
-def _glued(nb) -> dict:
-    values = {}
-    for cell in nb["cells"]:
-        for o in cell.get("outputs", []):
-            name = o.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                values[name] = next(v for k, v in o["data"].items() if k.endswith("text/plain"))
-    return values
 
 
 def _repository_state():

@@ -17,6 +17,7 @@ import pytest
 
 from companion import experiments, paths, presets
 from companion.experiments import finetune, finetune_analysis
+from notebook_outputs import glued as _glued, texts as _texts
 
 CHAPTER = "04_finetune"
 NB = paths.BOOK_DIR / f"{CHAPTER}.ipynb"
@@ -133,16 +134,6 @@ def test_the_settings_exercise_the_cases_they_are_meant_to(summaries):
     assert n["three-stage CNN"]["ch4_p_cnn_channels"] != n["quick"]["ch4_p_cnn_channels"]
 
 
-def _texts(nb: dict):
-    for i, cell in enumerate(nb["cells"]):
-        for output in cell.get("outputs", []):
-            for mime, value in output.get("data", {}).items():
-                if not mime.startswith("image/"):
-                    yield i, mime, "".join(value) if isinstance(value, list) else str(value)
-            if "text" in output:
-                yield i, output.get("name", "stream"), "".join(output["text"])
-
-
 @pytest.mark.parametrize("name", list(NOTEBOOK_SETTINGS))
 def test_notebook_runs_the_setting_without_nan_or_errors(summaries, ch4_cache, tmp_path, monkeypatch, name):
     papermill = pytest.importorskip("papermill")
@@ -164,12 +155,7 @@ def test_notebook_runs_the_setting_without_nan_or_errors(summaries, ch4_cache, t
     # the glue is the summary of this setting, whose sentences agree with its numbers
     p, options = experiments.check(CHAPTER, params)
     summary = finetune.summarize(finetune.run(p, options), p)
-    glued = {}
-    for cell in nb["cells"]:
-        for o in cell.get("outputs", []):
-            key = o.get("metadata", {}).get("scrapbook", {}).get("name")
-            if key:
-                glued[key] = next(v for k, v in o["data"].items() if k.endswith("text/plain"))
+    glued = _glued(nb)
     as_text = as_glued(summary.numbers)
     assert glued and glued == {k: as_text[k] for k in glued}
     _check_no_nan(summary.numbers)
