@@ -84,3 +84,11 @@ def law_shares_words(shares: dict, undefined: str) -> str:
             f"each law has the lowest leave-one-size-out error: {parts})")
 
 
+
+
+#: :func:`.stats.verdicts.growth`'s verdicts in a short phrase (a table cell, a clause).
+GROWTH_WORDS = {"grows": "grows", "grows_then_stops": "grows, then stops",
+                "grows_then_falls": "grows, then falls",
+                "grows_tail_untested": "grows; whether it then stops cannot be tested",
+                "falls": "falls", "flat": "no significant change", "untestable": "cannot be tested",
+                "undefined": "defined at fewer than two sizes"}
