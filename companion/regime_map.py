@@ -34,8 +34,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from . import analysis, paths, vocabulary
-from .stats import verdicts
+from . import paths, vocabulary
+from .stats import laws, thresholds, verdicts
 
 #: Bootstrap resamples of the growth exponent's interval.
 N_BOOT = 1000
@@ -158,10 +158,10 @@ def _row(key: str, ts: pd.DataFrame, *, n_boot: int = N_BOOT, split: dict | None
     # the growth exponent: a N^b on T* itself, bootstrap over seeds within each size
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        a, b = analysis.fit(ok["n"], ok["t_star"], "power") if ok["n"].nunique() >= 2 else (math.nan, math.nan)
-        boot = (analysis.bootstrap(ok["n"], ok["t_star"], ok["seed"], "power", n_boot=n_boot)
+        a, b = laws.fit(ok["n"], ok["t_star"], "power") if ok["n"].nunique() >= 2 else (math.nan, math.nan)
+        boot = (laws.bootstrap(ok["n"], ok["t_star"], ok["seed"], "power", n_boot=n_boot)
                 if math.isfinite(b) else {"b_lo": math.nan, "b_hi": math.nan})
-        laws = analysis.fit_table(ok, n_boot=0)
+        fits = laws.fit_table(ok, n_boot=0)
     row |= {"b": b, "b_lo": boot["b_lo"], "b_hi": boot["b_hi"]}
     if not math.isfinite(b):
         row["exponent_words"] = "not fitted (fewer than two sizes reached the target)"
@@ -172,7 +172,7 @@ def _row(key: str, ts: pd.DataFrame, *, n_boot: int = N_BOOT, split: dict | None
     growth = verdicts.growth(ts)
     lo, hi = growth.interval
     row |= {"growth": growth.verdict, "growth_lo": lo, "growth_hi": hi}
-    best = analysis.best_model(laws, "all") if len(laws) else None
+    best = laws.best_model(fits, "all") if len(fits) else None
     row["best_law"] = best or "none"
     row["law_words"] = LAW_WORDS[best] if best else "cannot be told (fewer than three sizes reached the target)"
     return row, ratios
@@ -180,7 +180,7 @@ def _row(key: str, ts: pd.DataFrame, *, n_boot: int = N_BOOT, split: dict | None
 
 def _split_from_every(every: pd.DataFrame) -> dict:
     """Chapter 2's growth split of the dense threshold (as derivation's summary computes it)."""
-    return analysis.log_growth_split(every["N"], every["t_dense"], {
+    return laws.log_growth_split(every["N"], every["t_dense"], {
         "inv_eta": 1.0 / every["eta"], "inv_lam": 1.0 / every["lambda_0"], "log": every["log_r0_eps"]})
 
 
@@ -217,7 +217,7 @@ def _summed_words(frame: pd.DataFrame, eps_list, method: str = "greedy") -> str:
     training loss at most eps), per eps: up to which N, or at no size."""
     parts = []
     for eps in eps_list:
-        ts = analysis.summed_thresholds(frame, eps, method=method)
+        ts = thresholds.summed_thresholds(frame, eps, method=method)
         full = ts.groupby("n")["reached"].all()
         full = full[full]
         parts.append(f"ε = {eps:g}: " + (f"every seed up to N = {int(full.index.max()):,}" if len(full) else
@@ -239,7 +239,7 @@ def chapter3_rows(n_boot: int = N_BOOT):
         if done < total:
             missing[setting] = _not_committed(done, total)
             continue
-        ts = analysis.thresholds(frame, rule=p.threshold_rule, metric=p.threshold_metric, delta=p.delta,
+        ts = thresholds.thresholds(frame, rule=p.threshold_rule, metric=p.threshold_metric, delta=p.delta,
                                  level=p.level, method="greedy")
         row, rat = _row(setting, ts, n_boot=n_boot, summed_words=_summed_words(frame, p.summed_eps))
         rows.append(row)
@@ -252,7 +252,7 @@ def chapter3_rows(n_boot: int = N_BOOT):
             continue
         sub = frame[(frame["method"] != "diverged") & (frame["output_scale"] == "none")]
         greedy = sub[(sub["method"] == "greedy") & (sub["k"] == k) & (sub["split"] == "train")]
-        ts = analysis.gain_thresholds(greedy, p.wt_share, ["lr", "k", "split"], level_from="largest")
+        ts = thresholds.gain_thresholds(greedy, p.wt_share, ["lr", "k", "split"], level_from="largest")
         summed = _summed_words(sub[(sub["k"] == k) & (sub["method"] == "greedy")].drop(columns=["k", "lr"]),
                                p.summed_eps)
         row, rat = _row(setting, ts, n_boot=n_boot, summed_words=summed)
