@@ -26,6 +26,7 @@ The checksum is taken over the frame with line endings normalised, so a checkout
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import io
 import json
@@ -249,8 +250,6 @@ _AT_FDCWD = -100
 
 def _exchange(a: Path, b: Path) -> None:
     """Swap the folders ``a`` and ``b`` atomically (Linux); OSError where the system cannot."""
-    import ctypes
-
     try:
         renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError) as err:

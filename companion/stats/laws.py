@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import curve_fit
 
 from .. import validate
 from .thresholds import GROUPS, _groups, thresholds
@@ -62,8 +63,6 @@ def fit(n, t, model: str) -> tuple:
     if pos.sum() < 2 or len(np.unique(n[pos])) < 2:
         return math.nan, math.nan
     b0, la0 = np.polyfit(np.log(n[pos]), np.log(t[pos]), 1)
-    from scipy.optimize import curve_fit
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
