@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis, paths
+from .experiments.store import committed_frame
 
 #: Bootstrap resamples of the growth exponent's interval.
 N_BOOT = 1000
@@ -91,20 +92,6 @@ class RegimeMap:
 
 # --------------------------------------------------------------------------------------------------
 # Committed results only
-
-
-def committed_frame(experiment) -> tuple[pd.DataFrame, int, int]:
-    """(frame of the committed units of ``experiment``, committed units, all units): only
-    ``book/results`` is read, nothing is computed (a unit not committed is counted, not run)."""
-    from .experiments import store
-
-    frames, units = [], experiment.units()
-    for u in units:
-        name, config = experiment.result_name(u), experiment.unit_config(u)
-        if (paths.RESULTS_DIR / store.folder_name(name, config) / "provenance.json").exists():
-            frames.append(store.load(name, config))
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return frame, len(frames), len(units)
 
 
 def _not_committed(done: int, total: int) -> str:
@@ -188,7 +175,7 @@ def chapter2_rows(n_boot: int = N_BOOT):
     """Chapter 2's rows (the theorem's setting) from its committed GD runs: (rows, ratios, missing,
     every), ``every`` one row per run (derivation.run_summary)."""
     from . import experiments
-    from .experiments import derivation
+    from .chapters import derivation
 
     p, _ = experiments.check("02_derivation", {"progress": False})
     rows, ratios, missing, everies = [], [], {}, []

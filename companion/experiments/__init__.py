@@ -5,9 +5,6 @@
     store.py       where results live: committed (read-only) first, then the user cache; atomic
                    writes, checksums, provenance
     schema.py      each chapter's parameters declared once (defaults, help, checks)
-    theorem.py     chapter 1: spectra of H_inf, Du et al.'s requirements, Monte-Carlo check
-    derivation.py  chapter 2: the bound step by step (GD runs, their linearised predictions t_lin,
-                   initial residuals, greedy vs k)
     mnist.py       chapter 3: the SGD and full-batch GD threshold sweeps (N x seed) and the NTK study
     finetune.py    chapter 4: pre-train -> prune -> fine-tune on MNIST (two-layer, MLP, CNN arms) with
                    the scratch and dense controls
@@ -19,7 +16,8 @@ Each chapter module has ``SCHEMA`` (its parameters), ``run(params, options)`` (i
 """
 from __future__ import annotations
 
-from . import derivation, engine, finetune, mnist, schema, store, theorem
+from ..chapters import derivation, theorem
+from . import engine, finetune, mnist, schema, store
 from .engine import RunOptions
 
 #: Chapter notebook -> its experiments module.
@@ -39,8 +37,7 @@ def check(name: str, values: dict | None = None, **kwargs):
     return schema.check(chapter(name).SCHEMA, values, **kwargs)
 
 
-__all__ = ["CHAPTERS", "RunOptions", "chapter", "check", "derivation", "engine", "finetune", "mnist",
-           "schema", "store", "theorem"]
+__all__ = ["CHAPTERS", "RunOptions", "chapter", "check", "engine", "finetune", "mnist", "schema", "store"]
 
 
 def check_notebook(name: str, namespace: dict):
