@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ... import analysis
+from ...stats import laws, thresholds, verdicts
+from ...stats.thresholds import ThresholdSeries
 from ...experiments import schema, store
 from .experiments import GdRuns, gd_experiments
 from .params import DerivationParams
@@ -19,9 +20,9 @@ def run_summary(frame: pd.DataFrame, eps: float, linear: pd.DataFrame | None = N
     log(r0 / eps)), the bound t*(N), the measured dense threshold ``t_dense`` (first step with
     ||y - u(t)||^2 <= eps), the collapse coordinate eta lambda_0 t_dense, and the pruned threshold.
 
-    The pruned threshold ``t_pruned`` (``analysis.pruned_threshold``) does not depend on how long the
+    The pruned threshold ``t_pruned`` (``thresholds.pruned_threshold``) does not depend on how long the
     run goes on: the first checkpoint at which the subnetwork's summed residual ||y - u_S(t)||^2 has come
-    within ``analysis.PRUNED_TOLERANCE`` of the way from its value at t = 0 down to the floor
+    within ``thresholds.PRUNED_TOLERANCE`` of the way from its value at t = 0 down to the floor
     ``floor_ref``, the O(1/k) term measured on the *other* seeds' runs of the same (dataset, rule, N):
     their mean end gap ||y - u_S(T)||^2 - ||y - u(T)||^2 (summed, like eps). NaN with
     ``pruned_status`` 'censored' when the run ends first, 'undefined' with a single seed (no other run).
@@ -51,11 +52,11 @@ def run_summary(frame: pd.DataFrame, eps: float, linear: pd.DataFrame | None = N
                     "t_settled": int(pr["t"].iloc[settled]),
                     "curve_t": pr["t"].to_numpy(float), "curve_r": summed})
     runs = pd.DataFrame(out)
-    runs["floor_ref"] = analysis.leave_one_out_mean(runs, ["dataset", "rule", "d", "N"], "floor")
-    runs["t_pruned"] = [analysis.pruned_threshold(r.curve_t, r.curve_r, r.floor_ref) for r in runs.itertuples()]
+    runs["floor_ref"] = thresholds.leave_one_out_mean(runs, ["dataset", "rule", "d", "N"], "floor")
+    runs["t_pruned"] = [thresholds.pruned_threshold(r.curve_t, r.curve_r, r.floor_ref) for r in runs.itertuples()]
     # its resolution: the same threshold on every other checkpoint (first and last kept), as chapter 3's
     # interpolation check; greedy selection's loss jitters from checkpoint to checkpoint
-    runs["t_pruned_half"] = [analysis.pruned_threshold(*_every_other(r.curve_t, r.curve_r), r.floor_ref)
+    runs["t_pruned_half"] = [thresholds.pruned_threshold(*_every_other(r.curve_t, r.curve_r), r.floor_ref)
                              for r in runs.itertuples()]
     runs["pruned_status"] = np.where(runs["floor_ref"].isna(), "undefined",
                                      np.where(runs["t_pruned"].isna(), "censored", "measured"))
@@ -80,11 +81,11 @@ def _every_other(t, v):
 
 
 def inverse_k_fits(frame: pd.DataFrame, k_min: int = 1) -> pd.DataFrame:
-    """Per (width, seed, stage): the O(1/k) fit of L_k - L_dense (see ``analysis.fit_inverse_k``)."""
+    """Per (width, seed, stage): the O(1/k) fit of L_k - L_dense (see ``laws.fit_inverse_k``)."""
     rows = []
     for (m, s, stage), g in frame.groupby(["width", "seed", "stage"], sort=True):
         g = g[g.k >= k_min]
-        fit = analysis.fit_inverse_k(g["k"], g["loss"] - g["dense_loss"])
+        fit = laws.fit_inverse_k(g["k"], g["loss"] - g["dense_loss"])
         rows.append({"width": m, "seed": s, "stage": stage, "dense_loss": float(g["dense_loss"].iloc[0]), **fit})
     return pd.DataFrame(rows)
 
@@ -123,10 +124,34 @@ def collapse_fit(x, y) -> dict:
 
 def growth_split(runs: pd.DataFrame) -> dict:
     """Where the dense threshold's growth comes from: ln(T*(N_max) / T*(N_min)) split into 1/eta,
-    1/lambda_0, log(r0 / eps) and the rest (:func:`companion.analysis.log_growth_split`), for the runs
+    1/lambda_0, log(r0 / eps) and the rest (:func:`companion.stats.laws.log_growth_split`), for the runs
     of one group (one row per run, :func:`run_summary`)."""
-    return analysis.log_growth_split(runs["N"], runs["t_dense"], {
+    return laws.log_growth_split(runs["N"], runs["t_dense"], {
         "inv_eta": 1.0 / runs["eta"], "inv_lam": 1.0 / runs["lambda_0"], "log": runs["log_r0_eps"]})
+
+
+def per_seed(runs: pd.DataFrame, column: str) -> pd.DataFrame:
+    """A quantity measured per run as the statistics core reads a threshold: n, seed, t_star (the
+    quantity; NaN where it is undefined, e.g. a censored run's threshold)."""
+    return pd.DataFrame({"n": runs["N"].to_numpy(int), "seed": runs["seed"].to_numpy(int),
+                         "t_star": runs[column].to_numpy(float)})
+
+
+def growth(runs: pd.DataFrame, column: str) -> verdicts.Growth:
+    """The book's one criterion for "grows" (:func:`companion.stats.verdicts.growth`, paired over
+    seeds) applied to ``column`` of the runs of one group against N (the dense threshold, lambda_0, ...)."""
+    return verdicts.growth(per_seed(runs, column))
+
+
+def exact_change(runs: pd.DataFrame, column: str, rel: float = 1e-9) -> int:
+    """For a quantity that is set, not measured per seed (the step eta: one value per N, from every
+    seed's data, so no test over seeds applies): +1 if its value at the largest N is
+    above its value at the smallest, -1 if below, 0 if the two are equal up to rounding."""
+    means = runs.groupby("N")[column].mean().dropna()
+    if len(means) < 2:
+        return 0
+    lo, hi = float(means.iloc[0]), float(means.iloc[-1])
+    return 0 if abs(hi - lo) <= rel * max(abs(lo), abs(hi)) else (1 if hi > lo else -1)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -169,4 +194,19 @@ def committed_runs(p: DerivationParams | None = None) -> dict[str, CommittedRuns
             out[setting] = CommittedRuns(setting, exp, None, not_committed(done, total))
         else:
             out[setting] = CommittedRuns(setting, exp, run_summary(frame.assign(rule=exp.rule), p.eps))
+    return out
+
+
+def committed_thresholds(p: DerivationParams | None = None) -> dict[str, ThresholdSeries]:
+    """The dense threshold of every GD setting from the committed results (what the regime map reads):
+    setting -> ThresholdSeries with ``ts`` (n, seed, t_star: the first step with ||y - u(t)||^2 <= eps,
+    NaN where a run did not reach it) and ``split`` (:func:`growth_split`), or ``missing`` (why not).
+    The runs themselves (one row per run, e.g. for r0 / N) are :func:`committed_runs`."""
+    out = {}
+    for setting, runs in committed_runs(p).items():
+        if runs.every is None:
+            out[setting] = ThresholdSeries(setting, missing=runs.missing)
+        else:
+            out[setting] = ThresholdSeries(setting, per_seed(runs.every, "t_dense"),
+                                           split=growth_split(runs.every))
     return out

@@ -10,9 +10,10 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from ... import analysis
+from ... import vocabulary
+from ...stats import laws
 from ...display import significant
-from .findings import STEP4, LINEAR_AGREEMENT, collapse_fit, growth_split
+from .findings import LINEAR_AGREEMENT, STEP4, collapse_fit, exact_change, growth, growth_split
 
 
 def _by_field(prefix: str, names: tuple) -> dict[str, str]:
@@ -135,11 +136,23 @@ def sizes_words(ns) -> str:
     return ns[0] if len(ns) == 1 else ", ".join(ns[:-1]) + " and " + ns[-1]
 
 
-def trend(ratio: float, rel: float = 0.02) -> str:
-    """'grows' / 'falls' / 'stays put' for the ratio of a quantity's value at the largest N to the smallest."""
-    if not np.isfinite(ratio):
-        return "cannot be compared"
-    return "grows" if ratio > 1 + rel else "falls" if ratio < 1 - rel else "stays put"
+#: How the chapter says each verdict of the one growth criterion (:mod:`companion.stats.verdicts`).
+GROWTH_WORDS = {"grows": "grows", "grows_tail_untested": "grows", "grows_then_stops": "grows, then stops",
+                "grows_then_falls": "grows, then falls", "falls": "falls", "flat": "stays put",
+                "untestable": "cannot be tested over seeds", "undefined": "cannot be compared"}
+
+
+def trend(runs: pd.DataFrame, column: str) -> str:
+    """'grows' / 'falls' / 'stays put' / ...: how ``column`` of a group's runs (measured per seed: a
+    threshold, lambda_0) moves with N, by the book's one growth criterion (paired over seeds,
+    :func:`.findings.growth`)."""
+    return GROWTH_WORDS[growth(runs, column).verdict]
+
+
+def step_trend(runs: pd.DataFrame) -> str:
+    """'constant' / 'grows' / 'falls': how the step eta moves with N. It is set, not measured (one
+    value per N for every seed), so it is compared exactly, not tested (:func:`.findings.exact_change`)."""
+    return {0: "constant", 1: "grows", -1: "falls"}[exact_change(runs, "eta")]
 
 
 def group_numbers(g: pd.DataFrame, key: str) -> dict:
@@ -170,28 +183,28 @@ def _group_numbers_unguarded(g: pd.DataFrame, key: str) -> dict:
         # a quantity constant up to rounding (the fixed step) has exponent 0, not +-1e-13
         constant = np.ptp(ok[col]) <= 1e-9 * np.abs(ok[col]).mean() if len(ok) else True
         out[nm(f"{name}_exp")] = (float("nan") if ok["N"].nunique() < 2 else 0.0 if constant
-                                    else analysis.fit_power_law(ok["N"], ok[col])["exponent"])
+                                    else laws.fit_power_law(ok["N"], ok[col])["exponent"])
     for col in ("lam", "eta"):
-        out[nm(f"{col}_trend")] = trend(out[nm(f"{col}_growth")])
+        out[nm(f"{col}_trend")] = trend(g, "lambda_0") if col == "lam" else step_trend(g)
 
     # the three laws, for each threshold
     for q in STEP4:
         tag = q[2:]
-        laws = analysis.compare_laws(g["N"], g[q])
-        tied = laws["tied"]
-        out |= {nm(f"{tag}_better"): laws["best"], nm(f"{tag}_laws"): analysis.law_words(laws),
+        cmp = laws.compare_laws(g["N"], g[q])
+        tied = cmp["tied"]
+        out |= {nm(f"{tag}_better"): cmp["best"], nm(f"{tag}_laws"): vocabulary.law_words(cmp),
                 nm(f"{tag}_tied"): (" and ".join([", ".join(tied[:-1]), tied[-1]]) if len(tied) > 2
                                       else " and ".join(tied)),
-                nm(f"{tag}_rmse_log"): laws["log"]["rmse"], nm(f"{tag}_rmse_lin"): laws["linear"]["rmse"],
-                nm(f"{tag}_rmse_pow"): laws["power"]["rmse"], nm(f"{tag}_b_log"): laws["log"]["b"],
-                nm(f"{tag}_b_pow"): laws["power"]["b"]}
+                nm(f"{tag}_rmse_log"): cmp["log"]["rmse"], nm(f"{tag}_rmse_lin"): cmp["linear"]["rmse"],
+                nm(f"{tag}_rmse_pow"): cmp["power"]["rmse"], nm(f"{tag}_b_log"): cmp["log"]["b"],
+                nm(f"{tag}_b_pow"): cmp["power"]["b"]}
 
     # the measured dense threshold in words (undefined where no run of a size reached eps)
     dense = means["t_dense"]
     n_un = out[nm("n_unreached")]
     if dense.notna().sum() >= 2:
         lo, hi = dense.dropna().iloc[0], dense.dropna().iloc[-1]
-        out[nm("dense_trend")] = trend(hi / lo)
+        out[nm("dense_trend")] = trend(g, "t_dense")
         out[nm("dense_words")] = (f"{out[nm('dense_trend')]} from {iters(lo)} to {iters(hi)} "
                                      f"iterations (N = {int(dense.dropna().index[0])} to "
                                      f"{int(dense.dropna().index[-1])}, a factor {num(hi / lo, '.2f')})")
@@ -271,7 +284,7 @@ def _group_numbers_unguarded(g: pd.DataFrame, key: str) -> dict:
 
     # the collapse, against a constant with no logarithm
     col = collapse_fit(g["log_r0_eps"], g["collapse"])
-    const = analysis.constant_fit(g["collapse"])
+    const = laws.constant_fit(g["collapse"])
     out[nm("collapse_c")], out[nm("collapse_rmse")] = col["c"], col["rel_rmse"]
     out[nm("const_rmse")] = const["rel_rmse"]
     out[nm("collapse_words")] = (

@@ -9,7 +9,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ... import analysis, theory
+from ... import theory
+from ...stats import laws, thresholds
 from ...display import Summary
 from .findings import (COLLAPSE_RMSE, ENVELOPE_TOLERANCE, LINEAR_AGREEMENT, SLOPE_AGREEMENT, STEP4,
                        collapse_fit, group_label, inverse_k_fits, run_summary)
@@ -61,7 +62,7 @@ def _summarize(frames: dict[str, pd.DataFrame], p: DerivationParams) -> Summary:
            "ch2_grid_ratio": float(np.exp(np.log(every["steps"].max()) / (p.num_checkpoints - 1))),
            "ch2_bound_slope": theory.bound_slope(), "ch2_slowest_slope": theory.slowest_direction_slope(0.0),
            "ch2_rate_factor": theory.bound_slope() / theory.slowest_direction_slope(0.0),
-           "ch2_pruned_tolerance": float(analysis.PRUNED_TOLERANCE), "ch2_law_margin": float(analysis.LAW_MARGIN),
+           "ch2_pruned_tolerance": float(thresholds.PRUNED_TOLERANCE), "ch2_law_margin": float(laws.LAW_MARGIN),
            "ch2_lin_agreement": float(LINEAR_AGREEMENT),
            "ch2_rules_words": ("every dataset and both step rules" if len(p.step_rules) == 2 else
                                f"every dataset, {'fixed step' if p.step_rules[0] == 'fixed' else 'step per N'} only")}
@@ -71,7 +72,7 @@ def _summarize(frames: dict[str, pd.DataFrame], p: DerivationParams) -> Summary:
         out |= {dim_name(d, "eta"): float(s["eta"].iloc[0]), dim_name(d, "nmin"): int(s["N"].min()),
                 dim_name(d, "nmax"): int(s["N"].max()), dim_name(d, "lam_small"): float(lam.iloc[0]),
                 dim_name(d, "lam_large"): float(lam.iloc[-1]),
-                dim_name(d, "lam_trend"): trend(lam.iloc[-1] / lam.iloc[0])}
+                dim_name(d, "lam_trend"): trend(s, "lambda_0")}
 
     # Step 1: linear convergence, over every distinct run of every dataset and step rule
     ok = distinct["max_ratio"] <= 1 + ENVELOPE_TOLERANCE
@@ -129,7 +130,7 @@ def _summarize(frames: dict[str, pd.DataFrame], p: DerivationParams) -> Summary:
     for d in dims:
         g = res[res.d == d]
         big, small = g[g.N == g.N.max()], g[g.N == g.N.min()]
-        exp = analysis.fit_power_law(g["N"], g["residual"])["exponent"]
+        exp = laws.fit_power_law(g["N"], g["residual"])["exponent"]
         rat = float((g["residual"] / g["expected"]).mean())
         s2_ok &= bool(abs(exp - 1) <= 0.1 and 0.75 <= rat <= 1.33)
         cv_l = float(big["residual"].std() / big["residual"].mean())
@@ -154,8 +155,8 @@ def _summarize(frames: dict[str, pd.DataFrame], p: DerivationParams) -> Summary:
     cw = fits.groupby(["stage", "width"])[["C", "C_envelope", "exponent", "dense_loss"]].mean()
     trained, init = cw.loc["trained"], cw.loc["init"]
     widths = list(trained.index)
-    m_fit = analysis.fit_power_law(trained.index, trained["C"])
-    m_fit_env = analysis.fit_power_law(trained.index, trained["C_envelope"])
+    m_fit = laws.fit_power_law(trained.index, trained["C"])
+    m_fit_env = laws.fit_power_law(trained.index, trained["C_envelope"])
     k_exps = fits[fits.stage == "trained"]["exponent"]
     mid = widths[len(widths) // 2]
     out |= {"ch2_s3_kmax": int(p.greedy_k_max), "ch2_s3_n": int(p.greedy_size),
@@ -210,12 +211,12 @@ def _summarize(frames: dict[str, pd.DataFrame], p: DerivationParams) -> Summary:
         nums = group_numbers(g, key)
         out |= nums
         for q in STEP4:
-            laws = analysis.compare_laws(g["N"], g[q])
+            cmp = laws.compare_laws(g["N"], g[q])
             law_rows.append({"runs": g["runs"].iloc[0], "quantity": q,
-                             "a + b log N: b": laws["log"]["b"], "RMSE (log)": laws["log"]["rmse"],
-                             "a N^b: b": laws["power"]["b"], "RMSE (power)": laws["power"]["rmse"],
-                             "a + b N: b": laws["linear"]["b"], "RMSE (linear)": laws["linear"]["rmse"],
-                             "best": laws["best"]})
+                             "a + b log N: b": cmp["log"]["b"], "RMSE (log)": cmp["log"]["rmse"],
+                             "a N^b: b": cmp["power"]["b"], "RMSE (power)": cmp["power"]["rmse"],
+                             "a + b N: b": cmp["linear"]["b"], "RMSE (linear)": cmp["linear"]["rmse"],
+                             "best": cmp["best"]})
         for n, gn in g.groupby("N"):
             factor_rows.append({"runs": g["runs"].iloc[0], "N": n, "eta": gn["eta"].mean(),
                                 "lambda_0": gn["lambda_0"].mean(), "log_r0_eps": gn["log_r0_eps"].mean(),
@@ -232,7 +233,7 @@ def _summarize(frames: dict[str, pd.DataFrame], p: DerivationParams) -> Summary:
                            "1/λ0": nums[group_name(key, "share_lam")], "log": nums[group_name(key, "share_log")],
                            "rest": nums[group_name(key, "share_rest")]})
     pooled = collapse_fit(distinct["log_r0_eps"], distinct["collapse"])
-    pooled_const = analysis.constant_fit(distinct["collapse"])
+    pooled_const = laws.constant_fit(distinct["collapse"])
     groups = list(every["group"].unique())
     slopes = [out[group_name(key, "collapse_c")] for key in groups]
     rmses = [out[group_name(key, "collapse_rmse")] for key in groups]

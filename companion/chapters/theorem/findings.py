@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ... import analysis, data, validate
+from ... import data, validate
+from ...stats import laws
 from .params import TheoremParams
 
 
@@ -55,7 +56,7 @@ class TheoremFindings:
 def measure(frames: dict[str, pd.DataFrame], p: TheoremParams) -> TheoremFindings:
     """Every number chapter 1 quotes, from the experiments' frames."""
     spec, mc = frames["spectrum"], frames["monte_carlo"]
-    fits = {name: analysis.fit_power_law(g["N"], g["lambda_0"]) for name, g in spec.groupby("dataset")}
+    fits = {name: laws.fit_power_law(g["N"], g["lambda_0"]) for name, g in spec.groupby("dataset")}
     by_n = spec[spec.dataset == "MNIST"].groupby("N")["lambda_0"].mean()
     out = {"ch1_n_spectra": int(len(spec)),
            "ch1_all_positive": "yes" if bool((spec["lambda_0"] > 0).all()) else "no",
@@ -82,8 +83,8 @@ def measure(frames: dict[str, pd.DataFrame], p: TheoremParams) -> TheoremFinding
             "ch1_eta_ratio": float(big["eta_stable"] / big["eta_required"]),
             "ch1_t_req": float(big["t_bound_required_eta"]),
             "ch1_t_stable": float(big["t_bound_stable_eta"]),
-            "ch1_t_req_slope": analysis.fit_power_law(table.index, table["t_bound_required_eta"])["exponent"],
-            "ch1_t_stable_slope": analysis.fit_power_law(table.index, table["t_bound_stable_eta"])["exponent"]}
+            "ch1_t_req_slope": laws.fit_power_law(table.index, table["t_bound_required_eta"])["exponent"],
+            "ch1_t_stable_slope": laws.fit_power_law(table.index, table["t_bound_stable_eta"])["exponent"]}
 
     # The two targets side by side, at the stable step (MNIST, mean over seeds)
     targets = (req[req.dataset == "MNIST"].groupby("N")
@@ -100,7 +101,7 @@ def measure(frames: dict[str, pd.DataFrame], p: TheoremParams) -> TheoremFinding
 
     # lambda_0 on larger subsets, and its power law extrapolated to chapter 3's largest size
     large = frames["spectrum_large"]
-    lfit = analysis.fit_power_law(large["N"], large["lambda_0"])
+    lfit = laws.fit_power_law(large["N"], large["lambda_0"])
     lbig = large.groupby("N")["lambda_0"].mean()
     out |= {"ch1_large_source": str(large["dataset"].iloc[0]), "ch1_large_nmin": int(lbig.index[0]),
             "ch1_large_nmax": int(lbig.index[-1]), "ch1_large_lam_small": float(lbig.iloc[0]),
@@ -111,7 +112,7 @@ def measure(frames: dict[str, pd.DataFrame], p: TheoremParams) -> TheoremFinding
 
     last = mc.iloc[-1]
     out |= {"ch1_mc_size": int(p.mc_size),
-            "ch1_mc_slope": analysis.fit_power_law(mc["samples"], mc["rel_fro_error"])["exponent"],
+            "ch1_mc_slope": laws.fit_power_law(mc["samples"], mc["rel_fro_error"])["exponent"],
             "ch1_mc_smax": int(last["samples"]), "ch1_mc_err": float(last["rel_fro_error"]),
             "ch1_mc_maxabs": float(last["max_abs_error"]), "ch1_mc_lam": float(last["lambda_0_mc"]),
             "ch1_mc_lam_exact": float(last["lambda_0_exact"])}

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ... import analysis
+from ...stats import laws
 from ...display import Summary, significant
 from .findings import measure
 from .params import TheoremParams
@@ -115,7 +115,7 @@ def _words(out: dict, spec: pd.DataFrame, req: pd.DataFrame, p: TheoremParams) -
         "The proof's requirements are therefore far from anything run in practice"
         if out["ch1_width_req"] >= 100 * p.width_used else
         "The proof's width requirement is within reach of the width chapter 2 trains")
-    log_slope = analysis.fit_power_law(out["_sizes"], out["_logsum"])["exponent"]
+    log_slope = laws.fit_power_law(out["_sizes"], out["_logsum"])["exponent"]
     words["ch1_log_slope"] = log_slope
     words["ch1_notlog_words"] = (
         "on real data the threshold of the bound is not logarithmic in N once its step and λ0 are allowed to "
