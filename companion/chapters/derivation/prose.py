@@ -157,7 +157,7 @@ def step_trend(runs: pd.DataFrame) -> str:
 
 def group_numbers(g: pd.DataFrame, key: str) -> dict:
     """The numbers and phrases the chapter quotes for one group of runs (one dataset, one step rule);
-    undefined quantities as NaN here (turned into words by :func:`_no_nan`), without numpy's warnings."""
+    undefined quantities as NaN here (turned into words by :func:`.prose_chapter._no_nan`), without numpy's warnings."""
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return _group_numbers_unguarded(g, key)
