@@ -11,8 +11,9 @@
     regression.py  a recomputed unit against its committed frame, at the experiment's stated tolerance
     estimate.py    what computing will cost, from the committed provenance
 
-Chapters 1 and 2 are packages in companion/chapters/ (theorem, derivation). Each chapter has ``SCHEMA`` (its parameters), ``run(params, options)`` (its frames) and
-``summarize(frames, params)`` (every number its prose quotes).
+Chapters 1 and 2 are packages in companion/chapters/ (theorem, derivation). Each chapter has
+``SCHEMA`` (its parameters), ``run(params, options)`` (its frames) and ``summarize(frames, params)``
+(every number its prose quotes).
 """
 from __future__ import annotations
 
