@@ -5,9 +5,9 @@ preset; a setting whose units are not all committed is left out and said so in w
 Per setting: T*(N) / T*(N_min) at every N (means over seeds of the units that reach the target), the
 growth ln(T*(N_max) / T*(N_min)), split where the chapter defines the split (chapter 2, the theorem's
 setting: the threshold is the product 1/eta x 1/lambda_0 x log(||y - u(0)||^2 / eps) x the rest, see
-:func:`.analysis.log_growth_split`), the growth exponent b of a power law a N^b fitted on T* itself
-with a bootstrap interval over seeds (:func:`.analysis.bootstrap`), the best of the four laws by
-leave-one-size-out error (:func:`.analysis.fit_table`), and the share of units that reach the target.
+:func:`.stats.laws.log_growth_split`), the growth exponent b of a power law a N^b fitted on T* itself
+with a bootstrap interval over seeds (:func:`.stats.laws.bootstrap`), the best of the four laws by
+leave-one-size-out error (:func:`.stats.laws.fit_table`), and the share of units that reach the target.
 
 Beside the rows, the theorem's pure logarithm: with eta and lambda_0 fixed, T*(N) / T*(N_min) =
 log(cN/eps) / log(cN_min/eps), ||y - u(0)||^2 ~ cN being step 2 of chapter 2; :func:`log_band` draws it
@@ -34,7 +34,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from . import paths, vocabulary
+from . import vocabulary
+from .experiments.store import committed_frame
 from .stats import laws, thresholds, verdicts
 
 #: Bootstrap resamples of the growth exponent's interval.
@@ -92,20 +93,6 @@ class RegimeMap:
 
 # --------------------------------------------------------------------------------------------------
 # Committed results only
-
-
-def committed_frame(experiment) -> tuple[pd.DataFrame, int, int]:
-    """(frame of the committed units of ``experiment``, committed units, all units): only
-    ``book/results`` is read, nothing is computed (a unit not committed is counted, not run)."""
-    from .experiments import store
-
-    frames, units = [], experiment.units()
-    for u in units:
-        name, config = experiment.result_name(u), experiment.unit_config(u)
-        if (paths.RESULTS_DIR / store.folder_name(name, config) / "provenance.json").exists():
-            frames.append(store.load(name, config))
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return frame, len(frames), len(units)
 
 
 def _not_committed(done: int, total: int) -> str:
@@ -192,7 +179,7 @@ def chapter2_rows(n_boot: int = N_BOOT):
     """Chapter 2's rows (the theorem's setting) from its committed GD runs: (rows, ratios, missing,
     every), ``every`` one row per run (derivation.run_summary)."""
     from . import experiments
-    from .experiments import derivation
+    from .chapters import derivation
 
     p, _ = experiments.check("02_derivation", {"progress": False})
     rows, ratios, missing, everies = [], [], {}, []
