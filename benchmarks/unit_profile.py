@@ -15,7 +15,7 @@ import time
 import torch
 
 from companion import experiments
-from companion.experiments import mnist
+from companion.chapters import mnist
 from companion.models import TwoLayerNet
 from companion.pretrain import TrainConfig, model_at, pretrain
 from companion.prune.greedy import evaluate_subnetwork, evaluate_subnetworks, greedy_forward_selection

@@ -22,7 +22,7 @@ import pytest
 from scipy import stats
 
 from companion import analysis, experiments, presets
-from companion.experiments import mnist
+from companion.chapters import mnist
 from notebook_outputs import glued as _glued, texts as _texts
 
 REPO = Path(__file__).resolve().parents[1]

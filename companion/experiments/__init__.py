@@ -8,18 +8,19 @@
     theorem.py     chapter 1: spectra of H_inf, Du et al.'s requirements, Monte-Carlo check
     derivation.py  chapter 2: the bound step by step (GD runs, their linearised predictions t_lin,
                    initial residuals, greedy vs k)
-    mnist.py       chapter 3: the SGD and full-batch GD threshold sweeps (N x seed) and the NTK study
     finetune.py    chapter 4: pre-train -> prune -> fine-tune on MNIST (two-layer, MLP, CNN arms) with
                    the scratch and dense controls
     regression.py  a recomputed unit against its committed frame, at the experiment's stated tolerance
     estimate.py    what computing will cost, from the committed provenance
 
-Each chapter module has ``SCHEMA`` (its parameters), ``run(params, options)`` (its frames) and
+Chapter 3 is a package, :mod:`companion.chapters.mnist`. Each chapter module has ``SCHEMA`` (its
+parameters), ``run(params, options)`` (its frames) and
 ``summarize(frames, params)`` (every number its prose quotes).
 """
 from __future__ import annotations
 
-from . import derivation, engine, finetune, mnist, schema, store, theorem
+from ..chapters import mnist
+from . import derivation, engine, finetune, schema, store, theorem
 from .engine import RunOptions
 
 #: Chapter notebook -> its experiments module.
@@ -39,8 +40,8 @@ def check(name: str, values: dict | None = None, **kwargs):
     return schema.check(chapter(name).SCHEMA, values, **kwargs)
 
 
-__all__ = ["CHAPTERS", "RunOptions", "chapter", "check", "derivation", "engine", "finetune", "mnist",
-           "schema", "store", "theorem"]
+__all__ = ["CHAPTERS", "RunOptions", "chapter", "check", "derivation", "engine", "finetune", "schema", "store",
+           "theorem"]
 
 
 def check_notebook(name: str, namespace: dict):

@@ -293,3 +293,15 @@ def cached(name: str, config: dict, compute: Callable[[], pd.DataFrame], *, cach
 def provenance(name: str, config: dict, cache_dir=None) -> dict | None:
     folder = locate(name, config, cache_dir)
     return json.loads((folder / "provenance.json").read_text()) if folder else None
+
+
+def committed_frame(experiment) -> tuple[pd.DataFrame, int, int]:
+    """(frame of the committed units of ``experiment``, committed units, all units): only
+    ``book/results`` is read, nothing is computed (a unit not committed is counted, not run)."""
+    frames, units = [], experiment.units()
+    for u in units:
+        name, config = experiment.result_name(u), experiment.unit_config(u)
+        if (paths.RESULTS_DIR / folder_name(name, config) / "provenance.json").exists():
+            frames.append(load(name, config))
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return frame, len(frames), len(units)
