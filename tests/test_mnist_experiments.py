@@ -190,6 +190,7 @@ def _curves(rows):
 def test_heldout_threshold_meets_the_training_one_where_the_difference_changes_sign():
     from companion import analysis
     from companion.chapters import mnist
+    from companion.stats.thresholds import Rule
 
     rows = []
     # training accuracy reaches 0.8 at t = 100 (N = 100) and t = 300 (N = 1,000); held-out at 400 and 200
@@ -201,7 +202,8 @@ def test_heldout_threshold_meets_the_training_one_where_the_difference_changes_s
     sgd = _curves(rows)
     rules = {"rule": "reaches", "metric": "accuracy", "delta": 0.01, "level": 0.8}
     train = analysis.thresholds(sgd, method="greedy", split="train", **{k: rules[k] for k in rules})
-    frame, out = mnist.heldout_thresholds(sgd, train, rules, 100, 1000)
+    rule = Rule.from_params(**rules)
+    frame, out = mnist.heldout_thresholds(sgd, train, rule, 100, 1000)
     assert set(frame["split"]) == {"train", "held-out"}
     assert (out["ch3_heldout_meet_lo"], out["ch3_heldout_meet_hi"]) == (100, 1000)
     assert "meet between N = 100 and N = 1,000" in out["ch3_heldout_sentence"]
@@ -209,7 +211,7 @@ def test_heldout_threshold_meets_the_training_one_where_the_difference_changes_s
     # held-out always later: no meeting, said so
     later = sgd.copy()
     later.loc[later["split"] == "test", "accuracy"] = 0.5
-    _, out = mnist.heldout_thresholds(later, train, rules, 100, 1000)
+    _, out = mnist.heldout_thresholds(later, train, rule, 100, 1000)
     assert "not defined" in out["ch3_heldout_sentence"]
 
 
