@@ -29,14 +29,14 @@ BEST_NAMES = {"dense": ("ch3_dense_best_worst", "ch3_dense_best_best"),
 _Q_FIELDS = ("tstar_smallest", "tstar_largest", "reached", "laws", "log_b", "log_b_lo", "log_b_hi", "power_b",
              "power_ok", "ceiling_sentence")
 QUANTITY_NAMES = {
-    "dense": dict(zip(_Q_FIELDS, (
-        "ch3_dense_tstar_smallest", "ch3_dense_tstar_largest", "ch3_dense_reached", "ch3_dense_laws",
-        "ch3_dense_log_b", "ch3_dense_log_b_lo", "ch3_dense_log_b_hi", "ch3_dense_power_b", "ch3_dense_power_ok",
-        "ch3_dense_ceiling_sentence"))),
     "greedy": dict(zip(_Q_FIELDS, (
         "ch3_greedy_tstar_smallest", "ch3_greedy_tstar_largest", "ch3_greedy_reached", "ch3_greedy_laws",
         "ch3_greedy_log_b", "ch3_greedy_log_b_lo", "ch3_greedy_log_b_hi", "ch3_greedy_power_b",
         "ch3_greedy_power_ok", "ch3_greedy_ceiling_sentence"))),
+    "dense": dict(zip(_Q_FIELDS, (
+        "ch3_dense_tstar_smallest", "ch3_dense_tstar_largest", "ch3_dense_reached", "ch3_dense_laws",
+        "ch3_dense_log_b", "ch3_dense_log_b_lo", "ch3_dense_log_b_hi", "ch3_dense_power_b", "ch3_dense_power_ok",
+        "ch3_dense_ceiling_sentence"))),
     "difference": dict(zip(_Q_FIELDS, (
         "ch3_difference_tstar_smallest", "ch3_difference_tstar_largest", "ch3_difference_reached",
         "ch3_difference_laws", "ch3_difference_log_b", "ch3_difference_log_b_lo", "ch3_difference_log_b_hi",

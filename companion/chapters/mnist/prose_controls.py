@@ -334,9 +334,10 @@ def summed(out: dict, c: Context) -> pd.DataFrame:
             for i, eps in enumerate(p.summed_eps):
                 nmax = summed_nmax(summed, optimizer, mth, eps)
                 reach[optimizer, mth, i] = f"up to N = {nmax:,}" if nmax is not None else "at no size"
-    for i, eps in enumerate(p.summed_eps[:len(SUMMED_EPS_NAMES)]):
-        out[SUMMED_EPS_NAMES[i]] = eps
-        out |= {name: reach[(*key, i)] for key, name in SUMMED_NAMES[i].items()}
+                if i < len(SUMMED_NAMES):
+                    out[SUMMED_NAMES[i][optimizer, mth]] = reach[optimizer, mth, i]
+    for name, eps in zip(SUMMED_EPS_NAMES, p.summed_eps):
+        out[name] = eps
     gbest = summed[(summed["optimizer"] == "sgd") & (summed["method"] == "greedy")]
     fs = float(gbest[gbest["n"] == smallest]["best_summed"].iloc[0])
     fl = float(gbest[gbest["n"] == largest]["best_summed"].iloc[0])
