@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ... import validate
+from ... import data, validate
 from ...stats import thresholds
 from ...stats.thresholds import Rule
 from ...experiments.schema import int_check as _int, ints_check as _ints, param
-from .experiments import NUM_CLASSES, NtkStudy, ThresholdSweep, WellTrainedSweep
+# The module, not its names: companion.experiments (imported by .experiments) imports this module
+# through chapter 4 (SOURCES, SOURCE_LIMITS) while .experiments may still be initialising.
+from . import experiments
 
 OPTIMIZERS = ("sgd", "gd")
 SOURCES = ("embedded", "torchvision")
@@ -17,6 +19,7 @@ SOURCES = ("embedded", "torchvision")
 #: digit 5 has 5,421 training and 892 test images; the embedded pool has 400 + 100 of each digit).
 SOURCE_LIMITS = {"embedded": (4_000, 1_000), "torchvision": (54_210, 8_920)}
 DTYPES = ("float32", "float64")
+NUM_CLASSES = data.NUM_CLASSES
 
 
 def _reals(name, values):
@@ -139,10 +142,10 @@ class MnistParams:
         for i, lv in enumerate(self.levels):
             validate.real(f"levels[{i}]", lv, low=0.0, high=1.0)
 
-    def sweep(self, optimizer: str = "sgd") -> ThresholdSweep:
+    def sweep(self, optimizer: str = "sgd") -> experiments.ThresholdSweep:
         validate.choice("optimizer", optimizer, OPTIMIZERS)
         sgd = optimizer == "sgd"
-        return ThresholdSweep(
+        return experiments.ThresholdSweep(
             optimizer=optimizer, sizes=self.sizes if sgd else self.gd_sizes,
             seeds=self.seeds if sgd else self.gd_seeds, n_test=self.n_test, width=self.width, k=self.k,
             steps=self.steps if sgd else self.gd_steps,
@@ -150,18 +153,18 @@ class MnistParams:
             first_checkpoint=self.first_checkpoint, batch_size=self.batch_size if sgd else None,
             lr=self.lr_mean_field, random_draws=self.random_draws, source=self.source, dtype=self.dtype)
 
-    def well_trained(self, parameterization: str = "mean_field") -> WellTrainedSweep:
+    def well_trained(self, parameterization: str = "mean_field") -> experiments.WellTrainedSweep:
         validate.choice("parameterization", parameterization, ("mean_field", "ntk"))
         mean_field = parameterization == "mean_field"
-        return WellTrainedSweep(
+        return experiments.WellTrainedSweep(
             parameterization=parameterization, lrs=self.wt_lrs if mean_field else self.wt_ntk_lrs,
             sizes=self.wt_sizes, seeds=self.wt_seeds, ks=self.wt_ks, width=self.width, steps=self.steps,
             num_checkpoints=self.wt_num_checkpoints, first_checkpoint=self.first_checkpoint,
             batch_size=self.batch_size, n_test=self.n_test, n_heldout=self.n_heldout,
             heldout_from=self.heldout_from, source=self.source, dtype=self.dtype)
 
-    def ntk_study(self) -> NtkStudy:
-        return NtkStudy(n=self.ntk_n, seeds=self.ntk_seeds, lrs=self.ntk_lrs, ks=self.ntk_ks,
+    def ntk_study(self) -> experiments.NtkStudy:
+        return experiments.NtkStudy(n=self.ntk_n, seeds=self.ntk_seeds, lrs=self.ntk_lrs, ks=self.ntk_ks,
                         width=self.width, steps=self.ntk_steps, num_checkpoints=self.ntk_num_checkpoints,
                         first_checkpoint=self.first_checkpoint, batch_size=self.batch_size,
                         n_test=self.n_test, source=self.source, dtype=self.dtype)
