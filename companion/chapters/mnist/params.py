@@ -3,15 +3,17 @@ experiments they define (:meth:`MnistParams.sweep`, :meth:`~MnistParams.ntk_stud
 :meth:`~MnistParams.well_trained`)."""
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 from ... import data, validate
 from ...stats import thresholds
 from ...stats.thresholds import Rule
 from ...experiments.schema import int_check as _int, ints_check as _ints, param
-# The module, not its names: companion.experiments (imported by .experiments) imports this module
-# through chapter 4 (SOURCES, SOURCE_LIMITS) while .experiments may still be initialising.
-from . import experiments
+# The compute module itself, looked up in sys.modules: the package's attribute of that name is the
+# experiments() function, and its names may not exist yet when this module loads (companion.experiments,
+# which .experiments imports, imports this module through chapter 4's SOURCES and SOURCE_LIMITS).
+experiments = importlib.import_module(f"{__package__}.experiments")
 
 OPTIMIZERS = ("sgd", "gd")
 SOURCES = ("embedded", "torchvision")
