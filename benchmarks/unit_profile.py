@@ -15,7 +15,8 @@ import time
 import torch
 
 from companion import experiments
-from companion.experiments import mnist
+from companion.chapters import mnist
+from companion.chapters.mnist import experiments as mnist_experiments
 from companion.models import TwoLayerNet
 from companion.pretrain import TrainConfig, model_at, pretrain
 from companion.prune.greedy import evaluate_subnetwork, evaluate_subnetworks, greedy_forward_selection
@@ -54,10 +55,10 @@ def main(argv=None):
     config = sweep.unit_config((args.n, 0))
     m, k, batch = config["width"], config["k"], config["batch_size"]
 
-    load_s, split = timed(lambda: mnist._split(config, args.n, 0, torch.float32))
+    load_s, split = timed(lambda: mnist_experiments._split(config, args.n, 0, torch.float32))
     d = split.train.x.shape[1]
     model = TwoLayerNet(d, m, mnist.NUM_CLASSES, "mean_field", seed=0)
-    cfg = mnist._train_config(config, "cpu")
+    cfg = mnist_experiments._train_config(config, "cpu")
     pre_s, result = timed(lambda: pretrain(model, split.train, cfg, config["checkpoints"], progress=False,
                                            history=False))
     flops = args.steps * 3 * 2 * batch * d * m  # forward + two backward products per step
@@ -95,10 +96,10 @@ def main(argv=None):
     # Full-batch GD (the GD arm): one iteration is three N x d x m products
     n_gd = min(args.n, max(params.gd_sizes))
     gd_config = params.sweep("gd").unit_config((n_gd, 0))
-    gd_split = mnist._split(gd_config, n_gd, 0, torch.float32)
+    gd_split = mnist_experiments._split(gd_config, n_gd, 0, torch.float32)
     gd_model = TwoLayerNet(d, m, mnist.NUM_CLASSES, "mean_field", seed=0)
     iters = 20
-    gd_s, _ = timed(lambda: pretrain(gd_model, gd_split.train, mnist._train_config(gd_config, "cpu"),
+    gd_s, _ = timed(lambda: pretrain(gd_model, gd_split.train, mnist_experiments._train_config(gd_config, "cpu"),
                                      [0, iters], progress=False, history=False))
     gd_flops = iters * 3 * 2 * n_gd * d * m
     rate_gd = matmul_rate(n_gd, d, m, torch.float32)

@@ -216,7 +216,7 @@ def chapter3_rows(n_boot: int = N_BOOT):
     """Chapter 3's rows: the mean-field network under SGD and full-batch GD (the chapter's fixed
     level), and the NTK network of the well-trained arm at k = 64 and 256 (one level for every N)."""
     from . import experiments
-    from .experiments import mnist
+    from .chapters import mnist
 
     p, _ = experiments.check("03_mnist_validation", {"progress": False})
     exps = mnist.experiments(p)

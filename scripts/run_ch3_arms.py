@@ -6,7 +6,8 @@ import sys
 import time
 
 from companion import paths, presets
-from companion.experiments import check, engine, mnist, regression
+from companion.chapters import mnist
+from companion.experiments import check, engine, regression
 
 if not os.environ.get("COMPANION_DATA_ROOT"):
     os.environ["COMPANION_DATA_ROOT"] = str(regression.full_mnist_root())

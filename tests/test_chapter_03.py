@@ -10,7 +10,8 @@ import pytest
 papermill = pytest.importorskip("papermill")
 
 from companion import experiments, presets  # noqa: E402
-from companion.experiments import engine, mnist  # noqa: E402
+from companion.chapters import mnist  # noqa: E402
+from companion.experiments import engine  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK = REPO / "book"

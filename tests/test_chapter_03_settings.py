@@ -22,7 +22,7 @@ import pytest
 from scipy import stats
 
 from companion import analysis, experiments, presets
-from companion.experiments import mnist
+from companion.chapters import mnist
 from notebook_outputs import glued as _glued, texts as _texts
 
 REPO = Path(__file__).resolve().parents[1]
@@ -130,13 +130,13 @@ def _check_sentences(p, numbers: dict, tables: dict):
     # "grows": the paired change from the smallest defined size to the size where the rise ends is
     # positive and significant; "then stops": beyond that size no significant change to the largest
     if re.search(r"\bgrows\b", head):
-        assert len(means) >= 2 and shape["first"] == means.index.min() and shape["last"] == means.index.max()
-        assert _paired(th, shape["first"], shape["n0"])["up"], head
+        assert len(means) >= 2 and shape.first == means.index.min() and shape.last == means.index.max()
+        assert _paired(th, shape.first, shape.n0)["up"], head
         if "then stops" in head:
-            tail = _paired(th, shape["n0"], shape["last"])
+            tail = _paired(th, shape.n0, shape.last)
             assert tail["p"] is not None and tail["p"] >= ALPHA, head
         if "up to N" in head:
-            assert shape["n0"] == shape["last"] or _paired(th, shape["n0"], shape["last"])["up"]
+            assert shape.n0 == shape.last or _paired(th, shape.n0, shape.last)["up"]
     else:
         # no growth claimed: then no rise from the smallest to the largest defined size is significant
         if len(means) >= 2:

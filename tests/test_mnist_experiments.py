@@ -1,4 +1,4 @@
-"""Chapter 3's experiments (companion.experiments.mnist) on the engine: keys, stored units, no data read
+"""Chapter 3's experiments (companion.chapters.mnist) on the engine: keys, stored units, no data read
 when every unit is stored, the NTK study, and the chapter summary."""
 import numpy as np
 import pandas as pd
@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from companion import data, experiments
-from companion.experiments import engine, mnist, store
+from companion.chapters import mnist
+from companion.experiments import engine, store
 from companion.pretrain import TrainConfig, pretrain
 
 TINY = dict(sizes=[20, 40, 60], seeds=[0, 1], steps=12, num_checkpoints=5, batch_size=10,
@@ -188,7 +189,8 @@ def _curves(rows):
 
 def test_heldout_threshold_meets_the_training_one_where_the_difference_changes_sign():
     from companion import analysis
-    from companion.experiments import mnist
+    from companion.chapters import mnist
+    from companion.stats.thresholds import Rule
 
     rows = []
     # training accuracy reaches 0.8 at t = 100 (N = 100) and t = 300 (N = 1,000); held-out at 400 and 200
@@ -200,7 +202,8 @@ def test_heldout_threshold_meets_the_training_one_where_the_difference_changes_s
     sgd = _curves(rows)
     rules = {"rule": "reaches", "metric": "accuracy", "delta": 0.01, "level": 0.8}
     train = analysis.thresholds(sgd, method="greedy", split="train", **{k: rules[k] for k in rules})
-    frame, out = mnist.heldout_thresholds(sgd, train, rules, 100, 1000)
+    rule = Rule.from_params(**rules)
+    frame, out = mnist.heldout_thresholds(sgd, train, rule, 100, 1000)
     assert set(frame["split"]) == {"train", "held-out"}
     assert (out["ch3_heldout_meet_lo"], out["ch3_heldout_meet_hi"]) == (100, 1000)
     assert "meet between N = 100 and N = 1,000" in out["ch3_heldout_sentence"]
@@ -208,12 +211,12 @@ def test_heldout_threshold_meets_the_training_one_where_the_difference_changes_s
     # held-out always later: no meeting, said so
     later = sgd.copy()
     later.loc[later["split"] == "test", "accuracy"] = 0.5
-    _, out = mnist.heldout_thresholds(later, train, rules, 100, 1000)
+    _, out = mnist.heldout_thresholds(later, train, rule, 100, 1000)
     assert "not defined" in out["ch3_heldout_sentence"]
 
 
 def test_loss_gap_sentence_says_whether_the_gap_is_constant():
-    from companion.experiments import mnist
+    from companion.chapters import mnist
 
     def frame(gaps):
         rows = []

@@ -68,7 +68,7 @@ def test_a_setting_without_committed_results_is_absent_and_said_in_words(regime)
 
 def test_committed_frame_reads_and_counts_but_never_computes(monkeypatch):
     from companion import experiments
-    from companion.experiments import mnist
+    from companion.chapters import mnist
 
     p, _ = experiments.check("03_mnist_validation", {"progress": False})
     exp = mnist.experiments(p)["gd"]

@@ -65,7 +65,7 @@ def test_pool_heldout_images_are_outside_every_subset_up_to_heldout_from():
 
 
 def test_well_trained_unit_on_a_tiny_setting(one_thread):
-    from companion.experiments import mnist
+    from companion.chapters import mnist
 
     e = mnist.WellTrainedSweep(parameterization="mean_field", lrs=(0.4,), sizes=(200,), seeds=(0,),
                                ks=(4, 8), width=16, steps=20, num_checkpoints=3, first_checkpoint=5,
@@ -79,7 +79,7 @@ def test_well_trained_unit_on_a_tiny_setting(one_thread):
 
 
 def test_a_diverging_step_is_a_row_that_says_so(one_thread):
-    from companion.experiments import mnist
+    from companion.chapters import mnist
 
     e = mnist.WellTrainedSweep(parameterization="ntk", lrs=(1e6,), sizes=(200,), seeds=(0,), ks=(4,),
                                width=16, steps=20, num_checkpoints=3, first_checkpoint=5, batch_size=32,

@@ -5,20 +5,19 @@
     store.py       where results live: committed (read-only) first, then the user cache; atomic
                    writes, checksums, provenance
     schema.py      each chapter's parameters declared once (defaults, help, checks)
-    mnist.py       chapter 3: the SGD and full-batch GD threshold sweeps (N x seed) and the NTK study
     finetune.py    chapter 4: pre-train -> prune -> fine-tune on MNIST (two-layer, MLP, CNN arms) with
                    the scratch and dense controls
     regression.py  a recomputed unit against its committed frame, at the experiment's stated tolerance
     estimate.py    what computing will cost, from the committed provenance
 
-Chapters 1 and 2 are packages in companion/chapters/ (theorem, derivation). Each chapter has
+Chapters 1, 2 and 3 are packages in companion/chapters/ (theorem, derivation, mnist). Each chapter has
 ``SCHEMA`` (its parameters), ``run(params, options)`` (its frames) and ``summarize(frames, params)``
 (every number its prose quotes).
 """
 from __future__ import annotations
 
-from ..chapters import derivation, theorem
-from . import engine, finetune, mnist, schema, store
+from ..chapters import derivation, mnist, theorem
+from . import engine, finetune, schema, store
 from .engine import RunOptions
 
 #: Chapter notebook -> its experiments module.
@@ -38,7 +37,7 @@ def check(name: str, values: dict | None = None, **kwargs):
     return schema.check(chapter(name).SCHEMA, values, **kwargs)
 
 
-__all__ = ["CHAPTERS", "RunOptions", "chapter", "check", "engine", "finetune", "mnist", "schema", "store"]
+__all__ = ["CHAPTERS", "RunOptions", "chapter", "check", "engine", "finetune", "schema", "store"]
 
 
 def check_notebook(name: str, namespace: dict):

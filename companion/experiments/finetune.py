@@ -79,7 +79,7 @@ from ..prune.subnetwork import (flops_per_image, from_scratch, largest_norm_unit
 from ..runtime import resolve_device
 from ..train import SGDConfig, checkpoint_grid, train
 from . import engine
-from .mnist import SOURCE_LIMITS, SOURCES
+from ..chapters.mnist.params import SOURCE_LIMITS, SOURCES
 from .schema import int_check as _int, ints_check as _ints, param
 
 ARMS = ("two_layer", "mlp", "cnn")

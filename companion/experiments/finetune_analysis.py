@@ -556,7 +556,8 @@ def chapter3_thresholds():
     """Chapter 3's T*(N) of the greedy subnetwork (SGD arm, its paper preset and its threshold rule)
     from the committed results: (frame n, seed, t_star, reached; a description of the rule), or
     (None, why) when the committed results are not all there (nothing is computed)."""
-    from . import engine, mnist, schema
+    from ..chapters import mnist
+    from . import engine, schema
 
     p, options = schema.check(mnist.SCHEMA, None)
     exp = mnist.experiments(p)["sgd"]
