@@ -35,8 +35,9 @@ import numpy as np
 import pandas as pd
 
 from . import vocabulary
-from .experiments.store import committed_frame
-from .stats import laws, thresholds, verdicts
+from .chapters import derivation, mnist
+from .experiments.store import committed_frame, not_committed
+from .stats import laws, verdicts
 
 #: Bootstrap resamples of the growth exponent's interval.
 N_BOOT = 1000
@@ -93,11 +94,6 @@ class RegimeMap:
 
 # --------------------------------------------------------------------------------------------------
 # Committed results only
-
-
-def _not_committed(done: int, total: int) -> str:
-    return (f"not computed yet ({done} of {total} units committed)" if done else
-            f"not computed yet (none of its {total} units is committed)")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -165,87 +161,49 @@ def _row(key: str, ts: pd.DataFrame, *, n_boot: int = N_BOOT, split: dict | None
     return row, ratios
 
 
-def _split_from_every(every: pd.DataFrame) -> dict:
-    """Chapter 2's growth split of the dense threshold (as derivation's summary computes it)."""
-    return laws.log_growth_split(every["N"], every["t_dense"], {
-        "inv_eta": 1.0 / every["eta"], "inv_lam": 1.0 / every["lambda_0"], "log": every["log_r0_eps"]})
+def _summed_words(summed: dict | None) -> str:
+    """Whether every seed of the subnetwork reaches the theorem's summed target (half the summed squared
+    training loss at most eps), per eps: up to which N, or at no size (``summed``: eps -> that N)."""
+    if summed is None:
+        return "not measured"
+    return "summed target " + "; ".join(
+        f"ε = {eps:g}: " + (f"every seed up to N = {n:,}" if n is not None else "at no size")
+        for eps, n in summed.items())
+
+
+def _rows(series: dict, n_boot: int):
+    """(rows, ratios, missing) of the settings ``series`` (setting -> ThresholdSeries, the chapters'
+    findings from their committed results)."""
+    rows, ratios, missing = [], [], {}
+    for setting, s in series.items():
+        if s.ts is None:
+            missing[setting] = s.missing
+            continue
+        row, rat = _row(setting, s.ts, n_boot=n_boot, split=s.split, summed_words=_summed_words(s.summed))
+        rows.append(row)
+        ratios.append(rat)
+    return rows, ratios, missing
 
 
 # --------------------------------------------------------------------------------------------------
-# The chapters' settings
+# The chapters' settings: each chapter's findings, never re-derived here
 
 
 def chapter2_rows(n_boot: int = N_BOOT):
     """Chapter 2's rows (the theorem's setting) from its committed GD runs: (rows, ratios, missing,
-    every), ``every`` one row per run (derivation.run_summary)."""
-    from . import experiments
-    from .chapters import derivation
-
-    p, _ = experiments.check("02_derivation", {"progress": False})
-    rows, ratios, missing, everies = [], [], {}, []
-    for key, exp in derivation.gd_experiments(p).items():
-        setting = key.removeprefix("gd_")
-        frame, done, total = committed_frame(exp)
-        if done < total:
-            missing[setting] = _not_committed(done, total)
-            continue
-        every = derivation.run_summary(frame.assign(rule=exp.rule), p.eps)
-        everies.append(every.assign(setting=setting))
-        ts = every.rename(columns={"N": "n", "t_dense": "t_star"})
-        row, rat = _row(setting, ts, n_boot=n_boot, split=_split_from_every(every))
-        rows.append(row)
-        ratios.append(rat)
+    every, params), ``every`` one row per run (:func:`.chapters.derivation.findings.run_summary`)."""
+    p = derivation.paper_params()
+    runs = derivation.committed_runs(p)
+    rows, ratios, missing = _rows(derivation.committed_thresholds(p, runs), n_boot)
+    everies = [r.every.assign(setting=k) for k, r in runs.items() if r.every is not None]
     every = pd.concat(everies, ignore_index=True) if everies else pd.DataFrame()
     return rows, ratios, missing, every, p
-
-
-def _summed_words(frame: pd.DataFrame, eps_list, method: str = "greedy") -> str:
-    """Whether every seed of the subnetwork reaches the theorem's summed target (half the summed squared
-    training loss at most eps), per eps: up to which N, or at no size."""
-    parts = []
-    for eps in eps_list:
-        ts = thresholds.summed_thresholds(frame, eps, method=method)
-        full = ts.groupby("n")["reached"].all()
-        full = full[full]
-        parts.append(f"ε = {eps:g}: " + (f"every seed up to N = {int(full.index.max()):,}" if len(full) else
-                                          "at no size"))
-    return "summed target " + "; ".join(parts)
 
 
 def chapter3_rows(n_boot: int = N_BOOT):
     """Chapter 3's rows: the mean-field network under SGD and full-batch GD (the chapter's fixed
     level), and the NTK network of the well-trained arm at k = 64 and 256 (one level for every N)."""
-    from . import experiments
-    from .chapters import mnist
-
-    p, _ = experiments.check("03_mnist_validation", {"progress": False})
-    exps = mnist.experiments(p)
-    rows, ratios, missing = [], [], {}
-    for setting, key in (("mf_sgd", "sgd"), ("mf_gd", "gd")):
-        frame, done, total = committed_frame(exps[key])
-        if done < total:
-            missing[setting] = _not_committed(done, total)
-            continue
-        ts = thresholds.thresholds(frame, rule=p.threshold_rule, metric=p.threshold_metric, delta=p.delta,
-                                 level=p.level, method="greedy")
-        row, rat = _row(setting, ts, n_boot=n_boot, summed_words=_summed_words(frame, p.summed_eps))
-        rows.append(row)
-        ratios.append(rat)
-    frame, done, total = committed_frame(exps["well_ntk"])
-    for k, setting in ((p.width // 8, "ntk_k64"), (p.width // 2, "ntk_k256")):
-        if done < total or frame.empty or k not in set(frame["k"]):
-            missing[setting] = (_not_committed(done, total) if done < total else
-                                f"not computed (the NTK arm has no k = {k} subnetwork)")
-            continue
-        sub = frame[(frame["method"] != "diverged") & (frame["output_scale"] == "none")]
-        greedy = sub[(sub["method"] == "greedy") & (sub["k"] == k) & (sub["split"] == "train")]
-        ts = thresholds.gain_thresholds(greedy, p.wt_share, ["lr", "k", "split"], level_from="largest")
-        summed = _summed_words(sub[(sub["k"] == k) & (sub["method"] == "greedy")].drop(columns=["k", "lr"]),
-                               p.summed_eps)
-        row, rat = _row(setting, ts, n_boot=n_boot, summed_words=summed)
-        rows.append(row)
-        ratios.append(rat)
-    return rows, ratios, missing
+    return _rows(mnist.committed_thresholds(), n_boot)
 
 
 def chapter4_rows(n_boot: int = N_BOOT):
@@ -259,7 +217,7 @@ def chapter4_rows(n_boot: int = N_BOOT):
     # so that t_enough is defined at every size; the two-layer arm's is censored at most sizes.
     frame, done, total = committed_frame(finetune.experiments(p)["mlp"])
     if done < total:
-        return [], [], {"finetune": _not_committed(done, total)}
+        return [], [], {"finetune": not_committed(done, total)}
     te = finetune_analysis.t_enough(frame, p.delta, methods=("greedy",))
     te = te[(te["ratio"] == min(p.mlp_ratios)) & (te["budget"] == max(p.mlp_budgets))]
     row, rat = _row("finetune", finetune_analysis.as_thresholds(te), n_boot=n_boot)

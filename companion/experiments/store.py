@@ -304,3 +304,9 @@ def committed_frame(experiment) -> tuple[pd.DataFrame, int, int]:
             frames.append(load(name, config))
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return frame, len(frames), len(units)
+
+
+def not_committed(done: int, total: int) -> str:
+    """Why a setting built from :func:`committed_frame` is absent: its units are not all committed."""
+    return (f"not computed yet ({done} of {total} units committed)" if done else
+            f"not computed yet (none of its {total} units is committed)")

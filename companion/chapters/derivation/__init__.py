@@ -14,7 +14,7 @@ from __future__ import annotations
 from .experiments import (ETA_DIGITS, ETA_SNAP, GdRuns, GreedyVsK, InitialResiduals, LinearRuns,
                           canonical_step, committed_steps, dataset, experiments, gd_experiments,
                           linear_experiments, one_run, run, step_size, step_sizes)
-from .findings import (CommittedRuns, collapse_fit, committed_runs, committed_thresholds, group_label,
+from .findings import (CommittedRuns, collapse_fit, committed_runs, committed_thresholds, group_label, paper_params,
                        growth, growth_split, inverse_k_fits, run_summary)
 from .params import MAX_SIZE, SCHEMA, DerivationParams
 from .prose import group_text
@@ -23,5 +23,5 @@ from .prose_chapter import summarize
 __all__ = ["CommittedRuns", "DerivationParams", "ETA_DIGITS", "ETA_SNAP", "GdRuns", "GreedyVsK",
            "InitialResiduals", "LinearRuns", "MAX_SIZE", "SCHEMA", "canonical_step", "collapse_fit",
            "committed_runs", "committed_steps", "committed_thresholds", "dataset", "experiments", "gd_experiments", "group_label",
-           "group_text", "growth", "growth_split", "inverse_k_fits", "linear_experiments", "one_run", "run",
+           "group_text", "growth", "growth_split", "inverse_k_fits", "linear_experiments", "one_run", "paper_params", "run",
            "run_summary", "step_size", "step_sizes", "summarize"]

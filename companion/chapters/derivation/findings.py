@@ -158,12 +158,6 @@ def exact_change(runs: pd.DataFrame, column: str, rel: float = 1e-9) -> int:
 # The committed runs, for the regime map (nothing computed)
 
 
-def not_committed(done: int, total: int) -> str:
-    """Why a setting is absent: its units are not all committed."""
-    return (f"not computed yet ({done} of {total} units committed)" if done else
-            f"not computed yet (none of its {total} units is committed)")
-
-
 @dataclass(frozen=True)
 class CommittedRuns:
     """One GD setting of the chapter (dataset and step rule) from the committed results only: its
@@ -191,19 +185,21 @@ def committed_runs(p: DerivationParams | None = None) -> dict[str, CommittedRuns
         setting = key.removeprefix("gd_")
         frame, done, total = store.committed_frame(exp)
         if done < total:
-            out[setting] = CommittedRuns(setting, exp, None, not_committed(done, total))
+            out[setting] = CommittedRuns(setting, exp, None, store.not_committed(done, total))
         else:
             out[setting] = CommittedRuns(setting, exp, run_summary(frame.assign(rule=exp.rule), p.eps))
     return out
 
 
-def committed_thresholds(p: DerivationParams | None = None) -> dict[str, ThresholdSeries]:
+def committed_thresholds(p: DerivationParams | None = None, runs: dict | None = None
+                         ) -> dict[str, ThresholdSeries]:
     """The dense threshold of every GD setting from the committed results (what the regime map reads):
     setting -> ThresholdSeries with ``ts`` (n, seed, t_star: the first step with ||y - u(t)||^2 <= eps,
     NaN where a run did not reach it) and ``split`` (:func:`growth_split`), or ``missing`` (why not).
-    The runs themselves (one row per run, e.g. for r0 / N) are :func:`committed_runs`."""
+    The runs themselves (one row per run, e.g. for r0 / N) are :func:`committed_runs` (pass them as
+    ``runs`` to read the committed results once)."""
     out = {}
-    for setting, runs in committed_runs(p).items():
+    for setting, runs in (committed_runs(p) if runs is None else runs).items():
         if runs.every is None:
             out[setting] = ThresholdSeries(setting, missing=runs.missing)
         else:

@@ -283,11 +283,6 @@ def wt_thresholds(frame: pd.DataFrame, share: float) -> pd.DataFrame:
 # Chapter 3's thresholds from the committed results (the regime map and chapter 4 read these)
 
 
-def _not_committed(done: int, total: int) -> str:
-    return (f"not computed yet ({done} of {total} units committed)" if done else
-            f"not computed yet (none of its {total} units is committed)")
-
-
 def committed_thresholds(p: MnistParams | None = None) -> dict[str, ThresholdSeries]:
     """Chapter 3's T*(N) of the greedy subnetwork from the committed results only (nothing computed):
     ``mf_sgd`` and ``mf_gd`` (the mean-field network under SGD and full-batch GD, the chapter's rule),
@@ -301,7 +296,7 @@ def committed_thresholds(p: MnistParams | None = None) -> dict[str, ThresholdSer
     for setting, key in (("mf_sgd", "sgd"), ("mf_gd", "gd")):
         frame, done, total = store.committed_frame(exps[key])
         if done < total:
-            out[setting] = ThresholdSeries(setting, missing=_not_committed(done, total), rule=p.rule)
+            out[setting] = ThresholdSeries(setting, missing=store.not_committed(done, total), rule=p.rule)
             continue
         ts = thr.thresholds(frame, rule=p.threshold_rule, metric=p.threshold_metric, delta=p.delta,
                             level=p.level, method="greedy")
@@ -310,7 +305,7 @@ def committed_thresholds(p: MnistParams | None = None) -> dict[str, ThresholdSer
     for k, setting in ((p.width // 8, "ntk_k64"), (p.width // 2, "ntk_k256")):
         if done < total or frame.empty or k not in set(frame["k"]):
             out[setting] = ThresholdSeries(setting, missing=(
-                _not_committed(done, total) if done < total else
+                store.not_committed(done, total) if done < total else
                 f"not computed (the NTK arm has no k = {k} subnetwork)"))
             continue
         sub = frame[(frame["method"] != "diverged") & (frame["output_scale"] == "none")]
