@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from companion import regime_map
+from companion.experiments import store
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +74,13 @@ def test_committed_frame_reads_and_counts_but_never_computes(monkeypatch):
     p, _ = experiments.check("03_mnist_validation", {"progress": False})
     exp = mnist.experiments(p)["gd"]
     monkeypatch.setattr(type(exp), "compute", lambda self, unit, device: pytest.fail("a unit was computed"))
-    frame, done, total = regime_map.committed_frame(exp)
+    frame, done, total = store.committed_frame(exp)
     assert done == total == len(exp.units()) and len(frame) > 0
     # an experiment with no committed unit: an empty frame, counted, nothing computed
     other = dataclasses.replace(exp, seeds=(987_654,))
-    frame, done, total = regime_map.committed_frame(other)
+    frame, done, total = store.committed_frame(other)
     assert frame.empty and done == 0 and total == len(other.units())
-    assert regime_map._not_committed(done, total).startswith("not computed yet (none of its")
+    assert store.not_committed(done, total).startswith("not computed yet (none of its")
 
 
 def test_no_nan_in_what_the_reader_sees(regime):
