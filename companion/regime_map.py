@@ -261,7 +261,8 @@ def chapter4_rows(n_boot: int = N_BOOT):
     """Chapter 4's row: t_enough of the deep MLP arm's greedy subnetwork (the smallest kept fraction,
     the longest fine-tuning budget), only when every unit of that arm is committed."""
     from . import experiments
-    from .experiments import finetune, finetune_analysis
+    from .chapters import finetune
+    from .chapters.finetune import analysis as finetune_analysis
 
     p, _ = experiments.check("04_finetune", {"progress": False})
     # The deep MLP arm: the one whose dense network converges by T_full (chapter 4 says so in numbers),

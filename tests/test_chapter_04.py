@@ -10,7 +10,8 @@ import subprocess
 import pytest
 
 from companion import display, experiments, paths, presets
-from companion.experiments import engine, finetune
+from companion.chapters import finetune
+from companion.experiments import engine
 from notebook_outputs import glued as _glued
 
 papermill = pytest.importorskip("papermill")

@@ -9,17 +9,16 @@
     derivation.py  chapter 2: the bound step by step (GD runs, their linearised predictions t_lin,
                    initial residuals, greedy vs k)
     mnist.py       chapter 3: the SGD and full-batch GD threshold sweeps (N x seed) and the NTK study
-    finetune.py    chapter 4: pre-train -> prune -> fine-tune on MNIST (two-layer, MLP, CNN arms) with
-                   the scratch and dense controls
     regression.py  a recomputed unit against its committed frame, at the experiment's stated tolerance
     estimate.py    what computing will cost, from the committed provenance
 
-Each chapter module has ``SCHEMA`` (its parameters), ``run(params, options)`` (its frames) and
+Chapter 4 is the package :mod:`companion.chapters.finetune`. Each chapter module has ``SCHEMA`` (its parameters), ``run(params, options)`` (its frames) and
 ``summarize(frames, params)`` (every number its prose quotes).
 """
 from __future__ import annotations
 
-from . import derivation, engine, finetune, mnist, schema, store, theorem
+from ..chapters import finetune
+from . import derivation, engine, mnist, schema, store, theorem
 from .engine import RunOptions
 
 #: Chapter notebook -> its experiments module.

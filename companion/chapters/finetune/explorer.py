@@ -22,9 +22,13 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
 
-from . import display, explorer, validate
-from .experiments import finetune_analysis as fa
+from ... import display, explorer, validate
+from . import analysis as fa
+from .arms import ARMS
+from .prose import METHOD_NAMES, arm_names
 
 CSS_CLASS = "finetune-explorer"
 CONTROLS = ("arm", "method", "ratio", "budget")
@@ -45,9 +49,6 @@ def delta_key(delta: float) -> str:
 
 
 def _colours(k: int) -> list[str]:
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
-
     cmap = colormaps["viridis"]
     return [to_hex(cmap(x)) for x in (np.linspace(0.0, 0.85, k) if k > 1 else [0.0])]
 
@@ -55,7 +56,7 @@ def _colours(k: int) -> list[str]:
 def _concat(frames: Mapping) -> pd.DataFrame:
     if not isinstance(frames, Mapping):
         raise validate.ParameterError("parameter 'frames' must be a dict arm -> frame (finetune.run's result)")
-    parts = [fa.check_frame(frames[arm], f"frames[{arm!r}]") for arm in fa.ARMS if arm in frames
+    parts = [fa.check_frame(frames[arm], f"frames[{arm!r}]") for arm in ARMS if arm in frames
              and frames[arm] is not None and len(frames[arm])]
     if not parts:
         raise validate.ParameterError("parameter 'frames' has no rows in any arm")
@@ -97,7 +98,7 @@ def _key(arm, method, ratio, budget) -> str:
 
 
 def _summary(arm, method, ratio, budget, m: pd.DataFrame, dkey: str) -> str:
-    head = (f"{fa.METHOD_NAMES.get(method, method).capitalize()}, {fa.ARM_NAMES.get(arm, arm)}, kept fraction "
+    head = (f"{METHOD_NAMES.get(method, method).capitalize()}, {arm_names().get(arm, arm)}, kept fraction "
             f"{float(ratio):g}, fine-tuned {int(budget):,} steps; t_enough (δ = {float(dkey) * 100:g} pp): ")
     parts = []
     for r in m.sort_values("n").itertuples():
@@ -138,8 +139,8 @@ def figure_spec(frames: Mapping, *, deltas=fa.DELTAS, split: str = "heldout", in
                                       "summary": _summary(arm, method, ratio, budget, m, delta_key(d))}
         settings[_key(*key)] = {"lines": lines, "marks": by_delta}
     options = {
-        "arm": [[a, fa.ARM_NAMES[a]] for a in fa.ARMS if (cur["arm"] == a).any()],
-        "method": [[m, fa.METHOD_NAMES.get(m, m)] for m in (*fa.PIPELINES, *fa.CONTROLS) if (cur["method"] == m).any()],
+        "arm": [[a, ARMS[a].name] for a in ARMS if (cur["arm"] == a).any()],
+        "method": [[m, METHOD_NAMES.get(m, m)] for m in (*fa.PIPELINES, *fa.CONTROLS) if (cur["method"] == m).any()],
         "ratio": [[f"{r:g}", f"{r:g}"] for r in sorted(cur["ratio"].unique())],
         "budget": [[str(int(b)), f"F = {int(b):,}"] for b in sorted(cur["budget"].unique())],
         "delta": [[delta_key(d), f"{100 * d:g} pp"] for d in deltas],
