@@ -61,14 +61,14 @@ def closed_form_greedy(target: Target) -> Pruned:
     """Chapter 3's greedy on the whole training subset, in float64; without repeats its first k picks
     are the greedy choice of size k, so one run at the largest k serves every ratio."""
     k, cache = target.widths[0], target.cache
-    if cache is None or "two_layer" not in cache:
+    if cache is None or "closed_form" not in cache:
         hidden, out_w, _ = target.net.neurons(target.train.x)
         sel = greedy_forward_selection(hidden.double(), out_w.double(), target.train.targets.double(),
                                        target.widest[0], allow_repeats=False, gram=True)
         if cache is not None:
-            cache["two_layer"] = sel
+            cache["closed_form"] = sel
     else:
-        sel = cache["two_layer"]
+        sel = cache["closed_form"]
     return Pruned(sel.picks[:k], sel.losses[k - 1])
 
 
