@@ -2,6 +2,8 @@
 materialised subnetworks and the parameter checks, on tiny networks of the embedded data."""
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,11 +11,14 @@ import torch
 
 from companion import validate
 from companion.chapters import finetune
-from companion.chapters.finetune import cost, experiments as ft_experiments
+from companion.chapters.finetune import cost
 from companion.experiments import check, regression
 from companion.models import TwoLayerNet
 from companion.prune.greedy import subnetwork_output
 from companion.prune.subnetwork import evaluate_selection
+
+# the module (the package exports its function experiments() under the same name)
+ft_experiments = importlib.import_module("companion.chapters.finetune.experiments")
 
 TINY = {"two_layer_sizes": [100, 200], "two_layer_seeds": [0], "two_layer_width": 16,
         "two_layer_ratios": [0.25, 0.5], "two_layer_steps": 8, "two_layer_num_checkpoints": 3,
