@@ -138,7 +138,7 @@ def _config_inited(app, config) -> None:
 def _builder_inited(app) -> None:
     if getattr(app.builder, "format", None) != "html":
         return
-    from .explorer import plotly_js_path
+    from .explorer_page import plotly_js_path
 
     target = Path(app.outdir) / "_static" / PLOTLY_JS
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import paths
+
 @dataclass
 class Summary:
     """What a chapter shows: ``numbers`` (glued into the prose) and the tables its figures draw."""
@@ -104,8 +106,6 @@ class GlueReference:
 def book_pages(book_dir: Path | None = None) -> list[Path]:
     """The book's pages: every .md file and notebook under ``book_dir`` (default: the book), outside
     the results, the presets and hidden or ``_`` folders."""
-    from . import paths
-
     root = Path(book_dir or paths.BOOK_DIR)
     pages = []
     for folder, subfolders, files in os.walk(root):
@@ -135,8 +135,6 @@ def glue_references(page: Path, text: str | None = None, book_root: Path | None 
     as myst-nb splits them: a text or markdown role's format after its last colon, a notebook path
     before ``::``. ``book_root``: what a path starting with / is relative to (default: the folder of
     ``_config.yml``, the repository root)."""
-    from . import paths
-
     page = Path(page)
     root = Path(book_root or paths.REPO_ROOT)
     text = page_text(page) if text is None else text
@@ -154,8 +152,6 @@ def glue_references(page: Path, text: str | None = None, book_root: Path | None 
 def shown_names(chapter: str, book_dir: Path | None = None) -> dict[str, list[str]]:
     """The names the book's pages read from the glue of notebook ``chapter`` (its file name without
     .ipynb), each with the pages that read it, in the order of the book's pages."""
-    from . import paths
-
     root = Path(book_dir or paths.BOOK_DIR)
     notebooks = sorted(p.stem for p in root.glob("*.ipynb"))
     if chapter not in notebooks:

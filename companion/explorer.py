@@ -9,10 +9,10 @@ setting
     rule in {reaches, within_delta} x metric in {accuracy, loss} x value (levels or deltas)
     x method in {dense, greedy, magnitude, random},
 
-T*(N) of every (N, seed) (:func:`companion.analysis.threshold_time`), the seed mean at each N, and
-the four laws a + b log N, a + b N, a N^b and a - b N^(-c) (:func:`companion.analysis.fit`, drawn with
-:func:`companion.analysis.predict`) with their leave-one-size-out RMSE
-(:func:`companion.analysis.loso_rmse`). Computing and drawing are separate:
+T*(N) of every (N, seed) (:func:`companion.stats.thresholds.threshold_time`), the seed mean at each N, and
+the four laws a + b log N, a + b N, a N^b and a - b N^(-c) (:func:`companion.stats.laws.fit`, drawn with
+:func:`companion.stats.laws.predict`) with their leave-one-size-out RMSE
+(:func:`companion.stats.laws.loso_rmse`). Computing and drawing are separate:
 
 - :func:`threshold_grid` (tidy frame: one row per setting, method, N and seed, with T*) and
   :func:`fit_grid` (tidy frame: one row per setting, method and law) compute;
@@ -51,12 +51,8 @@ Determinism
 from __future__ import annotations
 
 import base64
-import functools
-import hashlib
 import html as _html
 import io
-import json
-from importlib import resources
 import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping
@@ -64,17 +60,19 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from . import analysis, display, validate
+from . import display, validate
+from .stats import laws, thresholds
+from .explorer_page import PLOTLY_MARKER, _asset, button_group, payload, script
+# a reader of a live notebook is told to call companion.explorer.init_notebook() (the explorer's own text)
+from .explorer_page import init_notebook, plotly_js_path  # noqa: F401
 
 RULES = ("reaches", "within_delta")
 METRICS = ("accuracy", "loss")
 METHODS = ("dense", "greedy", "magnitude", "random")
-MODELS = analysis.MODELS  # ("log", "linear", "power", "saturating")
+MODELS = laws.MODELS  # ("log", "linear", "power", "saturating")
 REQUIRED = ("n", "seed", "t", "method", "split", "loss", "accuracy")
 #: The CSS class of the explorer's container (the browser check looks for it).
 CSS_CLASS = "threshold-explorer"
-#: The attribute that tells the book's Sphinx extension to add plotly.js to the page.
-PLOTLY_MARKER = "data-companion-plotly"
 
 DEFAULT_ACCURACY_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9)
 DEFAULT_ACCURACY_DELTAS = (0.005, 0.01, 0.02, 0.05)
@@ -248,8 +246,8 @@ def threshold_grid(frame: pd.DataFrame, *, levels=None, deltas=None, methods=Non
     for rule, metric, value in grid:
         kw = {"level": value, "delta": None} if rule == "reaches" else {"delta": value, "level": None}
         for method in methods:
-            # the chapter's own thresholds (one implementation: companion.analysis)
-            ts = analysis.thresholds(sub.drop(columns=analysis._groups(sub)), rule=rule, metric=metric,
+            # the chapter's own thresholds (one implementation: companion.stats)
+            ts = thresholds.thresholds(sub.drop(columns=thresholds._groups(sub)), rule=rule, metric=metric,
                                      method=method, split=split, **kw)
             parts.append(ts.assign(rule=rule, metric=metric, value=value, value_key=value_key(value),
                                    method=method))
@@ -271,9 +269,9 @@ def seed_means(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_grid(points: pd.DataFrame) -> pd.DataFrame:
-    """The laws of T*(N) (:data:`companion.analysis.MODELS`) for every setting of
+    """The laws of T*(N) (:data:`companion.laws.MODELS`) for every setting of
     :func:`threshold_grid`, fitted to the per-seed T* that met the rule (as
-    :func:`companion.analysis.fit_table` does).
+    :func:`companion.stats.laws.fit_table` does).
 
     Returns one row per (rule, metric, value, method, model): columns rule, metric, value, value_key,
     method, model, formula, a, b, c (the saturating law's exponent, else NaN), loso_rmse (NaN with
@@ -286,11 +284,11 @@ def fit_grid(points: pd.DataFrame) -> pd.DataFrame:
         ok = g[np.isfinite(g["t_star"])]
         sig = (tuple(ok["n"]), tuple(ok["t_star"]))  # identical points (often: none reached) are fitted once
         if sig not in cache:
-            # the chapter's own fits (one implementation: companion.analysis), without the bootstrap
-            table = analysis.fit_table(ok.assign(group="all")[["group", "n", "seed", "t_star"]], n_boot=0,
+            # the chapter's own fits (one implementation: companion.stats), without the bootstrap
+            table = laws.fit_table(ok.assign(group="all")[["group", "n", "seed", "t_star"]], n_boot=0,
                                        by="group")
             if table.empty:  # no point: every law failed
-                table = pd.DataFrame({"model": list(MODELS), "formula": [analysis.MODEL_FORMULAS[m] for m in MODELS],
+                table = pd.DataFrame({"model": list(MODELS), "formula": [laws.MODEL_FORMULAS[m] for m in MODELS],
                                       "a": np.nan, "b": np.nan, "c": np.nan, "loso_rmse": np.nan, "points": 0,
                                       "sizes": 0, "fit_ok": False})
             cache[sig] = table.rename(columns={"fit_ok": "fitted"})
@@ -340,7 +338,7 @@ def law_label(model: str, a: float, b: float, rmse: float, c: float = math.nan) 
     """A law's legend entry: its fitted formula and its LOSO RMSE (to 0.1 iteration), or "fit failed"."""
     a, b, c = _coefficients(model, a, b, c)
     if a is None:
-        return f"{model} ({analysis.MODEL_FORMULAS[model]}): fit failed"
+        return f"{model} ({laws.MODEL_FORMULAS[model]}): fit failed"
     if model == "log":
         formula = f"{_fmt(a)} {'+' if b >= 0 else '-'} {_fmt(abs(b))} log N"
     elif model == "linear":
@@ -349,7 +347,7 @@ def law_label(model: str, a: float, b: float, rmse: float, c: float = math.nan) 
         formula = f"{a:g} {'-' if b >= 0 else '+'} {abs(b):g} N^-{c:g} (ceiling {a:g})"
     else:
         formula = f"{a:g} N^{b:.3f}"
-    needed = analysis.N_PARAMS[model] + 1
+    needed = laws.N_PARAMS[model] + 1
     err = (f"LOSO RMSE {_t(rmse):g}" if math.isfinite(rmse) else f"LOSO RMSE n/a (fewer than {needed} sizes)")
     return f"{model}: {formula} ({err})"
 
@@ -377,7 +375,7 @@ def figure_spec(points: pd.DataFrame, fits: pd.DataFrame, *, initial: Mapping | 
         ok = g[g["reached"]]
         m = mean_by[(rule, metric, key, method)].sort_values("n")
         m = m[np.isfinite(m["t_mean"])]
-        laws = []
+        drawn = []
         f = fit_by.get((rule, metric, key, method))
         best = None
         for model in MODELS:
@@ -387,12 +385,12 @@ def figure_spec(points: pd.DataFrame, fits: pd.DataFrame, *, initial: Mapping | 
             a4, b4, c4 = _coefficients(model, a, b, c)
             curve = []
             if a4 is not None:
-                params = (a, b, c)[:analysis.N_PARAMS[model]]
+                params = (a, b, c)[:laws.N_PARAMS[model]]
                 with np.errstate(all="ignore"):
-                    curve = [_t(y) for y in analysis.predict(curve_n, model, *params)]
+                    curve = [_t(y) for y in laws.predict(curve_n, model, *params)]
             if math.isfinite(rmse) and (best is None or rmse < best[1]):
                 best = (model, rmse)
-            laws.append({"model": model, "label": law_label(model, a, b, rmse, c), "a": a4, "b": b4,
+            drawn.append({"model": model, "label": law_label(model, a, b, rmse, c), "a": a4, "b": b4,
                          "c": c4, "loso_rmse": _t(rmse), "t": curve})
         total, met = len(g), int(g["reached"].sum())
         summary = (f"{METHOD_LABELS.get(method, method).capitalize()}, {split} split: T* is "
@@ -403,7 +401,7 @@ def figure_spec(points: pd.DataFrame, fits: pd.DataFrame, *, initial: Mapping | 
             "seed_n": [int(x) for x in ok["n"]], "seed_t": [_t(x) for x in ok["t_star"]],
             "seed_id": [int(x) for x in ok["seed"]],
             "mean_n": [int(x) for x in m["n"]], "mean_t": [_t(x) for x in m["t_mean"]],
-            "laws": laws, "summary": summary}
+            "laws": drawn, "summary": summary}
     init = _initial(values, methods, initial)
     return {
         "version": 1,
@@ -450,44 +448,8 @@ def _initial(values: dict, methods: list, initial: Mapping | None) -> dict:
     return init
 
 
-#: The explorer's style and script are package files (companion/assets/), read once.
-ASSETS = "assets"
-_ID_PLACEHOLDER = "__EXPLORER_ID__"
-
-
-@functools.lru_cache(maxsize=None)
-def _asset(name: str) -> str:
-    return resources.files("companion").joinpath(ASSETS, name).read_text(encoding="utf-8")
-
-
-def script(asset: str, ident: str) -> str:
-    """The view's script ``asset`` for the container ``ident`` (its header comment left out)."""
-    body = "".join(line for line in _asset(asset).splitlines(keepends=True) if not line.startswith("//"))
-    return "\n" + body.replace(_ID_PLACEHOLDER, json.dumps(ident))
-
-
 def _script(ident: str) -> str:
     return script("explorer.js", ident)
-
-
-def payload(spec: Mapping, name: str | None, css_class: str) -> tuple[str, str]:
-    """(the spec as JSON safe inside a script tag, the container's id: ``<css_class>-<name>``, or a hash
-    of the data when no name is given)."""
-    data = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
-    data = data.replace("</", "<\\/")
-    return data, f"{css_class}-" + (_slug(name) if name else hashlib.sha256(data.encode()).hexdigest()[:12])
-
-
-def button_group(spec: Mapping, control: str, label: str) -> str:
-    """One row of toggle buttons: ``spec["controls"][control]`` as (value, text) pairs, the one in
-    ``spec["initial"]`` pressed."""
-    esc, init = _html.escape, spec["initial"]
-    items = "".join(
-        f'<button type="button" class="te-button" data-control="{control}" data-value="{esc(v)}" '
-        f'aria-pressed="{"true" if init[control] == v else "false"}">{esc(text)}</button>'
-        for v, text in spec["controls"][control])
-    return (f'<div class="te-group" role="group" aria-label="{esc(label)}">'
-            f'<span class="te-label">{esc(label)}</span>{items}</div>')
 
 
 def render_html(spec: Mapping, *, caption: str | None = None, name: str | None = None) -> str:
@@ -520,13 +482,6 @@ def render_html(spec: Mapping, *, caption: str | None = None, name: str | None =
         f"own copy; in a live notebook run <code>companion.explorer.init_notebook()</code> first.</p>"
         f'<script type="application/json" class="te-data">{data}</script>'
         f"<script>{_script(ident)}</script></div>")
-
-
-def _slug(name: str) -> str:
-    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in str(name)).strip("-")
-    if not slug:
-        raise validate.ParameterError(f"parameter 'name' = {name!r} must contain a letter or digit")
-    return slug
 
 
 def static_png(spec: Mapping, *, dpi: int = 100) -> bytes:
@@ -614,26 +569,3 @@ def show(frame: pd.DataFrame, *, levels=None, deltas=None, methods=None, split: 
     fits = fit_grid(points)
     spec = figure_spec(points, fits, initial=initial, split=split)
     return ThresholdExplorer(points, fits, spec, render_html(spec, caption=caption, name=name), fallback)
-
-
-def init_notebook():
-    """For a live notebook only (never in a chapter: it stores 4.8 MB in the notebook): load the
-    pinned plotly.js into the page so the explorers below can draw."""
-    from IPython.display import HTML
-
-    return HTML(f"<script>{plotly_js_path().read_text(encoding='utf-8')}</script>")
-
-
-def plotly_js_path():
-    """``plotly.min.js`` of the installed (pinned) ``plotly`` package."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("plotly")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("the plotly package is not installed (pip install -r requirements.txt)")
-    for location in spec.submodule_search_locations:
-        path = Path(location) / "package_data" / "plotly.min.js"
-        if path.is_file():
-            return path
-    raise FileNotFoundError("plotly.min.js is not in the installed plotly package")

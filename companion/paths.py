@@ -5,6 +5,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from . import validate
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BOOK_DIR = REPO_ROOT / "book"
 # Results committed with the book (one folder per result: <name>-<config hash>/). Every chapter
@@ -65,8 +67,6 @@ def checked_cache_dir(name: str, value, *, regenerate: bool = False) -> Path:
     empty string; the committed results (or a folder inside them) unless ``regenerate`` (only the
     regenerate commands pass it); a path that names a file or lies under one; a place this process
     cannot create a folder in."""
-    from . import validate
-
     if value is not None and not isinstance(value, (str, os.PathLike)):
         validate._fail(name, value, "must be None (the user cache, .cache/) or a path")
     if value is not None and not str(value).strip():

@@ -5,9 +5,9 @@ preset; a setting whose units are not all committed is left out and said so in w
 Per setting: T*(N) / T*(N_min) at every N (means over seeds of the units that reach the target), the
 growth ln(T*(N_max) / T*(N_min)), split where the chapter defines the split (chapter 2, the theorem's
 setting: the threshold is the product 1/eta x 1/lambda_0 x log(||y - u(0)||^2 / eps) x the rest, see
-:func:`.analysis.log_growth_split`), the growth exponent b of a power law a N^b fitted on T* itself
-with a bootstrap interval over seeds (:func:`.analysis.bootstrap`), the best of the four laws by
-leave-one-size-out error (:func:`.analysis.fit_table`), and the share of units that reach the target.
+:func:`.stats.laws.log_growth_split`), the growth exponent b of a power law a N^b fitted on T* itself
+with a bootstrap interval over seeds (:func:`.stats.laws.bootstrap`), the best of the four laws by
+leave-one-size-out error (:func:`.stats.laws.fit_table`), and the share of units that reach the target.
 
 Beside the rows, the theorem's pure logarithm: with eta and lambda_0 fixed, T*(N) / T*(N_min) =
 log(cN/eps) / log(cN_min/eps), ||y - u(0)||^2 ~ cN being step 2 of chapter 2; :func:`log_band` draws it
@@ -34,7 +34,9 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from . import analysis, paths
+from . import vocabulary
+from .experiments.store import committed_frame
+from .stats import laws, thresholds, verdicts
 
 #: Bootstrap resamples of the growth exponent's interval.
 N_BOOT = 1000
@@ -67,7 +69,7 @@ QUANTITY = {2: "dense residual ≤ ε", 3: "subnetwork reaches a fixed accuracy"
 
 TABLE_COLUMNS = ["setting", "label", "chapter", "quantity", "n_min", "n_max", "sizes", "units", "reached",
                  "reached_share", "growth_total", "growth_factor", *SPLIT_PARTS, "split_words", "b", "b_lo",
-                 "b_hi", "exponent_words", "best_law", "law_words", "within_log_band", "band_words",
+                 "b_hi", "exponent_words", "growth", "growth_lo", "growth_hi", "best_law", "law_words", "within_log_band", "band_words",
                  "summed_words"]
 RATIO_COLUMNS = ["setting", "label", "chapter", "n", "n_over_nmin", "t_star_mean", "ratio", "seeds", "seeds_reached"]
 
@@ -91,20 +93,6 @@ class RegimeMap:
 
 # --------------------------------------------------------------------------------------------------
 # Committed results only
-
-
-def committed_frame(experiment) -> tuple[pd.DataFrame, int, int]:
-    """(frame of the committed units of ``experiment``, committed units, all units): only
-    ``book/results`` is read, nothing is computed (a unit not committed is counted, not run)."""
-    from .experiments import store
-
-    frames, units = [], experiment.units()
-    for u in units:
-        name, config = experiment.result_name(u), experiment.unit_config(u)
-        if (paths.RESULTS_DIR / store.folder_name(name, config) / "provenance.json").exists():
-            frames.append(store.load(name, config))
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return frame, len(frames), len(units)
 
 
 def _not_committed(done: int, total: int) -> str:
@@ -157,10 +145,10 @@ def _row(key: str, ts: pd.DataFrame, *, n_boot: int = N_BOOT, split: dict | None
     # the growth exponent: a N^b on T* itself, bootstrap over seeds within each size
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        a, b = analysis.fit(ok["n"], ok["t_star"], "power") if ok["n"].nunique() >= 2 else (math.nan, math.nan)
-        boot = (analysis.bootstrap(ok["n"], ok["t_star"], ok["seed"], "power", n_boot=n_boot)
+        a, b = laws.fit(ok["n"], ok["t_star"], "power") if ok["n"].nunique() >= 2 else (math.nan, math.nan)
+        boot = (laws.bootstrap(ok["n"], ok["t_star"], ok["seed"], "power", n_boot=n_boot)
                 if math.isfinite(b) else {"b_lo": math.nan, "b_hi": math.nan})
-        laws = analysis.fit_table(ok, n_boot=0)
+        fits = laws.fit_table(ok, n_boot=0)
     row |= {"b": b, "b_lo": boot["b_lo"], "b_hi": boot["b_hi"]}
     if not math.isfinite(b):
         row["exponent_words"] = "not fitted (fewer than two sizes reached the target)"
@@ -168,7 +156,10 @@ def _row(key: str, ts: pd.DataFrame, *, n_boot: int = N_BOOT, split: dict | None
         row["exponent_words"] = f"{b:.2f} ({boot['b_lo']:.2f} to {boot['b_hi']:.2f})"
     else:
         row["exponent_words"] = f"{b:.2f} (no interval: some size has fewer than two seeds that reach the target)"
-    best = analysis.best_model(laws, "all") if len(laws) else None
+    growth = verdicts.growth(ts)
+    lo, hi = growth.interval
+    row |= {"growth": growth.verdict, "growth_lo": lo, "growth_hi": hi}
+    best = laws.best_model(fits, "all") if len(fits) else None
     row["best_law"] = best or "none"
     row["law_words"] = LAW_WORDS[best] if best else "cannot be told (fewer than three sizes reached the target)"
     return row, ratios
@@ -176,7 +167,7 @@ def _row(key: str, ts: pd.DataFrame, *, n_boot: int = N_BOOT, split: dict | None
 
 def _split_from_every(every: pd.DataFrame) -> dict:
     """Chapter 2's growth split of the dense threshold (as derivation's summary computes it)."""
-    return analysis.log_growth_split(every["N"], every["t_dense"], {
+    return laws.log_growth_split(every["N"], every["t_dense"], {
         "inv_eta": 1.0 / every["eta"], "inv_lam": 1.0 / every["lambda_0"], "log": every["log_r0_eps"]})
 
 
@@ -188,7 +179,7 @@ def chapter2_rows(n_boot: int = N_BOOT):
     """Chapter 2's rows (the theorem's setting) from its committed GD runs: (rows, ratios, missing,
     every), ``every`` one row per run (derivation.run_summary)."""
     from . import experiments
-    from .experiments import derivation
+    from .chapters import derivation
 
     p, _ = experiments.check("02_derivation", {"progress": False})
     rows, ratios, missing, everies = [], [], {}, []
@@ -213,7 +204,7 @@ def _summed_words(frame: pd.DataFrame, eps_list, method: str = "greedy") -> str:
     training loss at most eps), per eps: up to which N, or at no size."""
     parts = []
     for eps in eps_list:
-        ts = analysis.summed_thresholds(frame, eps, method=method)
+        ts = thresholds.summed_thresholds(frame, eps, method=method)
         full = ts.groupby("n")["reached"].all()
         full = full[full]
         parts.append(f"ε = {eps:g}: " + (f"every seed up to N = {int(full.index.max()):,}" if len(full) else
@@ -235,7 +226,7 @@ def chapter3_rows(n_boot: int = N_BOOT):
         if done < total:
             missing[setting] = _not_committed(done, total)
             continue
-        ts = analysis.thresholds(frame, rule=p.threshold_rule, metric=p.threshold_metric, delta=p.delta,
+        ts = thresholds.thresholds(frame, rule=p.threshold_rule, metric=p.threshold_metric, delta=p.delta,
                                  level=p.level, method="greedy")
         row, rat = _row(setting, ts, n_boot=n_boot, summed_words=_summed_words(frame, p.summed_eps))
         rows.append(row)
@@ -248,7 +239,7 @@ def chapter3_rows(n_boot: int = N_BOOT):
             continue
         sub = frame[(frame["method"] != "diverged") & (frame["output_scale"] == "none")]
         greedy = sub[(sub["method"] == "greedy") & (sub["k"] == k) & (sub["split"] == "train")]
-        ts = analysis.gain_thresholds(greedy, p.wt_share, ["lr", "k", "split"], level_from="largest")
+        ts = thresholds.gain_thresholds(greedy, p.wt_share, ["lr", "k", "split"], level_from="largest")
         summed = _summed_words(sub[(sub["k"] == k) & (sub["method"] == "greedy")].drop(columns=["k", "lr"]),
                                p.summed_eps)
         row, rat = _row(setting, ts, n_boot=n_boot, summed_words=summed)
@@ -323,30 +314,16 @@ def _range(lo: float, hi: float, fmt) -> str:
     return a if a == b else f"{a} to {b}"
 
 
-def _exponent_trend(row) -> str:
-    """'grows', 'falls' or 'flat' from the exponent's bootstrap interval (its sign without one);
-    'undefined' without an exponent."""
-    b, lo, hi = row["b"], row["b_lo"], row["b_hi"]
-    if not math.isfinite(b):
-        return "undefined"
-    if math.isfinite(lo) and math.isfinite(hi):
-        return "grows" if lo > 0 else "falls" if hi < 0 else "flat"
-    return "grows" if b > 0 else "falls" if b < 0 else "flat"
-
-
-def _trend(row) -> str:
-    """'levels off' where the law with a ceiling is the best by leave-one-size-out error, else the
-    exponent's trend (:func:`_exponent_trend`)."""
-    if math.isfinite(row["b"]) and row["best_law"] == "saturating":
-        return "levels off"
-    return _exponent_trend(row)
-
-
 def _rises(row) -> bool:
-    """Whether the threshold grows over the sizes run by its exponent's interval, whatever the best law:
-    a setting can leave the logarithm's band at some sizes and still not grow overall (a threshold that
-    rises, then falls back)."""
-    return _exponent_trend(row) == "grows"
+    """Whether the threshold grows over the sizes run, by the book's one growth criterion
+    (:func:`.stats.verdicts.growth`: paired over seeds), whatever the best law: a setting can leave the
+    logarithm's band at some sizes and still not grow overall (a threshold that rises, then falls back)."""
+    return str(row["growth"]).startswith("grows")
+
+
+def _levels(row) -> bool:
+    """Whether the threshold stops growing, stays flat or falls over the sizes run (same criterion)."""
+    return row["growth"] in ("grows_then_stops", "grows_then_falls", "flat", "falls")
 
 
 def sentences(table: pd.DataFrame, missing: dict) -> dict:
@@ -358,7 +335,7 @@ def sentences(table: pd.DataFrame, missing: dict) -> dict:
     if len(known):
         factors = known["growth_factor"]
         log_share = (known["share_log"] / known["growth_total"]).dropna()
-        grows = int((known["growth_total"] > 0).sum())
+        grows = int(known.apply(_rises, axis=1).sum())
         out["ch2_map_answer"] = (
             f"In the theorem's own setting the threshold grows with N in {grows} of {len(known)} sets of runs, "
             f"by a factor {_range(factors.min(), factors.max(), _factor)} over the sizes run"
@@ -376,7 +353,8 @@ def sentences(table: pd.DataFrame, missing: dict) -> dict:
                              + _names(logs["label"]) + "." if len(logs) else
                              " The logarithm is the best of the four laws by leave-one-size-out error in no setting.")
     rising = outside.apply(_rises, axis=1).astype(bool) if len(outside) else pd.Series(dtype=bool)
-    faster, back = outside[rising], outside[~rising]
+    stopping = outside.apply(_levels, axis=1).astype(bool) if len(outside) else pd.Series(dtype=bool)
+    faster, stops, back = outside[rising & ~stopping], outside[rising & stopping], outside[~rising]
 
     def labelled(rows):
         return _names(f"{r.label} (exponent {r.b:.2f})" if math.isfinite(r.b) else r.label for r in rows.itertuples())
@@ -384,8 +362,10 @@ def sentences(table: pd.DataFrame, missing: dict) -> dict:
     out["ch2_map_fails"] = (
         ("It grows faster than that in " + labelled(faster) + "." if len(faster) else
          "It grows faster than the pure logarithm in no setting.")
+        + (" In " + labelled(stops) + " it rises above the logarithm's band, then stops growing (paired over "
+           "seeds)." if len(stops) else "")
         + (" In " + labelled(back) + " the threshold rises above the logarithm's band at some sizes but does "
-           "not grow over the sizes run (its exponent's interval includes zero or lies below it)." if len(back) else ""))
+           "not grow significantly over the sizes run (paired over seeds)." if len(back) else ""))
     split = known.dropna(subset=["share_log"])
     if len(split):
         dominated = split[split["share_eta"] + split["share_lam"] > split["share_log"]]
@@ -399,13 +379,14 @@ def sentences(table: pd.DataFrame, missing: dict) -> dict:
                if (table["chapter"] > 2).any() else ""))
     else:
         out["ch2_map_why"] = "Why it grows cannot be said: no set of runs of the theorem's setting can be split."
-    trends = table.apply(_trend, axis=1) if len(table) else pd.Series(dtype=str)
-    grow, level = table[trends == "grows"], table[trends.isin(["levels off", "flat", "falls"])]
+    rising = table.apply(_rises, axis=1).astype(bool) if len(table) else pd.Series(dtype=bool)
+    levels = table.apply(_levels, axis=1).astype(bool) if len(table) else pd.Series(dtype=bool)
+    grow, level = table[rising & ~levels], table[levels]
     if len(grow):
         text = ("For someone who prunes: the pre-training a good subnetwork needs is not a constant of the data "
-                f"set's size: it grows with N in {len(grow)} of the {len(table)} settings (by a factor "
+                f"set's size: it grows with N over the sizes run in {len(grow)} of the {len(table)} settings (by a factor "
                 f"of up to {_factor(grow['growth_factor'].max())} over the sizes run)")
-        text += (", and levels off or falls only in " + _names(level["label"]) if len(level) else "")
+        text += (", and stops, stays flat or falls only in " + _names(level["label"]) if len(level) else "")
         text += (", so a pre-training budget found on a small data set is to be measured again, not reused, "
                  "when the data set grows.")
     else:
@@ -462,7 +443,7 @@ def _build(n_boot: int) -> RegimeMap:
 
 #: The reader's table: column -> heading.
 READER_COLUMNS = {"label": "setting", "quantity": "T* is the first step at which", "n_range": "N",
-                  "ratio_words": "T*(N)/T*(N_min) at each N", "growth_words": "ln T*(N_max)/T*(N_min)",
+                  "ratio_words": "T*(N)/T*(N_min) at each N", "verdict_words": "grows with N? (paired over seeds)", "growth_words": "ln T*(N_max)/T*(N_min)",
                   "split_shown": "of which 1/η, 1/λ0, log, rest", "exponent_words": "growth exponent b (95% interval)",
                   "law_words": "best law (leave-one-size-out)", "reached_words": "units that reach the target",
                   "summed_words": "theorem's summed target"}
@@ -480,6 +461,7 @@ def reader_frame(regime: RegimeMap) -> pd.DataFrame:
                      "n_range": (f"{int(r.n_min):,} to {int(r.n_max):,}" if math.isfinite(r.n_max)
                                  else "fewer than two sizes reached"),
                      "ratio_words": ratio_words or "not reached",
+                     "verdict_words": vocabulary.GROWTH_WORDS[r.growth],
                      "growth_words": f"{r.growth_total:.2f}" if math.isfinite(r.growth_total) else "undefined",
                      "split_shown": split, "exponent_words": r.exponent_words, "law_words": r.law_words,
                      "reached_words": f"{r.reached} of {r.units} ({r.reached_share:.0%})",

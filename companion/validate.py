@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from typing import Iterable, Sequence
 
 
@@ -126,8 +127,6 @@ def boolean(name: str, value) -> bool:
 
 def optional_path(name: str, value):
     """None or a path (str or os.PathLike)."""
-    import os
-
     if value is not None and not isinstance(value, (str, os.PathLike)):
         _fail(name, value, "must be None (the user cache, .cache/) or a path")
     return value

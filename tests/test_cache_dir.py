@@ -176,7 +176,7 @@ def test_results_names_a_damaged_committed_result_and_never_deletes_it(ch1_copy,
     assert "error: 01_theorem cannot be computed without full MNIST; nothing was computed (the damaged" in out
     assert _snapshot(folder) == damaged
     # every other path reports the same damage by name, as an error
-    from companion.experiments import theorem
+    from companion.chapters import theorem
 
     params, options = experiments.check("01_theorem", {"cache_dir": str(ch1_copy.parent / "user")})
     with pytest.raises(store.CommittedResultError, match=re.escape(shown)):

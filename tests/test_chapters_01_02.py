@@ -81,7 +81,7 @@ def _text(g, name):
 
 
 def test_chapter_01_quick(tmp_path):
-    from companion.experiments import theorem
+    from companion.chapters import theorem
 
     nb = _run("01_theorem", tmp_path)
     _no_errors_or_stderr(nb)
@@ -111,7 +111,7 @@ def test_chapter_01_quick(tmp_path):
 
 def test_chapter_02_quick(tmp_path):
     from companion import experiments
-    from companion.experiments import derivation
+    from companion.chapters import derivation
     from test_derivation_experiments import expected_law, summary_of
 
     nb = _run("02_derivation", tmp_path)

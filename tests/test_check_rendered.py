@@ -351,7 +351,7 @@ def test_bold_glued_sentence_fails_but_bold_number_passes(tmp_path, capsys):
 
 def _plotly_js() -> Path | None:
     try:
-        from companion.explorer import plotly_js_path
+        from companion.explorer_page import plotly_js_path
         return plotly_js_path()
     except (ImportError, FileNotFoundError):
         return None

@@ -1,10 +1,13 @@
-"""Chapter 2's experiments (companion.experiments.derivation): GD runs, greedy vs k, initial residuals,
+"""Chapter 2's experiments (companion.chapters.derivation): GD runs, greedy vs k, initial residuals,
 the step size written into each unit, and the chapter summary."""
+import importlib
+
 import numpy as np
 import pytest
 
 from companion import experiments
-from companion.experiments import derivation, engine
+from companion.chapters import derivation
+from companion.experiments import engine
 
 QUICK2 = dict(d_high=20, sizes_high=[8, 16], d_low=5, sizes_low=[8, 16], width=64, seeds=[0], eps=1e-2,
               k=16, num_checkpoints=6, step_factor=1.0, horizon=1.2, max_steps=3000,
@@ -198,7 +201,7 @@ def test_the_pruned_threshold_does_not_move_when_the_horizon_changes(tmp_path, m
     """Two runs of every (N, seed), one 2.5 times longer than the other, sampled at the same
     checkpoints up to the shorter end: the pruned threshold of each run is the same in both."""
     grid = np.unique(np.round(np.geomspace(1, 1e6, 160)).astype(int))
-    monkeypatch.setattr(derivation, "checkpoint_grid",
+    monkeypatch.setattr(importlib.import_module("companion.chapters.derivation.experiments"), "checkpoint_grid",
                         lambda last, points: sorted({0, last} | {int(v) for v in grid if v <= last}))
     out = {}
     for horizon in (1.2, 3.0):

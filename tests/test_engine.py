@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from companion import experiments, paths, presets
-from companion.experiments import derivation, engine, store
+from companion.chapters import derivation
+from companion.experiments import engine, store
 from companion.validate import ParameterError
 
 REPO = paths.REPO_ROOT
@@ -93,8 +94,9 @@ _CHILD = """
 import sys, json
 sys.path.insert(0, {repo!r})
 from companion import experiments
+from companion.chapters import derivation
 params, options = experiments.check("02_derivation", json.loads({params!r}))
-experiments.engine.run(experiments.derivation.experiments(params)["gd_sphere200_fixed"], options)
+experiments.engine.run(derivation.experiments(params)["gd_sphere200_fixed"], options)
 """
 
 

@@ -93,28 +93,33 @@ def test_no_nan_in_what_the_reader_sees(regime):
 
 def test_sentences_follow_the_table():
     """The five sentences change with the data: built on small tables of known shape."""
-    def row(key, total, b, lo, hi, law, inside, shares=None):
+    def row(key, total, b, lo, hi, law, inside, shares=None, growth="grows"):
         chapter, label = regime_map.SETTINGS[key]
         out = {c: math.nan for c in regime_map.TABLE_COLUMNS} | {
             "setting": key, "label": label, "chapter": chapter, "growth_total": total,
             "growth_factor": math.exp(total), "b": b, "b_lo": lo, "b_hi": hi, "best_law": law,
-            "within_log_band": inside, "sizes": 4}
+            "within_log_band": inside, "sizes": 4, "growth": growth}
         if shares:
             out |= dict(zip(regime_map.SPLIT_PARTS, shares))
         return out
 
     grows = pd.DataFrame([row("sphere200_fixed", 1.0, 0.3, 0.2, 0.4, "power", False, (0, 0.6, 0.3, 0.1)),
-                          row("mf_sgd", 0.8, 0.1, 0.05, 0.15, "saturating", False)])
+                          row("mf_sgd", 0.8, 0.1, 0.05, 0.15, "saturating", False, growth="grows_then_stops")])
     words = regime_map.sentences(grows, {"ntk_k64": "not computed yet (none of its 20 units is committed)"})
     assert "grows with N in 1 of 1 sets of runs" in words["ch2_map_answer"]
     assert "carries 30% of that growth" in words["ch2_map_answer"]  # the logarithm's share
     assert words["ch2_map_holds"].startswith("In no setting")
     assert "sphere d = 200, fixed step (exponent 0.30)" in words["ch2_map_fails"]
     assert "in 1 of the 1 sets of runs" in words["ch2_map_why"]
-    assert "grows with N in 1 of the 2 settings" in words["ch2_map_pruning"]
-    assert "levels off or falls only in MNIST mean field, SGD" in words["ch2_map_pruning"]
+    assert "grows with N over the sizes run in 1 of the 2 settings" in words["ch2_map_pruning"]
+    assert "stops, stays flat or falls only in MNIST mean field, SGD" in words["ch2_map_pruning"]
+    # one criterion: the setting that grows, then stops, is not also said to grow faster
+    assert "faster than that in sphere d = 200, fixed step (exponent 0.30)." in words["ch2_map_fails"]
+    assert "In MNIST mean field, SGD (exponent 0.10) it rises above the logarithm's band, then stops" \
+        in words["ch2_map_fails"]
     assert words["ch2_map_missing"].startswith("Not in the map: MNIST NTK, k/m = 1/8, not computed")
-    logs = pd.DataFrame([row("sphere200_fixed", 0.5, 0.1, -0.1, 0.2, "log", True, (0, 0.1, 0.4, 0.0))])
+    logs = pd.DataFrame([row("sphere200_fixed", 0.5, 0.1, -0.1, 0.2, "log", True, (0, 0.1, 0.4, 0.0),
+                             growth="flat")])
     words = regime_map.sentences(logs, {})
     assert words["ch2_map_holds"].startswith("It grows no faster than the theorem's pure logarithm in sphere d = 200")
     assert "best of the four laws by leave-one-size-out error in sphere d = 200" in words["ch2_map_holds"]
@@ -127,7 +132,7 @@ def test_sentences_follow_the_table():
     # outside the band at some sizes, but no growth overall (a threshold that rises, then falls back):
     # not "grows faster"
     back = pd.DataFrame([row("sphere200_fixed", 1.0, 0.3, 0.2, 0.4, "power", False, (0, 0.6, 0.3, 0.1)),
-                         row("finetune", -0.1, -0.03, -0.2, 0.25, "saturating", False)])
+                         row("finetune", -0.1, -0.03, -0.2, 0.25, "saturating", False, growth="flat")])
     words = regime_map.sentences(back, {})
     assert words["ch2_map_fails"].startswith("It grows faster than that in sphere d = 200, fixed step (exponent 0.30).")
     assert "grows faster than that in fine-tuning" not in words["ch2_map_fails"]
@@ -142,3 +147,17 @@ def test_the_pure_log_band_is_one_at_the_smallest_size_and_rises_slowly():
     assert band["upper"].iloc[-1] == pytest.approx(math.log(16e3 * 32) / math.log(16e3))
     with pytest.raises(ValueError, match="c N_min / eps must exceed 1"):
         regime_map.log_band([1, 2], (1e-6, 1.0), (1, 2), 1.0)
+
+
+def test_one_classification_for_every_sentence(regime):
+    """The intro's sentences classify each setting once, by the one growth criterion: a setting said to
+    grow faster than the logarithm is not among those that stop, stay flat or fall, and the other way round."""
+    fails, pruning = regime.numbers["ch2_map_fails"], regime.numbers["ch2_map_pruning"]
+    faster = fails.split(".")[0] if fails.startswith("It grows faster than that in") else ""
+    level_part = pruning.split("only in", 1)[1] if "only in" in pruning else ""
+    for row in regime.table.itertuples():
+        grows_on = row.growth in ("grows", "grows_tail_untested")
+        assert (row.label in level_part) == (row.growth in ("grows_then_stops", "grows_then_falls", "flat",
+                                                             "falls")), row.label
+        if row.label in faster:
+            assert grows_on, row.label

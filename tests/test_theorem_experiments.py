@@ -1,11 +1,12 @@
-"""Chapter 1's experiments (companion.experiments.theorem): spectra, Du et al.'s requirements,
+"""Chapter 1's experiments (companion.chapters.theorem): spectra, Du et al.'s requirements,
 the Monte-Carlo check, and the chapter summary."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from companion import data, experiments, theory
-from companion.experiments import engine, theorem
+from companion import analysis, data, experiments, theory
+from companion.chapters import theorem
+from companion.experiments import engine
 
 
 def _run(tmp_path, **kw):
@@ -61,7 +62,7 @@ def test_summary_numbers_come_from_the_frames(tmp_path):
     assert numbers["ch1_logsum_large"] - numbers["ch1_logsum_small"] == pytest.approx(np.log(4))
     assert numbers["ch1_tsum_large"] > numbers["ch1_tmean_large"]
     # the power law of the larger subsets, extrapolated
-    fit = theorem.analysis.fit_power_law(frames["spectrum_large"]["N"], frames["spectrum_large"]["lambda_0"])
+    fit = analysis.fit_power_law(frames["spectrum_large"]["N"], frames["spectrum_large"]["lambda_0"])
     assert numbers["ch1_extrap_lam"] == pytest.approx(fit["coefficient"] * 50000 ** fit["exponent"])
 
 

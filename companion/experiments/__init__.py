@@ -5,20 +5,18 @@
     store.py       where results live: committed (read-only) first, then the user cache; atomic
                    writes, checksums, provenance
     schema.py      each chapter's parameters declared once (defaults, help, checks)
-    theorem.py     chapter 1: spectra of H_inf, Du et al.'s requirements, Monte-Carlo check
-    derivation.py  chapter 2: the bound step by step (GD runs, their linearised predictions t_lin,
-                   initial residuals, greedy vs k)
     mnist.py       chapter 3: the SGD and full-batch GD threshold sweeps (N x seed) and the NTK study
     regression.py  a recomputed unit against its committed frame, at the experiment's stated tolerance
     estimate.py    what computing will cost, from the committed provenance
 
-Chapter 4 is the package :mod:`companion.chapters.finetune`. Each chapter module has ``SCHEMA`` (its parameters), ``run(params, options)`` (its frames) and
-``summarize(frames, params)`` (every number its prose quotes).
+Chapters 1, 2 and 4 are packages in companion/chapters/ (theorem, derivation, finetune). Each chapter
+has ``SCHEMA`` (its parameters), ``run(params, options)`` (its frames) and ``summarize(frames, params)``
+(every number its prose quotes).
 """
 from __future__ import annotations
 
-from ..chapters import finetune
-from . import derivation, engine, mnist, schema, store, theorem
+from ..chapters import derivation, finetune, theorem
+from . import engine, mnist, schema, store
 from .engine import RunOptions
 
 #: Chapter notebook -> its experiments module.
@@ -38,8 +36,7 @@ def check(name: str, values: dict | None = None, **kwargs):
     return schema.check(chapter(name).SCHEMA, values, **kwargs)
 
 
-__all__ = ["CHAPTERS", "RunOptions", "chapter", "check", "derivation", "engine", "finetune", "mnist",
-           "schema", "store", "theorem"]
+__all__ = ["CHAPTERS", "RunOptions", "chapter", "check", "engine", "finetune", "mnist", "schema", "store"]
 
 
 def check_notebook(name: str, namespace: dict):

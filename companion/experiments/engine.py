@@ -42,11 +42,13 @@ from typing import Callable, ClassVar, Hashable
 
 import pandas as pd
 import torch
+from joblib import Parallel, delayed
 from tqdm import tqdm  # plain tqdm: tqdm.auto warns on stderr without ipywidgets
 
 from .. import paths, validate
 from ..runtime import DEVICES, device_description, resolve_device
 from . import store
+from .estimate import cost_note
 
 
 def param(default, help: str, check: Callable | None = None):
@@ -291,8 +293,6 @@ def _announce(experiment, pending, stored: int, options) -> None:
     """Before a long run (estimated from each unit's own configuration where the experiment can,
     else from the committed provenance, by the one estimate in :mod:`.estimate` that the command line
     also prints): one line saying how many units and how long."""
-    from .estimate import cost_note  # imports no torch: the estimate only reads provenance files
-
     own = {experiment.result_name(u): experiment.seconds(u) for u in pending}
     note = cost_note(experiment.name, {experiment.name: [experiment.result_name(u) for u in pending]},
                      stored, options.n_jobs, options.scheduler,
@@ -305,8 +305,6 @@ def _compute_all(experiment, pending, options, failures):
     if options.scheduler is not None and pending:
         yield from _compute_on_dask(experiment, pending, options, failures)
     elif len(pending) > 1 and options.n_jobs > 1:
-        from joblib import Parallel, delayed
-
         # Each worker dies with this process (see _die_with_parent): a killed run leaves no orphans.
         yield from Parallel(n_jobs=options.n_jobs, return_as="generator_unordered")(
             delayed(_compute_in_worker)(experiment, u, options.device, os.getpid()) for u in pending)

@@ -10,6 +10,7 @@ a cache key.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
 from typing import Any, Callable
@@ -125,8 +126,6 @@ def assigned_parameter_names(namespace: dict) -> list[str]:
     (IPython's ``In``); the parameters cell and papermill's injected cell are exactly the cells made
     of nothing but assignments of literals, so their targets are the names that were set as
     parameters. Empty outside IPython (no ``In``)."""
-    import ast
-
     found: list[str] = []
     for source in namespace.get("In", []) or []:
         try:
@@ -143,8 +142,6 @@ def assigned_parameter_names(namespace: dict) -> list[str]:
 
 
 def _literal(node) -> bool:
-    import ast
-
     try:
         ast.literal_eval(node)
         return True

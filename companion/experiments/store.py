@@ -26,6 +26,7 @@ The checksum is taken over the frame with line endings normalised, so a checkout
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import io
 import json
@@ -249,8 +250,6 @@ _AT_FDCWD = -100
 
 def _exchange(a: Path, b: Path) -> None:
     """Swap the folders ``a`` and ``b`` atomically (Linux); OSError where the system cannot."""
-    import ctypes
-
     try:
         renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError) as err:
@@ -293,3 +292,15 @@ def cached(name: str, config: dict, compute: Callable[[], pd.DataFrame], *, cach
 def provenance(name: str, config: dict, cache_dir=None) -> dict | None:
     folder = locate(name, config, cache_dir)
     return json.loads((folder / "provenance.json").read_text()) if folder else None
+
+
+def committed_frame(experiment) -> tuple[pd.DataFrame, int, int]:
+    """(frame of the committed units of ``experiment``, committed units, all units): only
+    ``book/results`` is read, nothing is computed (a unit not committed is counted, not run)."""
+    frames, units = [], experiment.units()
+    for u in units:
+        name, config = experiment.result_name(u), experiment.unit_config(u)
+        if (paths.RESULTS_DIR / folder_name(name, config) / "provenance.json").exists():
+            frames.append(load(name, config))
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return frame, len(frames), len(units)

@@ -16,7 +16,7 @@ seed)). It is read on the grid (no interpolation), so no stored number depends o
 floating point. A curve that is within delta at T_full only (the grid ends before it settles), or a
 grid of one point, is *censored*: its t_enough is undefined, left out of the fits, and said in words.
 
-Over sizes, as in chapter 3 (:mod:`companion.analysis`): paired changes over seeds (a seed fixes the
+Over sizes, as in chapter 3 (:mod:`companion.stats`): paired changes over seeds (a seed fixes the
 nested subsets, the initialisation and the SGD order) and one growth criterion (:func:`growth`), the
 four laws a + b log N, a + b N, a N^b and the saturating a - b N^(-c) with leave-one-size-out (LOSO)
 errors and the bootstrap share of LOSO wins (:func:`fit_laws`). The controls (:func:`contrast`):
@@ -33,7 +33,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ... import analysis, validate
+from ... import validate
+from ...stats import laws, paired, verdicts
+from ...vocabulary import finite
 
 #: The columns of every arm's frame (the engine's contract, :data:`.experiments.FRAME_COLUMNS`).
 COLUMNS = ("arm", "n", "seed", "t", "method", "ratio", "budget", "split", "loss", "accuracy", "steps",
@@ -50,7 +52,7 @@ GROUP = ["arm", "method", "ratio", "budget"]
 DELTA = 0.005
 DELTAS = (0.0025, 0.005, 0.01, 0.02)
 #: Significance level of every paired test whose verdict the prose states in words.
-ALPHA = analysis.PAIRED_ALPHA
+ALPHA = paired.PAIRED_ALPHA
 #: How a number that cannot be computed for a setting is glued (never NaN).
 UNDEFINED = "not defined for these settings"
 #: Accuracies are fractions of images: a difference within this of delta is delta (no last bits).
@@ -178,48 +180,10 @@ def as_thresholds(te: pd.DataFrame) -> pd.DataFrame:
                          "t_star": te["t_enough"].astype(float), "reached": ~te["censored"].astype(bool)})
 
 
-def finite(*values) -> bool:
-    """Whether every value is a finite number (None and NaN are not)."""
-    return all(v is not None and isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(float(v))
-               for v in values)
-
-
-# The verdicts of a paired change, defined once with it (companion.analysis).
-tested, rises, falls = analysis.change_tested, analysis.change_rises, analysis.change_falls
-
-
-def growth(ts: pd.DataFrame) -> dict:
-    """How t_enough(N) moves, from paired tests over seeds (ALPHA), over the sizes where some seed has
-    one (``sizes``): ``grows`` (the change from the smallest such size to the last significant rise
-    between neighbours, ``n0``, or to the largest, is positive and significant), ``stops`` (beyond that
-    rise the change to the largest size is testable and not significant), ``falls`` and ``flat``
-    (the change is significant downwards; tested and not significant), with ``rise`` and ``tail``
-    (:func:`companion.analysis.paired_change`). ``defined``: at least two such sizes. The chapter's one
-    criterion for "grows" (chapter 3 uses the same); :func:`.prose.growth_words` says it."""
-    means = ts[ts["reached"]].groupby("n")["t_star"].mean()
-    out = {"defined": len(means) >= 2, "grows": False, "stops": False, "falls": False, "flat": False,
-           "first": None, "n0": None, "last": None, "rise": None, "tail": None,
-           "sizes": tuple(int(n) for n in means.index)}
-    if len(means) < 2:
-        return out
-    first, last = int(means.index.min()), int(means.index.max())
-    sub = ts[ts["n"].isin(means.index)]
-    steps = analysis.paired_steps(sub)
-    rising = [r for r in steps.to_dict("records") if rises(r)]
-    n0 = int(rising[-1]["n_to"]) if rising else last
-    rise = analysis.paired_change(sub, first, n0)
-    if not rises(rise) and n0 != last:
-        n0, rise = last, analysis.paired_change(sub, first, last)
-    tail = analysis.paired_change(sub, n0, last) if n0 != last else None
-    out |= {"first": first, "n0": n0, "last": last, "rise": rise, "tail": tail}
-    if rises(rise):
-        out["grows"] = True
-        out["stops"] = tail is not None and not rises(tail) and not falls(tail) and tested(tail)
-    elif falls(rise):
-        out["falls"] = True
-    elif tested(rise):
-        out["flat"] = True
-    return out
+def growth(ts: pd.DataFrame) -> verdicts.Growth:
+    """How t_enough(N) moves: the book's one growth criterion (:func:`companion.stats.verdicts.growth`,
+    paired tests over seeds at ALPHA, over the sizes where some seed has one; a censored unit is NaN)."""
+    return verdicts.growth(ts, ALPHA)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -249,16 +213,16 @@ def _label(arm, method, ratio, budget) -> str:
 
 def fit_laws(te: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """The four laws fitted to every seed's t_enough(N) of each (arm, method, ratio, budget) with
-    :func:`companion.analysis.fit_table` (censored units left out), plus ``loso_win_share`` (bootstrap
-    share of LOSO wins, :func:`companion.analysis.model_choice`); columns GROUP + analysis's."""
+    :func:`companion.stats.laws.fit_table` (censored units left out), plus ``loso_win_share`` (bootstrap
+    share of LOSO wins, :func:`companion.stats.laws.model_choice`); columns GROUP + analysis's."""
     parts = []
     for key, g in te.groupby(GROUP, sort=True):
         ts = as_thresholds(g).assign(quantity=_label(*key))
-        table = analysis.fit_table(ts, n_boot=n_boot, seed=seed, by="quantity")
+        table = laws.fit_table(ts, n_boot=n_boot, seed=seed, by="quantity")
         if table.empty:
             continue
         ok = ts[ts["reached"]]
-        table["loso_win_share"] = table["model"].map(analysis.model_choice(ok["n"], ok["t_star"],
+        table["loso_win_share"] = table["model"].map(laws.model_choice(ok["n"], ok["t_star"],
                                                                            n_boot=min(n_boot, 200), seed=seed))
         t_max = float(ok["t_star"].max()) if len(ok) else 0.0
         table["flag"] = [fit_flag(r, t_max) for r in table.to_dict("records")]

@@ -25,7 +25,7 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
-from ... import display, explorer, validate
+from ... import display, explorer, explorer_page, validate
 from . import analysis as fa
 from .arms import ARMS
 from .prose import METHOD_NAMES, arm_names
@@ -177,27 +177,27 @@ def _initial(settings: dict, options: dict, initial: Mapping | None) -> dict:
 
 
 def _script(ident: str) -> str:
-    return explorer.script("explorer_finetune.js", ident)
+    return explorer_page.script("explorer_finetune.js", ident)
 
 
 def render_html(spec: Mapping, *, caption: str | None = None, name: str | None = None) -> str:
     """The view's HTML (controls, plot, a line on the current setting, the data, the script)."""
-    data, ident = explorer.payload(spec, name, CSS_CLASS)
+    data, ident = explorer_page.payload(spec, name, CSS_CLASS)
     esc = _html.escape
     init = spec["initial"]
 
     def buttons(control: str, label: str) -> str:
-        return explorer.button_group(spec, control, label)
+        return explorer_page.button_group(spec, control, label)
 
     options = "".join(f'<option value="{esc(k)}"{" selected" if k == init["delta"] else ""}>{esc(text)}</option>'
                       for k, text in spec["controls"]["delta"])
     first = spec["settings"]["|".join(init[c] for c in CONTROLS)]["marks"][init["delta"]]
     cap = f'<p class="te-caption">{esc(caption)}</p>' if caption else ""
     return (
-        f'<div class="{explorer.CSS_CLASS} {CSS_CLASS}" id="{ident}" {explorer.PLOTLY_MARKER}="1" role="figure" '
+        f'<div class="{explorer.CSS_CLASS} {CSS_CLASS}" id="{ident}" {explorer_page.PLOTLY_MARKER}="1" role="figure" '
         f'aria-label="Interactive plot of the fine-tuned held-out accuracy against the pre-training step at '
         f'pruning, one curve per training-set size, with t_enough marked">'
-        f"<style>{explorer._asset('explorer.css').strip()}</style>"
+        f"<style>{explorer_page._asset('explorer.css').strip()}</style>"
         f'<div class="te-controls">{buttons("arm", "Arm")}{buttons("method", "Method")}'
         f'{buttons("ratio", "Kept fraction")}{buttons("budget", "Fine-tuning steps")}'
         f'<div class="te-group"><label class="te-label" for="{ident}-delta">δ</label>'

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ... import analysis
+from ...stats import thresholds
 from ...experiments import engine, mnist, schema
 
 
@@ -59,8 +59,8 @@ def chapter3_thresholds():
         return None, "chapter 3's committed results are not all present, so its T*(N) is not shown"
     sgd = engine.run(exp, dataclasses.replace(options, progress=False))
     r = p.rules
-    ts = analysis.thresholds(sgd, rule=r["rule"], metric=r["metric"], delta=r["delta"], level=r["level"],
-                             method="greedy")
+    ts = thresholds.thresholds(sgd, rule=r["rule"], metric=r["metric"], delta=r["delta"], level=r["level"],
+                               method="greedy")
     rule = (f"the first step at which the greedy subnetwork's training {r['metric']} reaches {r['level']:g}"
             if r["rule"] == "reaches" else
             f"the first step at which its training {r['metric']} is within {r['delta']:g} of its best")

@@ -13,9 +13,11 @@ import math
 import numpy as np
 import pandas as pd
 
-from ... import analysis as laws
+from ...stats import paired
+from ...stats.laws import MODEL_FORMULAS, MODELS
+from ...vocabulary import finite, law_shares_words, n_words, pp, sizes_list
 from . import analysis as an
-from .analysis import falls, finite, growth, per_doubling, rises, tested
+from .analysis import ALPHA, growth, per_doubling
 from .arms import ARMS
 
 METHOD_NAMES = {"greedy": "greedy", "greedy_sampled": "greedy with sampled candidates",
@@ -24,19 +26,6 @@ METHOD_NAMES = {"greedy": "greedy", "greedy_sampled": "greedy with sampled candi
                 "scratch_flops": "scratch training (same FLOPs)", "dense_cost": "the dense network at equal cost",
                 "dense": "the dense network"}
 
-
-def n_words(n) -> str:
-    return f"{int(n):,}"
-
-
-def sizes_list(sizes) -> str:
-    names = [n_words(n) for n in sizes]
-    return "N = " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1])
-
-
-def pp(x: float, signed: bool = True) -> str:
-    """An accuracy difference in percentage points: '+1.2 pp'."""
-    return f"{100 * x:+.1f} pp" if signed else f"{100 * x:.1f} pp"
 
 
 def arm_name(arm: str) -> str:
@@ -61,32 +50,43 @@ def _untested(change: dict) -> str:
     return "every seed changes by the same amount, so there is no spread to test"
 
 
-def growth_words(g: dict) -> str:
-    """A :func:`.analysis.growth` in words: 'grows up to N = 2,000, then stops'."""
-    if not g["defined"]:
+def _rises(change):
+    return paired.change_rises(change, ALPHA)
+
+
+def _falls(change):
+    return paired.change_falls(change, ALPHA)
+
+
+def growth_words(g) -> str:
+    """A :class:`companion.stats.verdicts.Growth` of t_enough(N) in words: 'grows up to N = 2,000, then
+    stops'."""
+    if not g.defined:
         return ("cannot be traced over N: t_enough is defined at " +
-                ("no size" if not g["sizes"] else f"one size only ({sizes_list(g['sizes'])})"))
-    rise, tail, n0, first, last = g["rise"], g["tail"], g["n0"], g["first"], g["last"]
-    if g["grows"]:
-        if tail is None or rises(tail):
+                ("no size" if not g.sizes else f"one size only ({sizes_list(g.sizes)})"))
+    rise, tail, n0, first, last = g.rise, g.tail, g.n0, g.first, g.last
+    if g.grows:
+        if tail is None or _rises(tail):
             return f"grows with N up to the largest size measured (N = {n_words(last)})"
-        if falls(tail):
+        if _falls(tail):
             return f"grows up to N = {n_words(n0)}, then falls"
-        if tested(tail):
+        if paired.change_tested(tail):
             return f"grows up to N = {n_words(n0)}, then stops"
         return f"grows up to N = {n_words(n0)}; whether it then stops cannot be tested ({_untested(tail)})"
-    if g["falls"]:
+    if g.falls:
         return "falls with N"
-    if g["flat"]:
+    if g.flat:
         return (f"does not change significantly between N = {n_words(first)} and {n_words(last)} "
                 f"(paired over {rise['seeds']} seeds, p = {rise['p_value']:.2f})")
     return f"cannot be tested for a change ({_untested(rise)})"
 
 
 def shape(ts: pd.DataFrame) -> dict:
-    """:func:`.analysis.growth` of a threshold frame (n, seed, t_star, reached) with its ``words``."""
+    """:func:`.analysis.growth` of a threshold frame (n, seed, t_star; NaN: censored) as the summary
+    reads it: its flags, the :class:`~companion.stats.verdicts.Growth` and its ``words``."""
     g = growth(ts)
-    return g | {"words": growth_words(g)}
+    return {"defined": g.defined, "grows": g.grows, "stops": g.stops, "falls": g.falls, "flat": g.flat,
+            "growth": g, "words": growth_words(g)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -127,33 +127,33 @@ def range_words(ts: pd.DataFrame) -> str:
 
 
 def shares_words(shares: dict, unranked: dict | None = None) -> str:
-    """Which law the data prefer (:func:`companion.analysis.law_shares_words`, chapter 3's rule), among
+    """Which law the data prefer (:func:`companion.vocabulary.law_shares_words`, chapter 3's rule), among
     the laws that have a leave-one-size-out error; ``unranked`` (law -> why) are left out of the
     ranking and said as such, never given a share of 0%."""
-    unranked = {m: why for m, why in (unranked or {}).items() if m in laws.MODELS}
+    unranked = {m: why for m, why in (unranked or {}).items() if m in MODELS}
     ranked = {m: v for m, v in shares.items() if m not in unranked}
     undefined = "t_enough is defined at fewer than three sizes"
     if not unranked:
-        return laws.law_shares_words(shares, undefined)
+        return law_shares_words(shares, undefined)
     if not ranked or pd.Series(ranked, dtype=float).isna().all():
-        return laws.law_shares_words({}, undefined)
+        return law_shares_words({}, undefined)
     else:
         ranked = pd.Series(ranked, dtype=float)
-        best, listed = ranked.idxmax(), ", ".join(f"{laws.MODEL_FORMULAS[m]} {ranked[m]:.0%}"
-                                                   for m in laws.MODELS if m in ranked.index)
+        best, listed = ranked.idxmax(), ", ".join(f"{MODEL_FORMULAS[m]} {ranked[m]:.0%}"
+                                                   for m in MODELS if m in ranked.index)
         if len(ranked) == 1:
-            words = f"only {laws.MODEL_FORMULAS[best]} has a leave-one-size-out error, so no law is ranked"
+            words = f"only {MODEL_FORMULAS[best]} has a leave-one-size-out error, so no law is ranked"
         elif ranked[best] >= 0.95:
-            words = (f"{laws.MODEL_FORMULAS[best]} has the lowest leave-one-size-out error in "
+            words = (f"{MODEL_FORMULAS[best]} has the lowest leave-one-size-out error in "
                      f"{ranked[best]:.0%} of bootstrap resamples of the seeds, among {listed}")
         else:
             words = ("the data cannot tell the laws apart (share of bootstrap resamples of the seeds in which "
                      f"each law has the lowest leave-one-size-out error: {listed})"
                      if not ((ranked == ranked[best]).sum() == 1 and ranked[best] > 0.5) else
-                     f"{laws.MODEL_FORMULAS[best]} is preferred but not singled out: it has the lowest "
+                     f"{MODEL_FORMULAS[best]} is preferred but not singled out: it has the lowest "
                      f"leave-one-size-out error in {ranked[best]:.0%} of bootstrap resamples of the seeds ({listed})")
     if unranked:
-        words += "; not ranked: " + ", ".join(f"{laws.MODEL_FORMULAS[m]} ({why})" for m, why in unranked.items())
+        words += "; not ranked: " + ", ".join(f"{MODEL_FORMULAS[m]} ({why})" for m, why in unranked.items())
     return words
 
 

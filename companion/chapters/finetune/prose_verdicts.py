@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .analysis import GREEDY_VARIANTS, UNDEFINED, finite, slice_of
-from .prose import METHOD_NAMES, arm_name, change_tested_words, n_words, range_words, shape
+from ...vocabulary import finite, n_words
+from .analysis import GREEDY_VARIANTS, UNDEFINED, slice_of
+from .prose import METHOD_NAMES, arm_name, change_tested_words, range_words, shape
 
 def compare_chapter3(arm_out: dict, arm_te: pd.DataFrame, ch3, ch3_rule: str) -> dict:
     """Chapter 3's T*(N) against the two-layer arm's t_enough(N)."""

@@ -8,15 +8,17 @@ import math
 
 import pandas as pd
 
-from ... import analysis as laws, validate
+from ... import validate
+from ...stats import laws
 from ...display import Summary
+from ...vocabulary import finite, n_words
 from .analysis import (COLUMNS, DELTA, DELTAS, GROUP, TRAINED_ACCURACY, UNDEFINED, _batch, as_thresholds,
-                       check_frame, contrast, finite, fit_laws, practitioner_table, slice_of, t_enough,
-                       t_full_of, worth_from)
+                       check_frame, contrast, fit_laws, practitioner_table, slice_of, t_enough, t_full_of,
+                       worth_from)
 from .arms import ARMS
 from .findings import ArmFindings, chapter3_thresholds
 from .prose import (ARM_GLUE, CH3_GLUE, FAILURE_CONSEQUENCE, METHOD_NAMES, _cause_words, arm_name,
-                    contrast_words, converged_words, coverage_words, failure_cause, n_words,
+                    contrast_words, converged_words, coverage_words, failure_cause,
                     parameter_numbers, range_words, shape, shares_words)
 from .prose_verdicts import compare_chapter3, sensitivity_words, variants_words, verdict
 

@@ -1,0 +1,114 @@
+"""Paired tests over seeds: does T* change between two sizes? A seed fixes the nested subsets, the
+initialisation and the SGD order, so the same seed at two sizes is a matched pair. With a family-wise
+correction (Holm) or a false-discovery-rate one (Benjamini-Hochberg) for a family of comparisons.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+def paired_change(ts: pd.DataFrame, n_from: int, n_to: int) -> dict:
+    """T*(n_to) - T*(n_from) per seed: mean, 95% t-interval, two-sided paired t-test p-value, and
+    how many seeds rise / fall. Only seeds whose T* is finite at both sizes count (``seeds``); with none
+    the mean is NaN; with fewer than two, or differences without spread, the interval and the p-value
+    are NaN (no test). ``rel_mean`` is NaN when the mean T* at ``n_from`` is 0."""
+    a = ts[ts["n"] == n_from].set_index("seed")["t_star"]
+    b = ts[ts["n"] == n_to].set_index("seed")["t_star"]
+    d = (b - a).dropna()
+    base = float(a.loc[d.index].mean()) if len(d) else math.nan
+    out = {"n_from": int(n_from), "n_to": int(n_to), "seeds": int(len(d)),
+           "mean": float(d.mean()) if len(d) else math.nan,
+           "rel_mean": float(d.mean()) / base if len(d) and base else math.nan,
+           "up": int((d > 0).sum()), "down": int((d < 0).sum())}
+    if len(d) >= 2 and d.std(ddof=1) > 0:
+        half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+        out |= {"ci_lo": out["mean"] - half, "ci_hi": out["mean"] + half,
+                "p_value": float(stats.ttest_rel(b.loc[d.index], a.loc[d.index]).pvalue)}
+    else:
+        out |= {"ci_lo": math.nan, "ci_hi": math.nan, "p_value": math.nan}
+    return out
+
+
+#: Significance level of every paired test whose verdict a chapter states in words.
+PAIRED_ALPHA = 0.05
+
+
+def change_tested(change: dict | None) -> bool:
+    """A :func:`paired_change` with a p-value (at least two seeds with spread)."""
+    p = None if change is None else change.get("p_value")
+    return p is not None and math.isfinite(float(p))
+
+
+def change_rises(change: dict | None, alpha: float = PAIRED_ALPHA) -> bool:
+    """A significant positive paired change."""
+    return change_tested(change) and change["p_value"] < alpha and change["mean"] > 0
+
+
+def change_falls(change: dict | None, alpha: float = PAIRED_ALPHA) -> bool:
+    """A significant negative paired change."""
+    return change_tested(change) and change["p_value"] < alpha and change["mean"] < 0
+
+
+#: Keys of :func:`paired_change`, the columns of :func:`paired_steps`.
+PAIRED_COLUMNS = ["n_from", "n_to", "seeds", "mean", "rel_mean", "up", "down", "ci_lo", "ci_hi", "p_value"]
+
+
+def ratio_change(ts: pd.DataFrame, n_from: int, n_to: int) -> dict:
+    """The growth factor of T* between two sizes, paired over seeds: mean T*(n_to) / mean T*(n_from)
+    over the seeds whose T* is finite at both, i.e. 1 + (mean change) / (mean at n_from), with the
+    95% t-interval of :func:`paired_change` carried over the same way (the mean at ``n_from`` taken as
+    fixed). ``ratio`` is NaN when no seed counts or the mean at ``n_from`` is 0; the interval is NaN
+    whenever the paired change has none (fewer than two seeds, or no spread)."""
+    change = paired_change(ts, n_from, n_to)
+    a = ts[ts["n"] == n_from].set_index("seed")["t_star"]
+    b = ts[ts["n"] == n_to].set_index("seed")["t_star"]
+    both = (b - a).dropna().index
+    base = float(a.loc[both].mean()) if len(both) else math.nan
+    out = {"n_from": int(n_from), "n_to": int(n_to), "seeds": change["seeds"], "ratio": math.nan,
+           "lo": math.nan, "hi": math.nan}
+    if not (math.isfinite(base) and base != 0):
+        return out
+    out["ratio"] = 1.0 + change["mean"] / base
+    if math.isfinite(change["ci_lo"]):
+        out |= {"lo": 1.0 + change["ci_lo"] / base, "hi": 1.0 + change["ci_hi"] / base}
+    return out
+
+
+def paired_steps(ts: pd.DataFrame) -> pd.DataFrame:
+    """:func:`paired_change` between every pair of neighbouring sizes (``PAIRED_COLUMNS``; no rows with
+    fewer than two sizes)."""
+    sizes = sorted(ts["n"].unique())
+    return pd.DataFrame([paired_change(ts, a, b) for a, b in zip(sizes, sizes[1:])], columns=PAIRED_COLUMNS)
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjusted p-values of a family (Holm 1979): controls the family-wise error rate.
+    NaN p-values (untested comparisons) stay NaN and do not count in the family's size."""
+    p = np.asarray(p_values, float)
+    out = np.full(p.shape, math.nan)
+    idx = np.flatnonzero(np.isfinite(p))
+    m = len(idx)
+    if not m:
+        return out
+    order = idx[np.argsort(p[idx], kind="stable")]
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out[order] = adjusted
+    return out
+
+
+def benjamini_hochberg(p_values) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values) of a family: controls the false-discovery rate.
+    NaN p-values stay NaN and do not count in the family's size."""
+    p = np.asarray(p_values, float)
+    out = np.full(p.shape, math.nan)
+    idx = np.flatnonzero(np.isfinite(p))
+    m = len(idx)
+    if not m:
+        return out
+    order = idx[np.argsort(p[idx], kind="stable")]
+    ranked = p[order] * m / np.arange(1, m + 1)
+    out[order] = np.minimum(1.0, np.minimum.accumulate(ranked[::-1])[::-1])
+    return out

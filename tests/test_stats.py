@@ -1,0 +1,83 @@
+"""The statistics core: the threshold rule, the growth criterion and the multiple-test corrections."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from companion import validate
+from companion.stats import paired, thresholds, verdicts
+from companion.stats.thresholds import Rule
+
+T = [0, 10, 100, 1000]
+ACC = [0.1, 0.5, 0.8, 0.9]
+
+
+def test_a_rule_gives_the_same_threshold_as_the_function_it_names():
+    assert Rule("reaches", "accuracy", level=0.8).time(T, ACC) == thresholds.threshold_time(
+        T, ACC, rule="reaches", metric="accuracy", level=0.8) == pytest.approx(100)
+    assert Rule.from_params("within_delta", "accuracy", delta=0.15, level=0.5).time(T, ACC) == \
+        thresholds.threshold_time(T, ACC, rule="within_delta", metric="accuracy", delta=0.15)
+    # 50% of the gain 0.1 -> 0.9 is 0.5, reached at t = 10
+    assert Rule("gain_share", share=0.5).time(T, ACC) == pytest.approx(10)
+    assert math.isnan(Rule("reaches", level=0.95).time(T, ACC))  # censored: never met
+
+
+def test_within_reference_is_one_sided_or_two_sided():
+    curve = [0.80, 0.905, 0.93, 0.90]  # overshoots the reference 0.90 at t = 100
+    assert Rule("within_reference", delta=0.01, side="below").time(T, curve, 0.90) == 10
+    assert Rule("within_reference", delta=0.01, side="both").time(T, curve, 0.90) == 10
+    over = [0.80, 0.95, 0.93, 0.90]
+    assert Rule("within_reference", delta=0.01, side="below").time(T, over, 0.90) == 10
+    assert Rule("within_reference", delta=0.01, side="both").time(T, over, 0.90) == 1000
+
+
+def test_a_rule_describes_itself_and_refuses_bad_values():
+    assert Rule("reaches", "accuracy", level=0.85).describe("its training") == \
+        "the first step at which its training accuracy reaches 0.85"
+    with pytest.raises(validate.ParameterError, match="delta"):
+        Rule("within_delta", delta=-1)
+    with pytest.raises(validate.ParameterError, match="rule"):
+        Rule("somewhere")
+
+
+def _ts(means_by_n, seeds=5, spread=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.normal(0, spread, seeds)
+    return pd.DataFrame([{"n": n, "seed": s, "t_star": m + base[s] + rng.normal(0, 0.1 * spread)}
+                         for n, m in means_by_n.items() for s in range(seeds)])
+
+
+@pytest.mark.parametrize("means, verdict", [
+    ({100: 10, 200: 20, 400: 30, 800: 40}, "grows"),
+    ({100: 10, 200: 20, 400: 30, 800: 30}, "grows_then_stops"),
+    ({100: 10, 200: 20, 400: 30, 800: 20}, "grows_then_falls"),
+    ({100: 40, 200: 30, 400: 20}, "falls"),
+    ({100: 10, 200: 10, 400: 10}, "flat"),
+])
+def test_the_growth_criterion(means, verdict):
+    g = verdicts.growth(_ts(means))
+    assert g.verdict == verdict
+    assert g.grows == verdict.startswith("grows") and g.stops == (verdict == "grows_then_stops")
+    lo, hi = g.interval
+    assert (lo > 0) == g.grows
+
+
+def test_growth_without_enough_sizes_or_seeds_is_said_so():
+    assert verdicts.growth(_ts({100: 10})).verdict == "undefined"
+    one_seed = _ts({100: 10, 200: 20}, seeds=1)
+    assert verdicts.growth(one_seed).verdict == "untestable"
+    censored = _ts({100: 10, 200: 20}).assign(t_star=lambda f: np.where(f["n"] == 200, np.nan, f["t_star"]))
+    assert verdicts.growth(censored).verdict == "undefined"
+
+
+def test_holm_and_benjamini_hochberg_against_hand_computed_values():
+    p = [0.01, 0.04, 0.03, np.nan, 0.005]
+    # Holm over the four tested: sorted 0.005, 0.01, 0.03, 0.04 -> 0.02, 0.03, 0.06, 0.06
+    assert paired.holm(p)[[4, 0, 2, 1]] == pytest.approx([0.02, 0.03, 0.06, 0.06])
+    assert math.isnan(paired.holm(p)[3])
+    # BH: 0.005*4/1, 0.01*4/2, 0.03*4/3, 0.04*4/4 -> 0.02, 0.02, 0.04, 0.04 (monotone from the top)
+    assert paired.benjamini_hochberg(p)[[4, 0, 2, 1]] == pytest.approx([0.02, 0.02, 0.04, 0.04])
+    assert np.all(paired.holm(p)[[0, 1, 2, 4]] >= paired.benjamini_hochberg(p)[[0, 1, 2, 4]])
