@@ -1,22 +1,11 @@
 """Chapter 4's compute (how much pre-training is enough in practice): pre-train -> prune -> fine-tune
 on MNIST.
 
-One engine experiment per registered arm (:class:`FinetuneArm`; the arms are specified in
-:mod:`.arms`); one *unit* is one (N, seed). The book's three arms:
+One engine experiment per registered arm (:class:`FinetuneArm`); one *unit* is one (N, seed). The
+book's three arms (a two-layer network, a deep MLP and a residual CNN) and their pruners are specified
+in :mod:`.arms`; nothing here knows an arm by name.
 
-- ``two_layer``: chapter 3's mean-field two-layer ReLU network (width m, squared loss, SGD on batches
-  of 128 with the step times m), pruned to k = ratio * m neurons by chapter 3's closed-form greedy
-  (Ye et al. 2020, no repeats, on the whole training subset); the subnetwork is the width-k mean-field
-  network (:meth:`companion.models.TwoLayerNet.subnetwork`), fine-tuned the same way (step times k).
-- ``mlp``: a deeper MLP (784-256-256-10, cross-entropy, SGD with momentum), every hidden layer pruned
-  to the same ratio by the exact layer-wise greedy (:mod:`companion.prune.layerwise`, batched) on a
-  scoring subset, by Ye et al.'s sampled variant (random candidates scored on a mini-batch) and by the
-  layer-local closed form.
-- ``cnn``: a small residual CNN (:class:`companion.models.ResNet`), the inner channels of every block
-  pruned to one ratio by the exact layer-wise greedy.
-
-In every arm, ``random`` (one seeded draw per unit, checkpoint and ratio) and ``magnitude`` (largest
-||incoming|| x ||outgoing||) keep the same widths. A unit pre-trains the dense network once, recording
+A unit pre-trains the dense network once, recording
 it on a geometric grid of steps t (0 included) up to T_full; at every t it prunes, materialises the
 subnetwork as a small dense network (:func:`companion.prune.subnetwork.materialise`) and fine-tunes it
 for F_long steps at the arm's constant fine-tuning step (a fresh optimiser), recorded at every budget

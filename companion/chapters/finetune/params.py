@@ -202,7 +202,7 @@ class FinetuneParams:
         validate.integer("mlp_sampled_batch", self.mlp_sampled_batch, low=1, high=self.score_n)
 
     def arm(self, key: str) -> FinetuneArm:
-        """The engine experiment of arm ``key`` (:func:`.experiments.arm_experiment`)."""
+        """The engine experiment of arm ``key`` (:meth:`.experiments.FinetuneArm.of`)."""
         return FinetuneArm.of(self, key)
 
 
