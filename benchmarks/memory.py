@@ -30,11 +30,11 @@ RAW_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-
 
 
 def _experiments(chapter: str, cache_dir: str) -> dict:
-    from companion import experiments, presets
+    from companion import chapters, presets
 
-    params, _ = experiments.check(chapter, presets.load(chapter, "paper") | {"cache_dir": cache_dir,
+    params, _ = chapters.check(chapter, presets.load(chapter, "paper") | {"cache_dir": cache_dir,
                                                                           "progress": False})
-    return experiments.chapter(chapter).experiments(params)
+    return chapters.chapter(chapter).experiments(params)
 
 
 def child(chapter: str, key: str, index: int, device: str, cache_dir: str) -> None:
@@ -102,7 +102,7 @@ def main() -> None:
             env["COMPANION_DATA_ROOT"] = root
             os.environ["COMPANION_DATA_ROOT"] = root  # this process plans the units with the same data
         os.environ["COMPANION_CACHE_DIR"] = str(cache)
-        from companion import experiments
+        from companion import chapters
 
         import torch
 
@@ -113,7 +113,7 @@ def main() -> None:
         print("| --- | --- | --- | ---: | ---: |")
         rss, _ = measure(["-", "-", "0", args.device, str(cache)], env)
         print(f"| (baseline) | imports only | - | {rss:.0f} | - |", flush=True)
-        for chapter in args.chapter or list(experiments.CHAPTERS):
+        for chapter in args.chapter or list(chapters.CHAPTERS):
             for key, exp in _experiments(chapter, str(cache)).items():
                 units = exp.units()
                 index = max(range(len(units)), key=lambda i: exp.cost(units[i]))  # first of the largest

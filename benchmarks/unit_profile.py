@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from companion import experiments
+from companion import chapters
 from companion.chapters import mnist
 from companion.chapters.mnist import experiments as mnist_experiments
 from companion.models import TwoLayerNet
@@ -47,7 +47,7 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=4000)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    params, _ = experiments.check(
+    params, _ = chapters.check(
         "03_mnist_validation", {"source": args.source, "steps": args.steps,
                                 "sizes": [args.n], "gd_sizes": [min(args.n, 8000)],
                                 "ntk_n": min(args.n, 4000)})

@@ -73,12 +73,12 @@ def run(chapter: str, preset: str = "quick", overrides: dict | None = None,
     params = presets.load(chapter, preset)
     presets.check_names(chapter, overrides, "-p")
     params = params | overrides
-    from . import experiments  # every value checked against the chapter's schema, before any work
+    from . import chapters  # every value checked against the chapter's schema, before any work
 
     regenerate = False
-    if chapter in experiments.CHAPTERS:
+    if chapter in chapters.CHAPTERS:
         regenerate = _regenerating(chapter, preset, params, overrides)
-        _, options = experiments.check(chapter, params, regenerate=regenerate)
+        _, options = chapters.check(chapter, params, regenerate=regenerate)
         if params.get("cache_dir") is not None:
             # The kernel runs in book/: a relative cache_dir means relative to where the command was
             # typed; the check resolved it (absolute, symlinks resolved) here.
@@ -175,9 +175,9 @@ def _estimate_text(est: dict) -> str:
 
 
 def _chapter_experiments(chapter: str, params) -> dict:
-    from . import experiments
+    from . import chapters
 
-    return experiments.chapter(chapter).experiments(params)
+    return chapters.chapter(chapter).experiments(params)
 
 
 def _needs_full_mnist(params) -> bool:
@@ -195,20 +195,20 @@ def results(chapters=None, *, dry_run: bool = False, scheduler: str | None = Non
     chapter, how many units would be computed and reused, and the time estimate."""
     from tqdm import tqdm
 
-    from . import data, experiments
+    from . import data, chapters
     from .experiments import engine, store
 
     out = out or sys.stdout
     say = lambda *a: print(*a, file=out, flush=True)  # noqa: E731
-    chapters = list(chapters or experiments.CHAPTERS)
+    chapters = list(chapters or chapters.CHAPTERS)
     for ch in chapters:
-        validate.choice("chapter", ch, experiments.CHAPTERS)
+        validate.choice("chapter", ch, chapters.CHAPTERS)
     engine.check_scheduler("scheduler", scheduler)
     results_dir = paths.RESULTS_DIR
     plans, no_data = [], []
     mnist_raw = paths.data_root() / "MNIST" / "raw"
     for ch in chapters:  # every chapter checked and planned before anything is computed
-        params, options = experiments.check(ch, presets.load(ch, "paper") | {"cache_dir": str(results_dir)},
+        params, options = chapters.check(ch, presets.load(ch, "paper") | {"cache_dir": str(results_dir)},
                                             regenerate=True)
         options = dataclasses.replace(options, progress=False, scheduler=scheduler or options.scheduler)
         try:
@@ -317,10 +317,10 @@ def main(argv=None) -> int:
         if args.command == "results":
             return results(args.chapter, dry_run=args.dry_run, scheduler=args.scheduler)
         if args.command == "params":
-            from . import experiments
+            from . import chapters
             from .experiments import schema
 
-            for name, default, text in schema.help_table(experiments.chapter(args.chapter).SCHEMA):
+            for name, default, text in schema.help_table(chapters.chapter(args.chapter).SCHEMA):
                 print(f"{name} = {default!r}\n    {text}")
             return 0
         out = run(args.chapter, args.preset, parse_overrides(args.param), args.output)

@@ -99,17 +99,17 @@ def regenerate_command(chapter: str) -> str:
 class FigureData:
     """Writes the tidy data of a chapter's figures and makes the line shown under each figure.
 
-    ``params``/``options``: what ``experiments.check_notebook`` returned. With the book's own
+    ``params``/``options``: what ``chapters.check_notebook`` returned. With the book's own
     parameters (the chapter's paper preset) the CSVs go to ``book/_static/data/``; otherwise to
     ``$COMPANION_FIGURE_DATA_DIR/<chapter>/`` when that variable is set, else nowhere, so that a quick
     or custom run never changes the book's data (nor the result caches, whose folders hold results only).
     """
 
     def __init__(self, chapter: str, params, options=None):
-        from . import experiments
+        from . import chapters
 
         self.chapter = chapter
-        self.book_config = params == experiments.check(chapter)[0]
+        self.book_config = params == chapters.check(chapter)[0]
         if self.book_config:
             self.folder = DATA_DIR
         elif os.environ.get(ENV_DIR):

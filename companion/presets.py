@@ -8,6 +8,8 @@ from typing import Iterable
 import yaml
 
 from . import paths, validate
+from .chapters import CHAPTERS
+from .experiments import schema
 
 
 def chapters() -> list[str]:
@@ -65,8 +67,6 @@ def notebook_parameters(chapter: str) -> dict[str, str]:
 def check_names(chapter: str, names: Iterable[str], where: str) -> None:
     """Refuse any of ``names`` that the chapter does not declare (its schema; for a notebook without
     one, its ``parameters`` cell). ``where`` says where the names came from (``-p``, a preset file)."""
-    from .experiments import CHAPTERS, schema
-
     known = (schema.names(CHAPTERS[chapter].SCHEMA) if chapter in CHAPTERS
              else list(notebook_parameters(chapter)))
     schema.refuse_unknown(names, known, where, f"chapter {chapter}")

@@ -35,8 +35,7 @@ import numpy as np
 import pandas as pd
 
 from . import vocabulary
-from .chapters import derivation, mnist
-from .experiments.store import committed_frame, not_committed
+from .chapters import derivation, finetune, mnist
 from .stats import laws, verdicts
 
 #: Bootstrap resamples of the growth exponent's interval.
@@ -209,19 +208,7 @@ def chapter3_rows(n_boot: int = N_BOOT):
 def chapter4_rows(n_boot: int = N_BOOT):
     """Chapter 4's row: t_enough of the deep MLP arm's greedy subnetwork (the smallest kept fraction,
     the longest fine-tuning budget), only when every unit of that arm is committed."""
-    from . import experiments
-    from .experiments import finetune, finetune_analysis
-
-    p, _ = experiments.check("04_finetune", {"progress": False})
-    # The deep MLP arm: the one whose dense network converges by T_full (chapter 4 says so in numbers),
-    # so that t_enough is defined at every size; the two-layer arm's is censored at most sizes.
-    frame, done, total = committed_frame(finetune.experiments(p)["mlp"])
-    if done < total:
-        return [], [], {"finetune": not_committed(done, total)}
-    te = finetune_analysis.t_enough(frame, p.delta, methods=("greedy",))
-    te = te[(te["ratio"] == min(p.mlp_ratios)) & (te["budget"] == max(p.mlp_budgets))]
-    row, rat = _row("finetune", finetune_analysis.as_thresholds(te), n_boot=n_boot)
-    return [row], [rat], {}
+    return _rows(finetune.committed_thresholds(), n_boot)
 
 
 # --------------------------------------------------------------------------------------------------

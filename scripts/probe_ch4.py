@@ -1,4 +1,4 @@
-"""The probes behind chapter 4's steps and lengths (companion/experiments/finetune.py's docstring):
+"""The probes behind chapter 4's steps and lengths (companion/chapters/finetune/experiments.py's docstring):
 held-out accuracy (5,000 pool images) of dense and small networks trained from scratch at N = 16,000
 (N = 500 for the step's stability), batch 128, constant step, at doubling step counts. Full MNIST.
 

@@ -1,4 +1,4 @@
-"""Chapter 2's analysis functions (companion.analysis, appended section): three laws compared, the
+"""Chapter 2's analysis functions (companion.stats.laws and .thresholds): three laws compared, the
 growth of a threshold split into its factors, and the pruned threshold that does not depend on the
 length of the run."""
 import math
@@ -7,38 +7,40 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from companion import analysis
+from companion.stats import laws, thresholds
+
+from companion import vocabulary
 
 
 def test_compare_laws_names_the_law_that_made_the_data():
     n = np.repeat([16.0, 32, 64, 128, 256, 512], 3)
     noise = np.tile([-0.05, 0.0, 0.05], 6)
     log_t = 3 + 2 * np.log(n) + noise
-    assert analysis.compare_laws(n, log_t)["best"] == "log"
+    assert laws.compare_laws(n, log_t)["best"] == "log"
     power_t = 2 * n ** 0.6 + noise
-    assert analysis.compare_laws(n, power_t)["best"] == "power"
+    assert laws.compare_laws(n, power_t)["best"] == "power"
     lin_t = 5 + 0.3 * n + noise
-    assert analysis.compare_laws(n, lin_t)["best"] == "linear"
-    words = analysis.law_words(analysis.compare_laws(n, power_t))
+    assert laws.compare_laws(n, lin_t)["best"] == "linear"
+    words = vocabulary.law_words(laws.compare_laws(n, power_t))
     assert words.startswith("power (RMSE") and "log" in words and "linear" in words
 
 
 def test_compare_laws_never_calls_a_law_better_with_two_sizes_or_within_the_margin():
     n = np.array([50.0, 50, 100, 100])
     t = np.array([10.0, 12, 20, 23])
-    two = analysis.compare_laws(n, t)
+    two = laws.compare_laws(n, t)
     assert two["best"] == "cannot be told apart" and two["sizes"] == 2
     # every two-parameter law passes through the two size means: equal errors
-    errs = [two[law]["rmse"] for law in analysis.LAWS]
+    errs = [two[law]["rmse"] for law in laws.LAWS]
     assert max(errs) == pytest.approx(min(errs), rel=1e-6)
-    assert analysis.law_words(two) == "the laws cannot be told apart with two sizes"
+    assert vocabulary.law_words(two) == "the laws cannot be told apart with two sizes"
     # three sizes over a narrow range, seed scatter far above the curvature: within the margin
     n3 = np.repeat([100.0, 110, 120], 2)
-    close = analysis.compare_laws(n3, 1 + 0.01 * n3 + np.tile([0.2, -0.2], 3))
+    close = laws.compare_laws(n3, 1 + 0.01 * n3 + np.tile([0.2, -0.2], 3))
     assert close["best"] == "cannot be told apart" and len(close["tied"]) >= 2
-    assert analysis.compare_laws([10.0], [1.0])["best"] == "not enough sizes"
+    assert laws.compare_laws([10.0], [1.0])["best"] == "not enough sizes"
     # undefined thresholds are left out, not fitted
-    assert analysis.compare_laws([10.0, 20, 40], [1.0, np.nan, np.nan])["best"] == "not enough sizes"
+    assert laws.compare_laws([10.0, 20, 40], [1.0, np.nan, np.nan])["best"] == "not enough sizes"
 
 
 def test_log_growth_split_is_exact_and_finds_each_factor():
@@ -48,20 +50,20 @@ def test_log_growth_split_is_exact_and_finds_each_factor():
     log = np.array([5.0, 5.0, 7.0, 7.0])
     rest = np.array([0.5, 0.5, 0.5, 0.5])
     t = inv_eta * inv_lam * log * rest
-    split = analysis.log_growth_split(n, t, {"eta": inv_eta, "lam": inv_lam, "log": log})
+    split = laws.log_growth_split(n, t, {"eta": inv_eta, "lam": inv_lam, "log": log})
     assert split["total"] == pytest.approx(math.log(t[-1] / t[0]))
     assert split["eta"] == pytest.approx(math.log(4)) and split["lam"] == pytest.approx(math.log(3))
     assert split["log"] == pytest.approx(math.log(7 / 5)) and split["rest"] == pytest.approx(0.0, abs=1e-12)
     assert split["total"] == pytest.approx(split["eta"] + split["lam"] + split["log"] + split["rest"])
-    none = analysis.log_growth_split([10.0, 100.0], [1.0, np.nan], {"f": [1.0, 2.0]})
+    none = laws.log_growth_split([10.0, 100.0], [1.0, np.nan], {"f": [1.0, 2.0]})
     assert math.isnan(none["total"]) and math.isnan(none["f"])
 
 
 def test_constant_fit_and_leave_one_out_mean():
-    fit = analysis.constant_fit([1.0, 2.0, 3.0])
+    fit = laws.constant_fit([1.0, 2.0, 3.0])
     assert fit["c"] == 2.0 and fit["rel_rmse"] == pytest.approx(math.sqrt(2 / 3) / 2)
     frame = pd.DataFrame({"N": [8, 8, 8, 16], "seed": [0, 1, 2, 0], "floor": [1.0, 2.0, 6.0, 5.0]})
-    loo = analysis.leave_one_out_mean(frame, "N", "floor")
+    loo = thresholds.leave_one_out_mean(frame, "N", "floor")
     assert list(loo.iloc[:3]) == [4.0, 3.5, 1.5] and math.isnan(loo.iloc[3])
 
 
@@ -76,13 +78,13 @@ def _curve(t_end, drift=0.0):
 def test_pruned_threshold_is_the_first_reach_of_the_stated_level():
     t, v = _curve(200)
     level = 10 + 0.1 * (v[0] - 10)
-    got = analysis.pruned_threshold(t, v, floor=10.0, tolerance=0.1)
+    got = thresholds.pruned_threshold(t, v, floor=10.0, tolerance=0.1)
     i = int(np.flatnonzero(v <= level)[0])
     assert t[i - 1] < got <= t[i]
-    assert analysis.pruned_threshold(t, v, floor=120.0) == 0.0        # already at its floor at t = 0
-    assert math.isnan(analysis.pruned_threshold(t, v, floor=float("nan")))
+    assert thresholds.pruned_threshold(t, v, floor=120.0) == 0.0        # already at its floor at t = 0
+    assert math.isnan(thresholds.pruned_threshold(t, v, floor=float("nan")))
     # censored: the run ends before the subnetwork gets there
-    assert math.isnan(analysis.pruned_threshold(t[:5], v[:5], floor=10.0))
+    assert math.isnan(thresholds.pruned_threshold(t[:5], v[:5], floor=10.0))
 
 
 def test_pruned_threshold_does_not_move_with_the_run_length_while_the_settled_rule_does():
@@ -96,5 +98,5 @@ def test_pruned_threshold_does_not_move_with_the_run_length_while_the_settled_ru
         return t[outside[-1] + 1] if len(outside) else t[0]
 
     short, long = _curve(300, drift=1e-3), _curve(900, drift=1e-3)
-    assert analysis.pruned_threshold(*short, floor=10.0) == analysis.pruned_threshold(*long, floor=10.0)
+    assert thresholds.pruned_threshold(*short, floor=10.0) == thresholds.pruned_threshold(*long, floor=10.0)
     assert settled(*long) > 2 * settled(*short)

@@ -11,7 +11,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from companion import cli, experiments, paths, presets
+from companion import cli, chapters, paths, presets
 from companion.experiments import engine, store
 from companion.validate import ParameterError
 
@@ -85,7 +85,7 @@ def test_the_committed_results_are_refused_however_spelled(tmp_path, monkeypatch
     for cwd, value in _spellings(tmp_path):
         monkeypatch.chdir(cwd)
         with pytest.raises(ParameterError) as err:
-            experiments.check_notebook("01_theorem", {"cache_dir": value})
+            chapters.check_notebook("01_theorem", {"cache_dir": value})
         message = str(err.value)
         assert message.startswith(f"parameter 'cache_dir' = {value!r} is not allowed: it names the committed "
                                   "results"), (cwd, value, message)
@@ -108,9 +108,9 @@ def test_only_the_regenerate_commands_may_write_the_committed_results(tmp_path, 
     monkeypatch.setattr(paths, "RESULTS_DIR", results)
     assert _opts(results, regenerate=True).cache_dir == results.resolve()
     with pytest.raises(ParameterError, match="committed results"):
-        experiments.check_notebook("01_theorem", {"cache_dir": str(results)})
+        chapters.check_notebook("01_theorem", {"cache_dir": str(results)})
     monkeypatch.setenv(paths.REGENERATE_ENV, "1")
-    assert experiments.check_notebook("01_theorem", {"cache_dir": str(results)})[1].cache_dir == results.resolve()
+    assert chapters.check_notebook("01_theorem", {"cache_dir": str(results)})[1].cache_dir == results.resolve()
     monkeypatch.delenv(paths.REGENERATE_ENV)
     import papermill
 
@@ -178,7 +178,7 @@ def test_results_names_a_damaged_committed_result_and_never_deletes_it(ch1_copy,
     # every other path reports the same damage by name, as an error
     from companion.chapters import theorem
 
-    params, options = experiments.check("01_theorem", {"cache_dir": str(ch1_copy.parent / "user")})
+    params, options = chapters.check("01_theorem", {"cache_dir": str(ch1_copy.parent / "user")})
     with pytest.raises(store.CommittedResultError, match=re.escape(shown)):
         theorem.run(params, options)
     assert _snapshot(folder) == damaged

@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
-from companion import cli, data, experiments, presets, validate
-from companion.experiments import engine, estimate, finetune, finetune_analysis
+from companion import cli, data, chapters, presets, validate
+from companion.chapters import finetune
+from companion.chapters.finetune import analysis, prose, prose_verdicts
+from companion.experiments import engine, estimate
 
 CH = "04_finetune"
 
@@ -31,13 +33,13 @@ def _quick(**over):
 ])
 def test_upper_bounds(name, value, allowed):
     with pytest.raises(validate.ParameterError, match=name) as err:
-        experiments.check(CH, _quick(**{name: value}))
+        chapters.check(CH, _quick(**{name: value}))
     assert allowed in str(err.value)
 
 
 # 2. the estimate comes from the unit's own configuration and is within a factor of 3 of a real run
 def test_estimate_from_own_configuration(tmp_path):
-    p, _ = experiments.check(CH, _quick(mlp_sizes=[250], mlp_seeds=[0]))
+    p, _ = chapters.check(CH, _quick(mlp_sizes=[250], mlp_seeds=[0]))
     exp = finetune.experiments(p)["mlp"]
     unit = exp.units()[0]
     engine.compute_unit(exp, unit, "cpu")  # the process's first unit also reads the data set (once)
@@ -49,7 +51,7 @@ def test_estimate_from_own_configuration(tmp_path):
     note = estimate.cost_note("ch4", {"ch4": [name] * 8}, 0, 1, force=True, own={name: est})
     assert "own configuration" in note and "min" not in note.split("estimated")[1].split("of computing")[0]
     # a setting at the bounds is announced before it starts
-    big, _ = experiments.check(CH, _quick(mlp_hidden=[4096, 4096], mlp_steps=32768))
+    big, _ = chapters.check(CH, _quick(mlp_hidden=[4096, 4096], mlp_steps=32768))
     arm = finetune.experiments(big)["mlp"]
     assert arm.seconds(arm.units()[0]) > estimate.ANNOUNCE_AFTER_S
 
@@ -89,16 +91,16 @@ def _dense(losses, accs):
 
 
 def test_failure_cause_from_the_curve():
-    rising = finetune_analysis.failure_cause(_dense([2.31, 2.3, 2.29, 1.7], [0.1, 0.1, 0.2, 0.35]), 0.005)
+    rising = prose.failure_cause(_dense([2.31, 2.3, 2.29, 1.7], [0.1, 0.1, 0.2, 0.35]), 0.005)
     assert rising["cause"] == "under-trained"
-    diverging = finetune_analysis.failure_cause(_dense([2.3, 2.0, 1.9, float("nan")], [0.1, 0.3, 0.4, 0.1]), 0.005)
+    diverging = prose.failure_cause(_dense([2.3, 2.0, 1.9, float("nan")], [0.1, 0.3, 0.4, 0.1]), 0.005)
     assert diverging["cause"] == "unstable"
-    rising_loss = finetune_analysis.failure_cause(_dense([2.3, 2.0, 1.9, 2.5], [0.1, 0.3, 0.4, 0.3]), 0.005)
+    rising_loss = prose.failure_cause(_dense([2.3, 2.0, 1.9, 2.5], [0.1, 0.3, 0.4, 0.3]), 0.005)
     assert rising_loss["cause"] == "unstable"
-    flat = finetune_analysis.failure_cause(_dense([2.3, 2.3, 2.3, 2.3], [0.1, 0.1, 0.1, 0.1]), 0.005)
+    flat = prose.failure_cause(_dense([2.3, 2.3, 2.3, 2.3], [0.1, 0.1, 0.1, 0.1]), 0.005)
     assert flat["cause"] == "stalled"
-    assert "under-trained" in finetune_analysis.FAILURE_CONSEQUENCE["under-trained"]
-    assert "unstable" not in finetune_analysis.FAILURE_CONSEQUENCE["under-trained"]
+    assert "under-trained" in prose.FAILURE_CONSEQUENCE["under-trained"]
+    assert "unstable" not in prose.FAILURE_CONSEQUENCE["under-trained"]
 
 
 # 5. untestable said as untestable; a law without a LOSO error or with a degenerate fit is not ranked
@@ -106,34 +108,34 @@ def test_sensitivity_untestable_words():
     sens = pd.DataFrame({"arm": "mlp", "method": "greedy", "ratio": 0.25, "budget": 24,
                          "delta_pp": [0.5, 1.0],
                          "change": ["cannot be tested for a change (one seed)"] * 2})
-    outs = {a: {"has_data": a == "mlp", "ratio": 0.25, "long": 24} for a in finetune_analysis.ARMS}
-    words = finetune_analysis._sensitivity_words(sens, outs, None)
+    outs = {a: {"has_data": a == "mlp", "ratio": 0.25, "long": 24} for a in finetune.ARMS}
+    words = prose_verdicts.sensitivity_words(sens, outs, None)
     assert "cannot be tested at any δ" in words and "none of them" not in words
     sens["change"] = ["cannot be tested for a change (one seed)", "does not change significantly (p = 0.4)"]
-    words = finetune_analysis._sensitivity_words(sens, outs, None)
+    words = prose_verdicts.sensitivity_words(sens, outs, None)
     assert "none of the δ where it can be tested (1 pp)" in words and "at δ = 0.5 pp it cannot be tested" in words
 
 
 def test_unranked_laws_not_given_a_share():
     shares = {"log": 0.7, "linear": 0.3, "power": 0.0, "saturating": 0.0}
-    words = finetune_analysis.shares_words(shares, {"power": "no leave-one-size-out error: fewer than three sizes",
+    words = prose.shares_words(shares, {"power": "no leave-one-size-out error: fewer than three sizes",
                                                     "saturating": "fit failed"})
     assert "a N^b 0%" not in words and "not ranked: a N^b" in words
     row = {"fit_ok": True, "a": 12.0, "b": -3.8e14, "c": float("nan"), "loso_rmse": 3.0}
-    assert "degenerate" in finetune_analysis.fit_flag(row, 48.0)
-    assert finetune_analysis.fit_flag(row | {"b": -0.4}, 48.0) == ""
+    assert "degenerate" in analysis.fit_flag(row, 48.0)
+    assert analysis.fit_flag(row | {"b": -0.4}, 48.0) == ""
 
 
 # 6. one budget: the protocol and the caveats say so
 def test_one_budget_words():
-    text = finetune_analysis.budgets_protocol({"two_layer": (24,), "mlp": (8, 24), "cnn": (4, 8)})
+    text = prose.budgets_protocol({"two_layer": (24,), "mlp": (8, 24), "cnn": (4, 8)})
     assert "after its one budget, F = 24 steps (two-layer network)" in text
     assert "short and the long budget, F ∈ {8, 24} steps (deep MLP)" in text
     shape = {"defined": True, "grows": False, "falls": False, "flat": False, "words": "x"}
     outs = {a: {"has_data": a == "two_layer", "shape": shape, "laws": "", "n_seeds": 2, "sizes": "250, 500, 1,000, 2,000",
                 "coverage": "No unit", "dense_converged": True, "long_converged": None, "failed_runs": 0,
-                "worth": "w"} for a in finetune_analysis.ARMS}
-    cannot = finetune_analysis._verdict(outs, {"ch3_verdict": "x"})["ch4_verdict_cannot"]
+                "worth": "w"} for a in finetune.ARMS}
+    cannot = prose_verdicts.verdict(outs, {"ch3_verdict": "x"})["ch4_verdict_cannot"]
     assert "fine-tuning budget lets a subnetwork pruned at t = 0 converge" in cannot
 
 
@@ -152,7 +154,7 @@ def test_cli_interruptions(monkeypatch, capsys, error, code):
 # 8. stale words: the real range of an empty size list; where to put full MNIST
 def test_empty_sizes_state_the_real_range():
     with pytest.raises(validate.ParameterError, match=r"two_layer_sizes.*\[64, 3000\]"):
-        experiments.check(CH, _quick(two_layer_sizes=[]))
+        chapters.check(CH, _quick(two_layer_sizes=[]))
 
 
 def test_missing_mnist_says_where_to_put_it(tmp_path):
@@ -171,4 +173,4 @@ def test_missing_mnist_says_where_to_put_it(tmp_path):
 ])
 def test_unsorted_refused(chapter, name, value):
     with pytest.raises(validate.ParameterError, match=f"{name}.*must be increasing"):
-        experiments.check(chapter, presets.load(chapter, "quick") | {name: value})
+        chapters.check(chapter, presets.load(chapter, "quick") | {name: value})

@@ -9,7 +9,7 @@ import pytest
 
 papermill = pytest.importorskip("papermill")
 
-from companion import experiments, presets  # noqa: E402
+from companion import chapters, presets  # noqa: E402
 from companion.chapters import mnist  # noqa: E402
 from companion.experiments import engine  # noqa: E402
 
@@ -72,7 +72,7 @@ def test_quick_preset_from_empty_cache_leaves_committed_results_alone(tmp_path, 
     # a run with new settings and no cache_dir writes to the user cache, never into book/results
     assert (_results_listing(), _git_status()) == before
     quick = presets.load(CHAPTER, "quick")
-    exps = mnist.experiments(experiments.check(CHAPTER, quick)[0])
+    exps = mnist.experiments(chapters.check(CHAPTER, quick)[0])
     # one stored unit per (arm, N, seed) and per (step, seed) of the NTK study, all written
     assert all(engine.missing(e, cache) == [] for e in exps.values())
     n_units = sum(len(e.units()) for e in exps.values())
@@ -82,7 +82,7 @@ def test_quick_preset_from_empty_cache_leaves_committed_results_alone(tmp_path, 
     from companion import display
     from test_glue_shown import as_glued
 
-    p, options = experiments.check(CHAPTER, quick)
+    p, options = chapters.check(CHAPTER, quick)
     numbers = as_glued(mnist.summarize(mnist.run(p, options), p).numbers)
     glued = _glued(nb)
     assert set(glued) == set(display.shown_names(CHAPTER)) and glued == {k: numbers[k] for k in glued}
@@ -122,13 +122,13 @@ def test_bad_parameters_are_refused_by_the_chapters_first_check(override, name):
     from companion.validate import ParameterError
 
     with pytest.raises(ParameterError, match=name):
-        experiments.check_notebook(CHAPTER, {**presets.load(CHAPTER, "quick"), **override})
+        chapters.check_notebook(CHAPTER, {**presets.load(CHAPTER, "quick"), **override})
 
 
 def test_divergence_stops_with_a_message_naming_the_learning_rate(tmp_path):
     from companion.train import TrainingDiverged
 
-    params, options = experiments.check(CHAPTER, {**presets.load(CHAPTER, "quick"), "sizes": [250],
+    params, options = chapters.check(CHAPTER, {**presets.load(CHAPTER, "quick"), "sizes": [250],
                                                   "lr_mean_field": 1e6, "n_jobs": 1, "progress": False,
                                                   "cache_dir": str(tmp_path / "cache")})
     with pytest.raises(TrainingDiverged, match=r"lr = 1e\+06"):

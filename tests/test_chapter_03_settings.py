@@ -21,7 +21,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from companion import analysis, experiments, presets
+from companion import chapters, presets
+from companion.stats import paired
 from companion.chapters import mnist
 from notebook_outputs import glued as _glued, texts as _texts
 
@@ -74,7 +75,7 @@ def summaries(cache, tmp_path_factory):
         mp.setenv("COMPANION_CACHE_DIR", str(tmp_path_factory.mktemp("user_cache")))
         mp.setenv("TQDM_DISABLE", "1")
         for name, overrides in SETTINGS.items():
-            p, options = experiments.check(CHAPTER, _values(overrides, cache))
+            p, options = chapters.check(CHAPTER, _values(overrides, cache))
             frames = mnist.run(p, options)
             out[name] = (p, frames, mnist.summarize(frames, p))
     return out
@@ -198,7 +199,7 @@ def _check_sentences(p, numbers: dict, tables: dict):
     if numbers["ch3_greedy_good_words"] == "becomes good":
         assert th["reached"].all()
     # the increments are the relative changes of the mean threshold from one size to the next
-    steps = analysis.paired_steps(th)
+    steps = paired.paired_steps(th)
     shown = numbers["ch3_greedy_increments"].split(" (")[0]
     if len(steps) and not shown.startswith("not defined"):
         parts = [s.strip() for s in shown.split(",")]
@@ -258,7 +259,7 @@ def test_notebook_runs_the_setting_without_nan_or_warnings(summaries, cache, tmp
     with_nan = [(i, mime, NAN.search(text).group(0)) for i, mime, text in _texts(nb) if NAN.search(text)]
     assert not with_nan, with_nan[:5]
     # the glued sentences are the summary's, and agree with the thresholds of this setting
-    p, options = experiments.check(CHAPTER, params)
+    p, options = chapters.check(CHAPTER, params)
     summary = mnist.summarize(mnist.run(p, options), p)
     glued = _glued(nb)
     for key in ("ch3_verdict_headline", "ch3_verdict_reach", "ch3_verdict_gd", "ch3_epochs_sentence"):

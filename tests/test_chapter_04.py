@@ -9,8 +9,9 @@ import subprocess
 
 import pytest
 
-from companion import display, experiments, paths, presets
-from companion.experiments import engine, finetune
+from companion import display, chapters, paths, presets
+from companion.chapters import finetune
+from companion.experiments import engine
 from notebook_outputs import glued as _glued
 
 papermill = pytest.importorskip("papermill")
@@ -58,7 +59,7 @@ def quick(tmp_path_factory, ch4_cache):
     mp.setenv("TQDM_DISABLE", "1")
     try:
         nb = _run(tmp)
-        params, options = experiments.check(CHAPTER, {**presets.load(CHAPTER, "quick"), "progress": False})
+        params, options = chapters.check(CHAPTER, {**presets.load(CHAPTER, "quick"), "progress": False})
         summary = finetune.summarize(finetune.run(params, options), params)
     finally:
         mp.undo()

@@ -15,13 +15,14 @@ import re
 
 import pytest
 
-from companion import experiments, paths, presets
-from companion.experiments import finetune, finetune_analysis
+from companion import chapters, paths, presets
+from companion.chapters import finetune
+from companion.chapters.finetune import prose
 from notebook_outputs import glued as _glued, texts as _texts
 
 CHAPTER = "04_finetune"
 NB = paths.BOOK_DIR / f"{CHAPTER}.ipynb"
-ARMS = finetune_analysis.ARMS
+ARMS = tuple(finetune.ARMS)
 NAN = re.compile(r"\bnan\b", re.IGNORECASE)
 SIZES_2 = {"two_layer_sizes": [250, 1000], "mlp_sizes": [250, 1000], "cnn_sizes": [250, 1000]}
 
@@ -54,7 +55,7 @@ def _values(overrides: dict, cache) -> dict:
 def summaries(ch4_cache):
     out = {}
     for name, overrides in SETTINGS.items():
-        p, options = experiments.check(CHAPTER, _values(overrides, ch4_cache))
+        p, options = chapters.check(CHAPTER, _values(overrides, ch4_cache))
         out[name] = p, finetune.summarize(finetune.run(p, options), p)
     return out
 
@@ -93,14 +94,14 @@ def _check_sentences(p, numbers: dict, tables: dict):
         # the protocol names a short and a long budget only where there are two
         one_budget = len(getattr(p, f"{arm}_budgets")) == 1
         clause = next(c for c in numbers["ch4_budgets_protocol"].split("; ")
-                      if f"({finetune_analysis.ARM_NAMES[arm]})" in c)
+                      if f"({finetune.arm_names()[arm]})" in c)
         assert ("short and the long" in clause) == (not one_budget), clause
         # the δ sentence never reads an untestable change as tested
         sens = tables["sensitivity"]
         rows = sens[(sens["arm"] == arm) & (sens["method"] == "greedy") & (sens["ratio"] == a("ratio"))
                     & (sens["budget"] == a("long"))]
-        tested = [finetune_analysis.change_tested_words(str(w)) for w in rows["change"]]
-        name = finetune_analysis.ARM_NAMES[arm].lower()
+        tested = [prose.change_tested_words(str(w)) for w in rows["change"]]
+        name = finetune.arm_names()[arm].lower()
         sentence = numbers["ch4_sens_sentence"].lower()
         if len(rows) and not any(tested):
             assert f"for the {name} whether t_enough grows cannot be tested at any δ" in sentence
@@ -153,7 +154,7 @@ def test_notebook_runs_the_setting_without_nan_or_errors(summaries, ch4_cache, t
     with_nan = [(i, mime, text[:120]) for i, mime, text in _texts(nb) if NAN.search(text)]
     assert not with_nan, with_nan[:5]
     # the glue is the summary of this setting, whose sentences agree with its numbers
-    p, options = experiments.check(CHAPTER, params)
+    p, options = chapters.check(CHAPTER, params)
     summary = finetune.summarize(finetune.run(p, options), p)
     glued = _glued(nb)
     as_text = as_glued(summary.numbers)

@@ -37,10 +37,10 @@ def _glued(nb) -> dict:
 def _summary_as_glued(chapter, module, tmp_path, nb) -> dict:
     """Name -> glued text of every number of the chapter's summary (recomputed from the run's cache),
     after checking that the run glued exactly the names the book reads, each the summary's value."""
-    from companion import display, experiments
+    from companion import display, chapters
     from test_glue_shown import as_glued
 
-    params, options = experiments.check(chapter, {**presets.load(chapter, "quick"),
+    params, options = chapters.check(chapter, {**presets.load(chapter, "quick"),
                                                   "cache_dir": str(tmp_path / "cache"), "progress": False})
     numbers = module.summarize(module.run(params, options), params).numbers
     if chapter == "02_derivation":  # the regime map at the chapter's end (built from the committed results)
@@ -110,7 +110,7 @@ def test_chapter_01_quick(tmp_path):
 
 
 def test_chapter_02_quick(tmp_path):
-    from companion import experiments
+    from companion import chapters
     from companion.chapters import derivation
     from test_derivation_experiments import expected_law, summary_of
 
@@ -125,7 +125,7 @@ def test_chapter_02_quick(tmp_path):
     names = {p.name.split("-")[1] for p in (tmp_path / "cache").iterdir()}
     assert names == {"gd", "greedy", "residuals", "linear"}
     # the law each verdict names is the one the stored runs imply (recomputed here from the frames)
-    params, options = experiments.check("02_derivation", {**presets.load("02_derivation", "quick"),
+    params, options = chapters.check("02_derivation", {**presets.load("02_derivation", "quick"),
                                                           "cache_dir": str(tmp_path / "cache"), "progress": False})
     frames = derivation.run(params, options)
     assert all(not f.attrs.get("computed") for key, f in frames.items() if not key.endswith("_runs"))
@@ -163,8 +163,8 @@ def test_a_bad_parameter_fails_in_the_kernel_before_any_work(tmp_path, chapter, 
 ])
 def test_bad_parameters_are_refused_by_the_chapters_first_check(chapter, bad, name):
     """Every other bad value, in-process: the same check the chapter's first cell makes."""
-    from companion import experiments
+    from companion import chapters
     from companion.validate import ParameterError
 
     with pytest.raises(ParameterError, match=name):
-        experiments.check_notebook(chapter, {**presets.load(chapter, "quick"), **bad})
+        chapters.check_notebook(chapter, {**presets.load(chapter, "quick"), **bad})

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from companion import cli, paths, presets
+from companion import chapters, cli, experiments, paths, presets
 from companion.experiments import estimate as cost
 from companion.validate import ParameterError
 
@@ -137,9 +137,7 @@ def test_the_estimate_is_each_chapters_summed_wall_time_over_its_n_jobs(tmp_path
 
 
 def test_every_chapters_result_folders_start_with_its_prefix():
-    from companion import experiments
-
-    for chapter, module in experiments.CHAPTERS.items():
+    for chapter, module in chapters.CHAPTERS.items():
         names = {getattr(module, n).name for n in dir(module)
                  if isinstance(getattr(module, n), type) and issubclass(getattr(module, n), experiments.engine.Experiment)
                  and getattr(module, n) is not experiments.engine.Experiment}
@@ -211,9 +209,9 @@ def test_unit_estimates_come_from_the_committed_units_of_the_same_names():
 
 def test_a_long_setting_is_announced_with_its_unit_count_and_estimate():
     """seeds=range(2000) on chapter 3's quick preset: the line the engine prints before it starts."""
-    from companion import experiments
+    from companion import chapters
 
-    params, options = experiments.check("03_mnist_validation", presets.load("03_mnist_validation", "quick")
+    params, options = chapters.check("03_mnist_validation", presets.load("03_mnist_validation", "quick")
                                         | {"seeds": list(range(2000))})
     exps = cli._chapter_experiments("03_mnist_validation", params)
     names = {}
@@ -226,7 +224,7 @@ def test_a_long_setting_is_announced_with_its_unit_count_and_estimate():
                     r"[\d.]+ h of computing \(n_jobs=2: about [\d.]+ h\)", note), note
     assert cost.NOTE_START.match(note)
     # the quick preset itself is below the threshold: nothing is said
-    params, options = experiments.check("03_mnist_validation", presets.load("03_mnist_validation", "quick"))
+    params, options = chapters.check("03_mnist_validation", presets.load("03_mnist_validation", "quick"))
     quick = {}
     for exp in cli._chapter_experiments("03_mnist_validation", params).values():
         quick.setdefault(exp.name, []).extend(exp.result_name(u) for u in exp.units())

@@ -5,7 +5,7 @@ import importlib
 import numpy as np
 import pytest
 
-from companion import experiments
+from companion import chapters
 from companion.chapters import derivation
 from companion.experiments import engine
 
@@ -17,7 +17,7 @@ QUICK2 = dict(d_high=20, sizes_high=[8, 16], d_low=5, sizes_low=[8, 16], width=6
 
 
 def _frames(tmp_path, **kw):
-    params, options = experiments.check("02_derivation", {**QUICK2, "cache_dir": str(tmp_path), **kw})
+    params, options = chapters.check("02_derivation", {**QUICK2, "cache_dir": str(tmp_path), **kw})
     return params, derivation.run(params, options)
 
 
@@ -59,7 +59,7 @@ def test_the_step_is_written_into_each_unit_so_a_grid_change_invalidates_exactly
 
 
 def test_the_per_n_rule_takes_each_sizes_own_step(tmp_path):
-    p, _ = experiments.check("02_derivation", {**QUICK2, "cache_dir": str(tmp_path), "step_rules": ["per_n"]})
+    p, _ = chapters.check("02_derivation", {**QUICK2, "cache_dir": str(tmp_path), "step_rules": ["per_n"]})
     gd = derivation.experiments(p)["gd_sphere20_per_n"]
     assert gd.etas[8] == derivation.step_size("sphere", 20, 8, p.seeds)
     assert gd.etas[8] > gd.etas[16]       # lambda_max grows with N, so the stable step shrinks
@@ -230,10 +230,10 @@ def test_a_step_within_cross_cpu_noise_of_a_committed_step_is_that_step():
 def test_every_paper_preset_unit_is_committed_under_this_machines_keys():
     """The keys of the committed results do not depend on the CPU that computes them: on any machine
     the paper presets find every unit committed, so building the book recomputes nothing."""
-    from companion import experiments, presets
+    from companion import chapters, presets
     from companion.experiments import engine
 
-    for chapter, module in experiments.CHAPTERS.items():
-        params, _ = experiments.check(chapter, presets.load(chapter, "paper"))
+    for chapter, module in chapters.CHAPTERS.items():
+        params, _ = chapters.check(chapter, presets.load(chapter, "paper"))
         for key, exp in module.experiments(params).items():
             assert engine.missing(exp) == [], f"{chapter} {key}: units whose key is not committed"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 
-from companion import experiments, paths, presets
+from companion import chapters, paths, presets
 from companion.chapters import derivation
 from companion.experiments import engine, store
 from companion.validate import ParameterError
@@ -95,7 +95,7 @@ import sys, json
 sys.path.insert(0, {repo!r})
 from companion import experiments
 from companion.chapters import derivation
-params, options = experiments.check("02_derivation", json.loads({params!r}))
+params, options = chapters.check("02_derivation", json.loads({params!r}))
 experiments.engine.run(derivation.experiments(params)["gd_sphere200_fixed"], options)
 """
 
@@ -106,7 +106,7 @@ def test_chapter_2_run_killed_then_rerun_recomputes_only_the_unfinished_units(tm
     killed = tmp_path / "killed"
     params = {**presets.load("02_derivation", "quick"), "cache_dir": str(killed), "progress": False,
               "n_jobs": 1, "seeds": [0, 1, 2]}
-    p, options = experiments.check("02_derivation", params)
+    p, options = chapters.check("02_derivation", params)
     gd = derivation.experiments(p)["gd_sphere200_fixed"]
     code = _CHILD.format(repo=str(REPO), params=json.dumps(params))
     proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": "1"})

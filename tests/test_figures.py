@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from companion import display, experiments, figures, paths
+from companion import display, chapters, figures, paths
 
 BOOK = paths.BOOK_DIR
 CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
@@ -167,7 +167,7 @@ def test_csv_is_rounded_and_deterministic():
 
 def test_book_configuration_writes_the_book_data_and_a_relative_link(tmp_path, monkeypatch):
     monkeypatch.setattr(figures, "DATA_DIR", tmp_path / "data")
-    params, options = experiments.check("01_theorem")
+    params, options = chapters.check("01_theorem")
     figs = figures.FigureData("01_theorem", params, options)
     assert figs.book_config and figs.folder == tmp_path / "data"
     md = figs.link(pd.DataFrame({"N": [1], "y": [2.0]}), "fig-ch1-test")
@@ -187,7 +187,7 @@ def test_other_parameters_never_write_the_book_data(tmp_path, monkeypatch):
     monkeypatch.setattr(figures, "DATA_DIR", tmp_path / "book-data")
     monkeypatch.delenv(figures.ENV_DIR, raising=False)
     quick = presets.load("01_theorem", "quick")
-    params, options = experiments.check("01_theorem", {**quick, "cache_dir": str(tmp_path / "cache")})
+    params, options = chapters.check("01_theorem", {**quick, "cache_dir": str(tmp_path / "cache")})
     figs = figures.FigureData("01_theorem", params, options)
     assert not figs.book_config
     md = figs.link(pd.DataFrame({"N": [1], "y": [2.0]}), "fig-ch1-test")

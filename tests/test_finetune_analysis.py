@@ -1,4 +1,4 @@
-"""companion.experiments.finetune_analysis (chapter 4's analysis) on synthetic frames with exactly the
+"""companion.chapters.finetune's analysis, words and summary (chapter 4) on synthetic frames with exactly the
 engine's columns, whose t_enough is known: A_ft(t) = ceiling - b exp(-t / tau(N, seed)) + a seed offset."""
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from companion.experiments import finetune_analysis as fa
+from companion.chapters.finetune import analysis as fa, prose, summary
 from companion.validate import ParameterError
 
 GRID = [0] + sorted({int(round(x)) for x in np.geomspace(2, 320, 40)})  # a geometric grid, as the engine's
@@ -203,7 +203,7 @@ def test_contrast_greedy_minus_random_is_the_offset():
     assert (c["seeds"] == len(SEEDS)).all()
     # no spread between seeds: no interval, no test
     assert c["p_value"].isna().all() and c["ci_lo"].isna().all()
-    words = fa.contrast_words(c[(c["n"] == 4000) & (c["budget"] == 100) & (c["ratio"] == 0.25)], "greedy", "random")
+    words = prose.contrast_words(c[(c["n"] == 4000) & (c["budget"] == 100) & (c["ratio"] == 0.25)], "greedy", "random")
     assert "+2.0 pp" in words and "no pre-training length can be tested" in words
 
 
@@ -243,7 +243,7 @@ def test_summary_of_the_synthetic_chapter():
                         "t_star": [100.0] * (3 * len(SIZES)), "reached": True})
     # flat: per-seed changes of both signs, none significant
     ch3["t_star"] += np.array([[0, 1, 0, 1, 0], [0, -1, 0, -1, 0], [0, 0.5, 0.2, -0.3, 0.1]]).T.ravel()
-    s = fa.summarize(frames(), Params(), chapter3=ch3)
+    s = summary.summarize(frames(), Params(), chapter3=ch3)
     n = s.numbers
     _no_nan(n)
     assert n["ch4_delta_pp"] == 0.5
@@ -282,7 +282,7 @@ def test_summary_is_words_never_nan(case):
         fr["cnn"] = fr["cnn"].iloc[:0]
     else:
         fr = {}
-    s = fa.summarize(fr, Params(), chapter3=False)
+    s = summary.summarize(fr, Params(), chapter3=False)
     n = s.numbers
     _no_nan(n)
     if case == "one_size":
@@ -313,12 +313,12 @@ def test_summary_is_words_never_nan(case):
 
 
 def test_settings_from_params():
-    s = fa.Settings.of(Params())
+    s = summary.Settings.of(Params())
     assert s.deltas == (0.0025, 0.005, 0.01, 0.02) and s.n_boot == 20
     class Other:
         delta = 0.003
-    assert 0.003 in fa.Settings.of(Other()).deltas  # the chapter's delta is always in the table
-    assert fa.Settings.of(None).delta == fa.DELTA
+    assert 0.003 in summary.Settings.of(Other()).deltas  # the chapter's delta is always in the table
+    assert summary.Settings.of(None).delta == fa.DELTA
 
 
 # --------------------------------------------------------------------------------------------------
@@ -328,11 +328,11 @@ def test_settings_from_params():
 def test_explorer_spec_is_deterministic_and_marks_t_enough():
     import json
 
-    from companion import explorer_finetune as ef
+    from companion.chapters.finetune import explorer as ef
 
     fr = frames(True, sizes=[250, 1000], seeds=[0, 1])
-    a = ef.show(fr, **fa.explorer_settings(Params()), name="ch4")
-    b = ef.show(fr, **fa.explorer_settings(Params()), name="ch4")
+    a = ef.show(fr, **summary.explorer_settings(Params()), name="ch4")
+    b = ef.show(fr, **summary.explorer_settings(Params()), name="ch4")
     assert a.html == b.html and 'id="finetune-explorer-ch4"' in a.html
     assert 'class="threshold-explorer finetune-explorer"' in a.html and "data-companion-plotly" in a.html
     # the initial setting: the arm asked for, greedy, the smallest ratio, the longest budget, delta 0.5 pp
@@ -350,7 +350,7 @@ def test_explorer_spec_is_deterministic_and_marks_t_enough():
 
 
 def test_explorer_censored_sizes_are_said():
-    from companion import explorer_finetune as ef
+    from companion.chapters.finetune import explorer as ef
 
     fr = frames(True, sizes=[250], seeds=[0],
                 acc=lambda t, n, seed, budget, offset=0.0: 0.5 + (0.4 if t == GRID[-1] else 0.0) + offset)
@@ -372,19 +372,19 @@ def test_per_doubling_known_answers():
 
 
 def test_converged_words_decides_on_the_last_interval_per_doubling():
-    slow = fa.converged_words(pd.Series({0: 0.1, 256: 0.90, 1024: 0.96, 2048: 0.964}), 0.005, "fine-tuning")
+    slow = prose.converged_words(pd.Series({0: 0.1, 256: 0.90, 1024: 0.96, 2048: 0.964}), 0.005, "fine-tuning")
     assert slow["converged"] is True and slow["per_doubling"] == pytest.approx(0.004)
     assert "+0.4 pp from 1,024 to 2,048 fine-tuning steps, +0.40 pp per doubling: converged" in slow["words"]
     # the same +1.2 pp over a coarse interval (4x) is 0.6 pp per doubling: not converged
-    coarse = fa.converged_words(pd.Series({0: 0.1, 512: 0.948, 2048: 0.960}), 0.005, "pre-training")
+    coarse = prose.converged_words(pd.Series({0: 0.1, 512: 0.948, 2048: 0.960}), 0.005, "pre-training")
     assert coarse["converged"] is False and "not converged" in coarse["words"]
     # t = 0 does not count as an interval's start (no doubling from zero)
-    none = fa.converged_words(pd.Series({0: 0.1, 64: 0.9}), 0.005, "fine-tuning")
+    none = prose.converged_words(pd.Series({0: 0.1, 64: 0.9}), 0.005, "fine-tuning")
     assert none["converged"] is None and "cannot be checked" in none["words"]
 
 
 def test_summary_says_whether_the_dense_network_and_the_long_budget_converged():
-    s = fa.summarize(frames(), Params(), chapter3=False)
+    s = summary.summarize(frames(), Params(), chapter3=False)
     n = s.numbers
     assert n["ch4_mlp_dense_converged"] is True and "converged by the chapter's criterion" in n["ch4_mlp_convergence"]
     assert n["ch4_mlp_long_converged"] is True and "from 20 to 100 fine-tuning steps" in n["ch4_mlp_long_convergence"]
@@ -393,7 +393,7 @@ def test_summary_says_whether_the_dense_network_and_the_long_budget_converged():
     # fine-tuning that still gains 1 pp per doubling at t = 0: the long budget is said to be too short
     rising = lambda t, n, seed, budget, offset=0.0: curve(t, n, seed, budget, offset) + (
         0.01 * math.log2(budget) if budget and t == 0 else 0.0)
-    n = fa.summarize(frames(acc=rising), Params(), chapter3=False).numbers
+    n = summary.summarize(frames(acc=rising), Params(), chapter3=False).numbers
     _no_nan(n)
     assert n["ch4_mlp_long_converged"] is False
     assert "not long enough for it to converge" in n["ch4_mlp_long_convergence"]

@@ -1,6 +1,8 @@
-"""Chapter 4's engine (companion/experiments/finetune.py): the frame, its controls, determinism, the
+"""Chapter 4's engine (companion/chapters/finetune/experiments.py): the frame, its controls, determinism, the
 materialised subnetworks and the parameter checks, on tiny networks of the embedded data."""
 from __future__ import annotations
+
+import importlib
 
 import numpy as np
 import pandas as pd
@@ -8,10 +10,16 @@ import pytest
 import torch
 
 from companion import validate
-from companion.experiments import check, finetune, regression
+from companion.chapters import finetune
+from companion.chapters.finetune import cost
+from companion.chapters import check
+from companion.experiments import regression
 from companion.models import TwoLayerNet
 from companion.prune.greedy import subnetwork_output
 from companion.prune.subnetwork import evaluate_selection
+
+# the module (the package exports its function experiments() under the same name)
+ft_experiments = importlib.import_module("companion.chapters.finetune.experiments")
 
 TINY = {"two_layer_sizes": [100, 200], "two_layer_seeds": [0], "two_layer_width": 16,
         "two_layer_ratios": [0.25, 0.5], "two_layer_steps": 8, "two_layer_num_checkpoints": 3,
@@ -46,11 +54,11 @@ def frames():
         torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("arm", finetune.ARMS)
+@pytest.mark.parametrize("arm", tuple(finetune.ARMS))
 def test_frame_has_the_spec_columns_methods_and_rows(frames, arm):
     exp, config, frame = frames[arm]
     assert list(frame.columns) == finetune.FRAME_COLUMNS
-    assert set(frame["method"]) == set(finetune.CONTROLS) | set(finetune.PRUNERS[arm])
+    assert set(frame["method"]) == set(finetune.CONTROLS) | set(finetune.ARMS[arm].methods)
     assert set(frame["split"]) == set(finetune.SPLITS)
     assert (frame["arm"] == arm).all()
     grid, budgets = exp.checkpoints, sorted(exp.budgets)
@@ -58,11 +66,11 @@ def test_frame_has_the_spec_columns_methods_and_rows(frames, arm):
     n_splits, n_ratios = len(finetune.SPLITS), len(exp.ratios)
     counts = frame.groupby("method").size()
     assert counts["dense"] == len(grid) * n_splits
-    for method in finetune.PRUNERS[arm]:  # budget 0 and every budget, at every t and ratio
+    for method in finetune.ARMS[arm].methods:  # budget 0 and every budget, at every t and ratio
         # (the MLP's two other greedy variants at its smallest ratio only)
-        ratios = 1 if method in finetune.VARIANTS else n_ratios
+        ratios = 1 if method in finetune.ARMS[arm].variants else n_ratios
         assert counts[method] == len(grid) * ratios * (len(budgets) + 1) * n_splits
-        if method in finetune.VARIANTS:
+        if method in finetune.ARMS[arm].variants:
             assert set(frame.loc[frame["method"] == method, "ratio"]) == {min(exp.ratios)}
         sub = frame[frame["method"] == method]
         assert sorted(sub["budget"].unique()) == [0, *budgets]
@@ -104,28 +112,28 @@ def test_same_seed_gives_the_same_frame_twice(frames, one_thread):
 def test_dense_row_at_t0_is_the_initial_network(frames):
     for arm in finetune.ARMS:
         exp, config, frame = frames[arm]
-        train, heldout, test, score = finetune._data(config, torch.device("cpu"))
-        net = finetune._dense_model(config, config["seed"])
+        train, heldout, test, score = ft_experiments._data(config, torch.device("cpu"))
+        net = finetune.ARMS[config["arm"]].dense(config, config["seed"])
         rows = frame[(frame["method"] == "dense") & (frame["t"] == 0)].set_index("split")
         for name, data in {"heldout": heldout, "test": test, "train": score}.items():
-            res = finetune._evaluate(net, {name: data}, config["loss"], "cpu")[0]
+            res = ft_experiments._evaluate(net, {name: data}, config["loss"], "cpu")[0]
             assert rows.loc[name, "loss"] == pytest.approx(res["loss"], rel=1e-12, abs=0)
             assert rows.loc[name, "accuracy"] == res["accuracy"]
         assert rows["steps"].eq(0).all() and rows["train_flops"].eq(0).all()
 
 
-@pytest.mark.parametrize("arm", finetune.ARMS)
+@pytest.mark.parametrize("arm", tuple(finetune.ARMS))
 def test_budget_zero_greedy_is_the_network_the_pruner_scored(frames, arm):
     """At t = 0 (the initial network) and budget 0: the materialised greedy subnetwork's training loss
     is the loss the pruner scored (the two-layer closed form on the whole training set; the MLP's
     layer-wise greedy on the scoring set, here the whole set), and equals the masked network's (the
     MLP and the CNN)."""
     exp, config, frame = frames[arm]
-    train, heldout, test, score = finetune._data(config, torch.device("cpu"))
+    train, heldout, test, score = ft_experiments._data(config, torch.device("cpu"))
     assert len(score) == len(train)  # N <= score_n: the scoring set is the training set
-    net = finetune._dense_model(config, config["seed"])
+    net = finetune.ARMS[config["arm"]].dense(config, config["seed"])
     for r in exp.ratios:
-        choice = finetune.select(config, net, score, train, r, "greedy", 0, {})
+        choice = ft_experiments.select(config, net, score, train, r, "greedy", 0, {})
         row = frame[(frame["method"] == "greedy") & (frame["t"] == 0) & (frame["ratio"] == r)
                     & (frame["budget"] == 0) & (frame["split"] == "train")]
         assert len(row) == 1
@@ -137,10 +145,10 @@ def test_budget_zero_greedy_is_the_network_the_pruner_scored(frames, arm):
             assert [len(p) for p in choice.picks] == finetune.kept_widths(config, r)
 
 
-@pytest.mark.parametrize("arm", finetune.ARMS)
+@pytest.mark.parametrize("arm", tuple(finetune.ARMS))
 def test_controls_follow_the_steps_and_flops_rules(frames, arm):
     exp, config, frame = frames[arm]
-    sizes = finetune.network_sizes(config)
+    sizes = cost.network_sizes(config)
     dense_flops, batch = sizes["dense"][0], config["batch_size"]
     for r in exp.ratios:
         small = sizes[r][0]
@@ -173,8 +181,8 @@ def test_short_budget_is_the_prefix_of_the_long_run(one_thread):
     short = {**config, "budgets": [min(config["budgets"])]}
     f2 = finetune.compute_unit(short)
     keys = ["t", "method", "ratio", "budget", "split"]
-    pruned = frame[frame["method"].isin(finetune.PRUNERS["mlp"])].set_index(keys)
-    other = f2[f2["method"].isin(finetune.PRUNERS["mlp"])].set_index(keys)
+    pruned = frame[frame["method"].isin(finetune.ARMS["mlp"].methods)].set_index(keys)
+    other = f2[f2["method"].isin(finetune.ARMS["mlp"].methods)].set_index(keys)
     common = pruned.index.intersection(other.index)
     assert len(common) == len(other)
     pd.testing.assert_frame_equal(pruned.loc[common, ["loss", "accuracy"]],
@@ -271,7 +279,7 @@ def test_fine_tuning_runs_at_its_own_step_and_the_controls_do_not(one_thread):
     key = ["t", "method", "ratio", "budget", "split"]
     merged = base.merge(other, on=key, suffixes=("", "_other"))
     same = merged["accuracy"].eq(merged["accuracy_other"]) & merged["loss"].eq(merged["loss_other"])
-    tuned = merged["method"].isin(finetune.PRUNERS["two_layer"]) & (merged["budget"] > 0)
+    tuned = merged["method"].isin(finetune.ARMS["two_layer"].methods) & (merged["budget"] > 0)
     assert same[~tuned].all()
     assert not merged.loc[tuned, "loss"].eq(merged.loc[tuned, "loss_other"]).all()
 
@@ -279,10 +287,10 @@ def test_fine_tuning_runs_at_its_own_step_and_the_controls_do_not(one_thread):
 def test_variants_run_at_the_smallest_ratio_only():
     p, _ = tiny()
     config = p.arm("mlp").unit_config((100, 0))
-    assert finetune.methods_at(config, 0.25) == list(finetune.PRUNERS["mlp"])
+    assert finetune.methods_at(config, 0.25) == list(finetune.ARMS["mlp"].methods)
     assert finetune.methods_at(config, 0.5) == ["greedy", "random", "magnitude"]
     two = p.arm("two_layer").unit_config((100, 0))
-    assert finetune.methods_at(two, 0.5) == list(finetune.PRUNERS["two_layer"])
+    assert finetune.methods_at(two, 0.5) == list(finetune.ARMS["two_layer"].methods)
 
 
 @pytest.mark.parametrize("head, init", [("flatten", "he"), ("pool", "pytorch")])
@@ -290,9 +298,9 @@ def test_cnn_head_and_init_reach_the_network_and_its_subnetworks(head, init):
     p, _ = tiny(cnn_head=head, cnn_init=init)
     config = p.arm("cnn").unit_config((100, 0))
     assert (config["head"], config["init"]) == (head, init)
-    net = finetune._dense_model(config, 0)
+    net = finetune.ARMS[config["arm"]].dense(config, 0)
     assert (net.head_kind, net.init) == (head, init)
-    small = finetune._small_model(config, net, finetune.kept_widths(config, 0.5), 1)
+    small = finetune.ARMS[config["arm"]].small(config, net, finetune.kept_widths(config, 0.5), 1)
     assert (small.head_kind, small.init) == (head, init)
     side = 7  # 28 -> 14 -> 7
     assert net.head.in_features == config["widths"][-1] * (side * side if head == "flatten" else 1)

@@ -136,10 +136,10 @@ def test_glue_shown_glues_only_what_is_read_and_names_what_is_missing(book, monk
 
 def test_as_glued_is_what_the_kernel_stored():
     """The helper other tests use to read a summary as glued text matches the stored glue."""
-    from companion import experiments, presets
+    from companion import chapters, presets
     from companion.chapters import theorem
 
-    params, options = experiments.check("01_theorem", {**presets.load("01_theorem", "paper"), "progress": False})
+    params, options = chapters.check("01_theorem", {**presets.load("01_theorem", "paper"), "progress": False})
     numbers = theorem.summarize(theorem.run(params, options), params).numbers
     stored = stored_glue(BOOK / "01_theorem.ipynb")
     assert stored and {name: as_glued(numbers)[name] for name in stored} == stored

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from companion import data, experiments
+from companion import data, chapters
 from companion.chapters import mnist
 from companion.experiments import engine, store
 from companion.pretrain import TrainConfig, pretrain
@@ -19,12 +19,12 @@ TINY = dict(sizes=[20, 40, 60], seeds=[0, 1], steps=12, num_checkpoints=5, batch
 
 
 def _check(tmp_path, **kw):
-    return experiments.check("03_mnist_validation", {**TINY, "cache_dir": str(tmp_path),
+    return chapters.check("03_mnist_validation", {**TINY, "cache_dir": str(tmp_path),
                                                      "progress": False, "n_jobs": 1, **kw})
 
 
 def test_checkpoint_grid_is_geometric_with_zero():
-    p, _ = experiments.check("03_mnist_validation", {**TINY, "steps": 1000, "num_checkpoints": 8, "gd_steps": 100,
+    p, _ = chapters.check("03_mnist_validation", {**TINY, "steps": 1000, "num_checkpoints": 8, "gd_steps": 100,
                                                      "ntk_steps": 100,
                                                      "first_checkpoint": 10})
     grid = p.sweep("sgd").checkpoints
@@ -188,7 +188,7 @@ def _curves(rows):
 
 
 def test_heldout_threshold_meets_the_training_one_where_the_difference_changes_sign():
-    from companion import analysis
+    from companion.stats import thresholds
     from companion.chapters import mnist
     from companion.stats.thresholds import Rule
 
@@ -201,7 +201,7 @@ def test_heldout_threshold_meets_the_training_one_where_the_difference_changes_s
                     rows.append(("sgd", n, seed, t, "greedy", split, 1.0, 0.9 if t >= ts else 0.5))
     sgd = _curves(rows)
     rules = {"rule": "reaches", "metric": "accuracy", "delta": 0.01, "level": 0.8}
-    train = analysis.thresholds(sgd, method="greedy", split="train", **{k: rules[k] for k in rules})
+    train = thresholds.thresholds(sgd, method="greedy", split="train", **{k: rules[k] for k in rules})
     rule = Rule.from_params(**rules)
     frame, out = mnist.heldout_thresholds(sgd, train, rule, 100, 1000)
     assert set(frame["split"]) == {"train", "held-out"}

@@ -13,7 +13,7 @@ import sys
 import nbformat
 import pytest
 
-from companion import cli, experiments, paths, presets
+from companion import cli, chapters, paths, presets
 from companion.validate import ParameterError
 
 README = paths.REPO_ROOT / "README.md"
@@ -71,7 +71,7 @@ def test_the_readmes_new_settings_commands_work_as_written(monkeypatch, no_execu
             notebook, injected = _papermill_parameters(command[1:], monkeypatch)
             chapter = os.path.basename(notebook).removesuffix(".ipynb")
             # what the chapter's first cell then checks: its parameters cell, then papermill's values
-            params, options = experiments.check_notebook(chapter, _cell_defaults(chapter) | injected)
+            params, options = chapters.check_notebook(chapter, _cell_defaults(chapter) | injected)
             if "seeds" in command:
                 assert injected["seeds"] == "[0, 1]"          # papermill's -p passes the list as text...
                 assert params.seeds == (0, 1)                  # ...which the chapter reads as YAML
@@ -95,17 +95,17 @@ def test_the_readmes_new_settings_commands_work_as_written(monkeypatch, no_execu
 
 @pytest.mark.parametrize("text, expected", [("[0, 1]", (0, 1)), ("[3]", (3,)), ("[ 5 ,7 ]", (5, 7))])
 def test_a_list_given_as_text_by_papermill_is_read_as_yaml(text, expected):
-    params, _ = experiments.check_notebook("03_mnist_validation", {"seeds": text, "gd_seeds": text})
+    params, _ = chapters.check_notebook("03_mnist_validation", {"seeds": text, "gd_seeds": text})
     assert params.seeds == params.gd_seeds == expected
 
 
 def test_text_that_is_not_a_list_is_refused_naming_the_parameter():
     with pytest.raises(ParameterError, match=r"parameter 'seeds' = '\[0, 1' is not allowed: it is not valid YAML"):
-        experiments.check_notebook("03_mnist_validation", {"seeds": "[0, 1"})
+        chapters.check_notebook("03_mnist_validation", {"seeds": "[0, 1"})
     with pytest.raises(ParameterError, match=r"parameter 'seeds' = 'zero' is not allowed: must be a list"):
-        experiments.check_notebook("03_mnist_validation", {"seeds": "zero"})
+        chapters.check_notebook("03_mnist_validation", {"seeds": "zero"})
     # a text parameter is never parsed: 'embedded' stays the text it is
-    params, _ = experiments.check_notebook("03_mnist_validation", presets.load("03_mnist_validation", "quick"))
+    params, _ = chapters.check_notebook("03_mnist_validation", presets.load("03_mnist_validation", "quick"))
     assert params.source == "embedded"
 
 
@@ -166,8 +166,8 @@ def test_a_seed_no_generator_takes_is_refused_before_any_work(tmp_path, capsys, 
     assert "9223372036854775807" in err and no_execution == [] and not (tmp_path / "cache").exists()
     for chapter, name in [("01_theorem", "seeds"), ("02_derivation", "seeds"), ("03_mnist_validation", "gd_seeds")]:
         with pytest.raises(ParameterError, match=rf"'{name}\[0\]' = {2**63}"):
-            experiments.check(chapter, {name: [2**63]})
-        assert getattr(experiments.check(chapter, {name: [2**63 - 1]})[0], name) == (2**63 - 1,)
+            chapters.check(chapter, {name: [2**63]})
+        assert getattr(chapters.check(chapter, {name: [2**63 - 1]})[0], name) == (2**63 - 1,)
 
 
 def test_a_seed_at_the_top_of_the_range_computes():
@@ -192,4 +192,4 @@ def test_1e_minus_1_read_as_text_says_how_to_write_it(tmp_path, capsys, no_execu
     assert "YAML reads 1e-1 as a string; write 1.0e-1 or 0.1" in err and no_execution == []
     assert cli.parse_overrides(["lr_mean_field=1.0e-1"]) == {"lr_mean_field": 0.1}  # the advice works
     with pytest.raises(ParameterError, match=r"YAML reads 1e3 as a string; write 1000\)"):
-        experiments.check("03_mnist_validation", {"steps": "1e3"})
+        chapters.check("03_mnist_validation", {"steps": "1e3"})

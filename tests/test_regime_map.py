@@ -68,10 +68,10 @@ def test_a_setting_without_committed_results_is_absent_and_said_in_words(regime)
 
 
 def test_committed_frame_reads_and_counts_but_never_computes(monkeypatch):
-    from companion import experiments
+    from companion import chapters
     from companion.chapters import mnist
 
-    p, _ = experiments.check("03_mnist_validation", {"progress": False})
+    p, _ = chapters.check("03_mnist_validation", {"progress": False})
     exp = mnist.experiments(p)["gd"]
     monkeypatch.setattr(type(exp), "compute", lambda self, unit, device: pytest.fail("a unit was computed"))
     frame, done, total = store.committed_frame(exp)

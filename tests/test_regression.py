@@ -38,7 +38,7 @@ derivation = importlib.import_module("companion.chapters.derivation.experiments"
 def _cases(preset: str) -> list[str]:
     """'chapter-key' of every experiment of every chapter's preset; its unit is chosen when the test
     runs (choosing means costing every unit, which a deselected test need not pay for)."""
-    from companion.experiments import CHAPTERS
+    from companion.chapters import CHAPTERS
 
     return [f"{chapter}-{key}" for chapter in CHAPTERS for key in regression.experiments_of(chapter, preset)]
 

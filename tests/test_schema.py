@@ -5,11 +5,11 @@ import ast
 import nbformat
 import pytest
 
-from companion import experiments, paths, presets
+from companion import chapters, experiments, paths, presets
 from companion.experiments import schema
 from companion.validate import ParameterError
 
-CHAPTERS = list(experiments.CHAPTERS)
+CHAPTERS = list(chapters.CHAPTERS)
 
 
 def _cell_values(chapter) -> dict:
@@ -21,7 +21,7 @@ def _cell_values(chapter) -> dict:
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_notebook_paper_preset_and_schema_agree(chapter):
-    declared = schema.defaults(experiments.chapter(chapter).SCHEMA)
+    declared = schema.defaults(chapters.chapter(chapter).SCHEMA)
     cell = _cell_values(chapter)
     assert list(cell) == list(declared)                       # same names, same order
     assert cell == declared                                    # same defaults
@@ -35,13 +35,13 @@ def test_notebook_paper_preset_and_schema_agree(chapter):
 @pytest.mark.parametrize("chapter", CHAPTERS)
 @pytest.mark.parametrize("preset", ["quick", "paper"])
 def test_presets_pass_the_checks(chapter, preset):
-    params, options = experiments.check(chapter, presets.load(chapter, preset))
+    params, options = chapters.check(chapter, presets.load(chapter, preset))
     assert isinstance(options, experiments.RunOptions)
 
 
 def test_unknown_name_is_refused_with_the_closest_match():
     with pytest.raises(ParameterError, match="did you mean 'sizes'"):
-        experiments.check("03_mnist_validation", sizez=[100])
+        chapters.check("03_mnist_validation", sizez=[100])
 
 
 @pytest.mark.parametrize("chapter, bad, name", [
@@ -66,6 +66,6 @@ def test_unknown_name_is_refused_with_the_closest_match():
 ])
 def test_bad_values_name_the_parameter(chapter, bad, name):
     with pytest.raises(ParameterError, match=name) as err:
-        experiments.check(chapter, bad)
+        chapters.check(chapter, bad)
     # the value check fired, not the unknown-name one (every name above is a parameter)
     assert "is not a parameter of" not in str(err.value)

@@ -125,12 +125,12 @@ def test_nan_thresholds_are_left_out_of_fits():
     ({"n_boot": 2}, "n_boot"),
 ])
 def test_analysis_parameters_are_checked_by_the_chapter_schema(kw, name):
-    from companion import experiments
+    from companion import chapters
 
     good = dict(threshold_rule="within_delta", threshold_metric="loss", delta=0.01, deltas=[0.01],
                 level=0.8, levels=[0.8], n_boot=100, useful_accuracy=0.5)
     with pytest.raises(ParameterError, match=name):
-        experiments.check("03_mnist_validation", {**good, **kw})
+        chapters.check("03_mnist_validation", {**good, **kw})
 
 
 def test_a_failed_power_fit_is_nan_not_its_starting_guess(monkeypatch):

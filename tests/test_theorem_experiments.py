@@ -4,13 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from companion import analysis, data, experiments, theory
+from companion import data, chapters, theory
+from companion.stats import laws
 from companion.chapters import theorem
 from companion.experiments import engine
 
 
 def _run(tmp_path, **kw):
-    params, options = experiments.check("01_theorem", {"sizes": [20, 60], "seeds": [0], "source": "embedded",
+    params, options = chapters.check("01_theorem", {"sizes": [20, 60], "seeds": [0], "source": "embedded",
                                                        "synthetic_dims": [10], "mc_size": 20,
                                                        "mc_samples": [10, 100], "full_sizes": [100, 200],
                                                        "full_source": "embedded", "cache_dir": str(tmp_path),
@@ -62,16 +63,16 @@ def test_summary_numbers_come_from_the_frames(tmp_path):
     assert numbers["ch1_logsum_large"] - numbers["ch1_logsum_small"] == pytest.approx(np.log(4))
     assert numbers["ch1_tsum_large"] > numbers["ch1_tmean_large"]
     # the power law of the larger subsets, extrapolated
-    fit = analysis.fit_power_law(frames["spectrum_large"]["N"], frames["spectrum_large"]["lambda_0"])
+    fit = laws.fit_power_law(frames["spectrum_large"]["N"], frames["spectrum_large"]["lambda_0"])
     assert numbers["ch1_extrap_lam"] == pytest.approx(fit["coefficient"] * 50000 ** fit["exponent"])
 
 
 def test_a_single_size_is_refused_before_any_work(tmp_path):
     from companion.validate import ParameterError
     with pytest.raises(ParameterError, match="'sizes'.*at least 2"):
-        experiments.check("01_theorem", {"sizes": [50], "cache_dir": str(tmp_path)})
+        chapters.check("01_theorem", {"sizes": [50], "cache_dir": str(tmp_path)})
     with pytest.raises(ParameterError, match="'mc_samples'"):
-        experiments.check("01_theorem", {"mc_samples": [100], "cache_dir": str(tmp_path)})
+        chapters.check("01_theorem", {"mc_samples": [100], "cache_dir": str(tmp_path)})
     assert not any(tmp_path.iterdir())
 
 

@@ -33,13 +33,13 @@ def test_names_of_the_parameter_cells_are_found_and_nothing_else():
 ])
 def test_an_unknown_name_injected_by_papermill_is_refused(chapter, bad, hint):
     """In-process: the namespace papermill's injected cell leaves behind (its source in ``In``)."""
-    from companion import experiments, presets
+    from companion import chapters, presets
 
     cell = lambda values: "# Parameters\n" + "".join(f"{k} = {v!r}\n" for k, v in values.items())  # noqa: E731
     paper = presets.load(chapter, "paper")
     namespace = {**paper, **bad, "In": ["", cell(paper), cell(bad)]}
     with pytest.raises(validate.ParameterError) as err:
-        experiments.check_notebook(chapter, namespace)
+        chapters.check_notebook(chapter, namespace)
     assert repr(next(iter(bad))) in str(err.value) and "papermill" in str(err.value)
     if hint:
         assert f"did you mean {hint!r}" in str(err.value)

@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from companion import analysis, data, validate
+from companion import data, validate
+from companion.stats import thresholds
 
 
 def test_gain_level_is_the_share_of_the_way_from_start_to_best():
-    assert analysis.gain_level([0, 10, 100], [0.2, 0.9, 0.6], 0.5) == pytest.approx(0.55)
+    assert thresholds.gain_level([0, 10, 100], [0.2, 0.9, 0.6], 0.5) == pytest.approx(0.55)
     with pytest.raises(validate.ParameterError, match="share"):
-        analysis.gain_level([0, 1], [0.1, 0.2], 0.0)
+        thresholds.gain_level([0, 1], [0.1, 0.2], 0.0)
 
 
 def _curves(levels_by_n):
@@ -26,25 +27,25 @@ def _curves(levels_by_n):
 
 def test_own_level_interpolates_in_log_t_and_largest_level_censors():
     frame = _curves({100: [0.1, 0.5, 0.9, 1.0], 1000: [0.1, 0.2, 0.95, 0.96]})
-    own = analysis.gain_thresholds(frame, 0.9, ["arm"], level_from="own")
+    own = thresholds.gain_thresholds(frame, 0.9, ["arm"], level_from="own")
     small = own[own["n"] == 100].iloc[0]
     assert small["level"] == pytest.approx(0.91)
     # the crossing lies 10% of the way from t = 100 (0.9) to t = 1000 (1.0), in log(1 + t)
     want = math.expm1(math.log1p(100) + 0.1 * (math.log1p(1000) - math.log1p(100)))
     assert small["t_star"] == pytest.approx(want)
     # level from the largest N: 0.1 + 0.9 * 0.86 = 0.874, reached by N = 100 before t = 100 ...
-    big = analysis.gain_thresholds(frame, 0.9, ["arm"], level_from="largest")
+    big = thresholds.gain_thresholds(frame, 0.9, ["arm"], level_from="largest")
     assert set(big["level"].round(6)) == {0.874}
     assert big[big["n"] == 100]["t_star"].iloc[0] < 100
     # ... and a level above a curve's ceiling is censored (NaN, not reached)
     high = _curves({100: [0.1, 0.2, 0.3, 0.4], 1000: [0.1, 0.5, 0.9, 1.0]})
-    cens = analysis.gain_thresholds(high, 0.9, ["arm"], level_from="largest")
+    cens = thresholds.gain_thresholds(high, 0.9, ["arm"], level_from="largest")
     assert not cens[cens["n"] == 100]["reached"].any()
     assert cens[cens["n"] == 1000]["reached"].all()
 
 
 def test_gain_thresholds_of_nothing_is_an_empty_frame():
-    out = analysis.gain_thresholds(pd.DataFrame(columns=["arm", "n", "seed", "t", "accuracy"]), 0.9, ["arm"])
+    out = thresholds.gain_thresholds(pd.DataFrame(columns=["arm", "n", "seed", "t", "accuracy"]), 0.9, ["arm"])
     assert out.empty and "t_star" in out.columns
 
 

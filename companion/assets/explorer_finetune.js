@@ -1,4 +1,4 @@
-// Chapter 4's view (companion/explorer_finetune.py puts one copy in each view, with
+// Chapter 4's view (companion/chapters/finetune/explorer.py puts one copy in each view, with
 // __EXPLORER_ID__ replaced by the container's id as a JSON string).
 (function () {
   var root = document.getElementById(__EXPLORER_ID__);

@@ -52,8 +52,9 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from .. import data, paths
+from .. import chapters, data, paths, presets
 from . import engine, store
+from .schema import RUN_FIELDS
 
 #: Where the regression tests and scripts/numerics.py find full MNIST when the data root lacks it:
 #: the four gzipped IDX files (default ``../shared/data/mnist`` beside the repository).
@@ -70,14 +71,10 @@ TINY_PRESET = "quick"
 def experiments_of(chapter: str, preset: str = "paper") -> dict[str, engine.Experiment]:
     """The experiments of ``chapter``'s ``preset`` (its run options left at their defaults: they are not
     part of any result), by key."""
-    from . import check, chapter as module_of
-    from .. import presets
-    from .schema import RUN_FIELDS
-
     values = {} if preset == "paper" else {k: v for k, v in presets.load(chapter, preset).items()
                                            if k not in RUN_FIELDS}
-    params, _ = check(chapter, values)
-    return module_of(chapter).experiments(params)
+    params, _ = chapters.check(chapter, values)
+    return chapters.chapter(chapter).experiments(params)
 
 
 @lru_cache(maxsize=None)
@@ -91,9 +88,7 @@ def cheapest_unit(chapter: str, key: str, preset: str = "paper") -> tuple[engine
 def cheapest_units(preset: str = "paper") -> Iterator[tuple[str, str, engine.Experiment, object]]:
     """(chapter, experiment key, experiment, its cheapest unit) for every experiment of every chapter's
     ``preset``."""
-    from . import CHAPTERS
-
-    for chapter in CHAPTERS:
+    for chapter in chapters.CHAPTERS:
         for key in experiments_of(chapter, preset):
             yield (chapter, key, *cheapest_unit(chapter, key, preset))
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from .experiments import (FRAME_COLUMNS, METHODS, NTK_COLUMNS, NTK_METHODS, NUM_CLASSES, SPLITS, WT_COLUMNS,
                           NtkStudy, ThresholdSweep, WellTrainedSweep, compute_ntk_unit, compute_unit,
                           compute_well_trained_unit, experiments, output_scale, run)
-from .findings import committed_thresholds
+from .findings import committed_thresholds, paper_params
 from .params import DTYPES, OPTIMIZERS, SCHEMA, SOURCE_LIMITS, SOURCES, MnistParams, explorer_settings
 from .prose import summarize
 from .prose_controls import heldout_thresholds, loss_gap_sentence
@@ -27,4 +27,4 @@ __all__ = ["DTYPES", "FRAME_COLUMNS", "METHODS", "NTK_COLUMNS", "NTK_METHODS", "
            "SCHEMA", "SOURCES", "SOURCE_LIMITS", "SPLITS", "UNDEFINED", "WT_COLUMNS", "MnistParams",
            "NtkStudy", "ThresholdSweep", "WellTrainedSweep", "committed_thresholds", "compute_ntk_unit",
            "compute_unit", "compute_well_trained_unit", "experiments", "explorer_settings",
-           "heldout_thresholds", "loss_gap_sentence", "output_scale", "run", "summarize"]
+           "heldout_thresholds", "loss_gap_sentence", "output_scale", "paper_params", "run", "summarize"]

@@ -283,6 +283,11 @@ def wt_thresholds(frame: pd.DataFrame, share: float) -> pd.DataFrame:
 # Chapter 3's thresholds from the committed results (the regime map and chapter 4 read these)
 
 
+def paper_params() -> MnistParams:
+    """The paper preset's parameters (the committed results' settings)."""
+    return schema.check(SCHEMA, {"progress": False})[0]
+
+
 def committed_thresholds(p: MnistParams | None = None) -> dict[str, ThresholdSeries]:
     """Chapter 3's T*(N) of the greedy subnetwork from the committed results only (nothing computed):
     ``mf_sgd`` and ``mf_gd`` (the mean-field network under SGD and full-batch GD, the chapter's rule),
@@ -290,7 +295,7 @@ def committed_thresholds(p: MnistParams | None = None) -> dict[str, ThresholdSer
     every N: ``wt_share`` of the gain at the largest N). A setting whose units are not all committed has
     ``missing`` (why) and no ``ts``; ``summed``: {eps: the largest N at which every seed reaches the
     theorem's summed target, or None}."""
-    p = p if p is not None else schema.check(SCHEMA, {"progress": False})[0]
+    p = paper_params() if p is None else p
     exps = experiments(p)
     out = {}
     for setting, key in (("mf_sgd", "sgd"), ("mf_gd", "gd")):

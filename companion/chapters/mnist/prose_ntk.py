@@ -66,7 +66,7 @@ def ntk_summary(ntk: pd.DataFrame, p: MnistParams) -> dict:
         above = steps[steps["lr"] > best]
         out |= {"ch3_ntk_half_best_lr": best, "ch3_ntk_half_best_acc": acc}
         if above.empty:
-            where = f"the largest step tried, so the best step may lie beyond the grid"
+            where = "the largest step tried, so the best step may lie beyond the grid"
         else:
             nxt = above.iloc[0]
             if nxt["diverged"] == nxt["seeds"] and nxt["seeds"]:

@@ -22,9 +22,13 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
 
-from . import display, explorer, validate
-from .experiments import finetune_analysis as fa
+from ... import display, explorer, explorer_page, validate
+from . import analysis as fa
+from .arms import ARMS
+from .prose import METHOD_NAMES, arm_names
 
 CSS_CLASS = "finetune-explorer"
 CONTROLS = ("arm", "method", "ratio", "budget")
@@ -45,9 +49,6 @@ def delta_key(delta: float) -> str:
 
 
 def _colours(k: int) -> list[str]:
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
-
     cmap = colormaps["viridis"]
     return [to_hex(cmap(x)) for x in (np.linspace(0.0, 0.85, k) if k > 1 else [0.0])]
 
@@ -55,7 +56,7 @@ def _colours(k: int) -> list[str]:
 def _concat(frames: Mapping) -> pd.DataFrame:
     if not isinstance(frames, Mapping):
         raise validate.ParameterError("parameter 'frames' must be a dict arm -> frame (finetune.run's result)")
-    parts = [fa.check_frame(frames[arm], f"frames[{arm!r}]") for arm in fa.ARMS if arm in frames
+    parts = [fa.check_frame(frames[arm], f"frames[{arm!r}]") for arm in ARMS if arm in frames
              and frames[arm] is not None and len(frames[arm])]
     if not parts:
         raise validate.ParameterError("parameter 'frames' has no rows in any arm")
@@ -97,7 +98,7 @@ def _key(arm, method, ratio, budget) -> str:
 
 
 def _summary(arm, method, ratio, budget, m: pd.DataFrame, dkey: str) -> str:
-    head = (f"{fa.METHOD_NAMES.get(method, method).capitalize()}, {fa.ARM_NAMES.get(arm, arm)}, kept fraction "
+    head = (f"{METHOD_NAMES.get(method, method).capitalize()}, {arm_names().get(arm, arm)}, kept fraction "
             f"{float(ratio):g}, fine-tuned {int(budget):,} steps; t_enough (δ = {float(dkey) * 100:g} pp): ")
     parts = []
     for r in m.sort_values("n").itertuples():
@@ -138,8 +139,8 @@ def figure_spec(frames: Mapping, *, deltas=fa.DELTAS, split: str = "heldout", in
                                       "summary": _summary(arm, method, ratio, budget, m, delta_key(d))}
         settings[_key(*key)] = {"lines": lines, "marks": by_delta}
     options = {
-        "arm": [[a, fa.ARM_NAMES[a]] for a in fa.ARMS if (cur["arm"] == a).any()],
-        "method": [[m, fa.METHOD_NAMES.get(m, m)] for m in (*fa.PIPELINES, *fa.CONTROLS) if (cur["method"] == m).any()],
+        "arm": [[a, ARMS[a].name] for a in ARMS if (cur["arm"] == a).any()],
+        "method": [[m, METHOD_NAMES.get(m, m)] for m in (*fa.PIPELINES, *fa.CONTROLS) if (cur["method"] == m).any()],
         "ratio": [[f"{r:g}", f"{r:g}"] for r in sorted(cur["ratio"].unique())],
         "budget": [[str(int(b)), f"F = {int(b):,}"] for b in sorted(cur["budget"].unique())],
         "delta": [[delta_key(d), f"{100 * d:g} pp"] for d in deltas],
@@ -176,27 +177,27 @@ def _initial(settings: dict, options: dict, initial: Mapping | None) -> dict:
 
 
 def _script(ident: str) -> str:
-    return explorer.script("explorer_finetune.js", ident)
+    return explorer_page.script("explorer_finetune.js", ident)
 
 
 def render_html(spec: Mapping, *, caption: str | None = None, name: str | None = None) -> str:
     """The view's HTML (controls, plot, a line on the current setting, the data, the script)."""
-    data, ident = explorer.payload(spec, name, CSS_CLASS)
+    data, ident = explorer_page.payload(spec, name, CSS_CLASS)
     esc = _html.escape
     init = spec["initial"]
 
     def buttons(control: str, label: str) -> str:
-        return explorer.button_group(spec, control, label)
+        return explorer_page.button_group(spec, control, label)
 
     options = "".join(f'<option value="{esc(k)}"{" selected" if k == init["delta"] else ""}>{esc(text)}</option>'
                       for k, text in spec["controls"]["delta"])
     first = spec["settings"]["|".join(init[c] for c in CONTROLS)]["marks"][init["delta"]]
     cap = f'<p class="te-caption">{esc(caption)}</p>' if caption else ""
     return (
-        f'<div class="{explorer.CSS_CLASS} {CSS_CLASS}" id="{ident}" {explorer.PLOTLY_MARKER}="1" role="figure" '
+        f'<div class="{explorer.CSS_CLASS} {CSS_CLASS}" id="{ident}" {explorer_page.PLOTLY_MARKER}="1" role="figure" '
         f'aria-label="Interactive plot of the fine-tuned held-out accuracy against the pre-training step at '
         f'pruning, one curve per training-set size, with t_enough marked">'
-        f"<style>{explorer._asset('explorer.css').strip()}</style>"
+        f"<style>{explorer_page._asset('explorer.css').strip()}</style>"
         f'<div class="te-controls">{buttons("arm", "Arm")}{buttons("method", "Method")}'
         f'{buttons("ratio", "Kept fraction")}{buttons("budget", "Fine-tuning steps")}'
         f'<div class="te-group"><label class="te-label" for="{ident}-delta">δ</label>'
