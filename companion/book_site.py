@@ -43,6 +43,11 @@ import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from myst_nb.ext import execution_tables
+from sphinx.errors import ConfigError
+
+from .explorer_page import plotly_js_path
+
 ENV_URL = "COMPANION_REPOSITORY_URL"
 ENV_BRANCH = "COMPANION_REPOSITORY_BRANCH"
 ENV_EXECUTE = "COMPANION_BOOK_EXECUTE"
@@ -114,8 +119,6 @@ def execution_mode(value: str | None) -> str | None:
     """The myst-nb execution mode ``COMPANION_BOOK_EXECUTE`` asks for (None: _config.yml's)."""
     value = (value or "").strip()
     if value and value not in EXECUTION_MODES:
-        from sphinx.errors import ConfigError
-
         raise ConfigError(f"{ENV_EXECUTE}={value!r} is not allowed: must be one of {', '.join(EXECUTION_MODES)} "
                           "or unset (the execute_notebooks of _config.yml)")
     return value or None
@@ -130,16 +133,12 @@ def _config_inited(app, config) -> None:
     try:
         config.html_theme_options = theme_options(dict(config.html_theme_options or {}), url, branch)
     except RepositoryURLError as exc:
-        from sphinx.errors import ConfigError
-
         raise ConfigError(str(exc)) from None
 
 
 def _builder_inited(app) -> None:
     if getattr(app.builder, "format", None) != "html":
         return
-    from .explorer_page import plotly_js_path
-
     target = Path(app.outdir) / "_static" / PLOTLY_JS
     target.parent.mkdir(parents=True, exist_ok=True)
     source = plotly_js_path()
@@ -161,8 +160,6 @@ def status_text(succeeded) -> str:
 
 def _plain_exec_status() -> None:
     # myst-nb has no option for it: its table maps each column through this private dictionary
-    from myst_nb.ext import execution_tables
-
     execution_tables._key2transform["succeeded"] = status_text
 
 

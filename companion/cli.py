@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
 import re
 import sys
@@ -22,9 +23,15 @@ import time
 import warnings
 from pathlib import Path
 
+import papermill
 import yaml
+import zmq
+from jupyter_client import KernelManager
+from tqdm import tqdm
+from traitlets.config import Config
 
-from . import paths, presets, validate
+from . import chapters, data, paths, presets, validate
+from .experiments import engine, schema, store
 from .experiments.estimate import (NOTE_START, RESULT_PREFIXES, _duration, committed_wall_times, estimate,
                                    unit_seconds)
 
@@ -52,9 +59,6 @@ def _kernel_config():
     """Configuration for the kernel manager: encrypt the kernel's connection (CurveZMQ keys from the
     manager) where jupyter_client, pyzmq and the kernelspec support it. Without it ipykernel warns on
     every run that it "is running over TCP without encryption"; other warnings are left alone."""
-    import zmq
-    from jupyter_client import KernelManager
-    from traitlets.config import Config
 
     config = Config()
     if zmq.has("curve") and KernelManager.class_traits().get("transport_encryption") is not None:
@@ -73,7 +77,6 @@ def run(chapter: str, preset: str = "quick", overrides: dict | None = None,
     params = presets.load(chapter, preset)
     presets.check_names(chapter, overrides, "-p")
     params = params | overrides
-    from . import chapters  # every value checked against the chapter's schema, before any work
 
     regenerate = False
     if chapter in chapters.CHAPTERS:
@@ -84,7 +87,6 @@ def run(chapter: str, preset: str = "quick", overrides: dict | None = None,
             # typed; the check resolved it (absolute, symlinks resolved) here.
             params["cache_dir"] = str(options.cache_dir)
     output = Path(output) if output else Path.cwd() / f"{chapter}-{preset}.ipynb"
-    import papermill  # imported late: `--help` stays fast
 
     before = os.environ.pop(paths.REGENERATE_ENV, None)
     if regenerate:  # the kernel inherits it: the one notebook run allowed to write book/results
@@ -105,7 +107,6 @@ def _regenerating(chapter: str, preset: str, params: dict, overrides: dict) -> b
     """True for the regenerate command: ``cache_dir`` names the committed results, the preset is
     ``paper`` and no override changes a chapter parameter (run options such as n_jobs may change).
     A cache_dir naming the committed results in any other run is refused here, before any work."""
-    from .experiments import schema
 
     value = params.get("cache_dir")
     if value is None or not str(value).strip() or not paths.in_results(paths.cache_dir(value)):
@@ -129,7 +130,6 @@ def _plan(exps: dict, cache_dir, damage: bool = False):
     ``todo`` maps each experiment name to the result names of those still to compute; with
     ``damage``, a stored one that does not read back intact is to compute too, and ``damaged`` maps
     its result name to the message naming it (``engine.damaged``; reads every stored frame)."""
-    from .experiments import engine, store
 
     todo, damaged, every, seen = {}, {}, set(), set()
     for exp in exps.values():
@@ -159,7 +159,6 @@ class CostNotes:
         *lines, self._rest = re.split(r"[\r\n]", self._rest + text)
         for line in lines:
             if NOTE_START.match(line):
-                from tqdm import tqdm
 
                 tqdm.write(line, file=self.out)  # above papermill's own progress bar
 
@@ -175,7 +174,6 @@ def _estimate_text(est: dict) -> str:
 
 
 def _chapter_experiments(chapter: str, params) -> dict:
-    from . import chapters
 
     return chapters.chapter(chapter).experiments(params)
 
@@ -193,10 +191,7 @@ def results(chapters=None, *, dry_run: bool = False, scheduler: str | None = Non
     their paper presets into ``book/results/``; returns an exit code. Units already stored there are
     reused (an interrupted regeneration resumes where it stopped). ``dry_run``: only report, per
     chapter, how many units would be computed and reused, and the time estimate."""
-    from tqdm import tqdm
 
-    from . import data, chapters
-    from .experiments import engine, store
 
     out = out or sys.stdout
     say = lambda *a: print(*a, file=out, flush=True)  # noqa: E731
@@ -317,8 +312,6 @@ def main(argv=None) -> int:
         if args.command == "results":
             return results(args.chapter, dry_run=args.dry_run, scheduler=args.scheduler)
         if args.command == "params":
-            from . import chapters
-            from .experiments import schema
 
             for name, default, text in schema.help_table(chapters.chapter(args.chapter).SCHEMA):
                 print(f"{name} = {default!r}\n    {text}")
@@ -331,7 +324,6 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C: one line, not the libraries' tracebacks
-        import logging
 
         # nbclient's cell task, abandoned by the interrupt, would be logged by asyncio at exit with the
         # kernel's whole traceback ("Task exception was never retrieved"): the line below says it all.

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from IPython.display import HTML
+from myst_nb import glue as _glue
 
 from . import paths
 
@@ -50,8 +52,6 @@ def _rounded(value):
 
 def glue(name: str, value, display: bool = False):
     """myst-nb's ``glue`` with floats rounded to ``SIGNIFICANT_DIGITS`` significant digits."""
-    from myst_nb import glue as _glue
-
     return _glue(name, _rounded(value), display=display)
 
 
@@ -188,8 +188,6 @@ def reader_table(frame: pd.DataFrame, columns: dict, *, digits: dict | int = 3, 
     such as ``"{:.0%}"`` or ``"{:,.0f}"`` also works), missing values shown as ``empty`` (the prose says
     why a cell is empty), inside a wrapper that scrolls sideways instead of overflowing the column.
     Returns an IPython HTML object (deterministic markup: no random ids)."""
-    from IPython.display import HTML
-
     def fmt_for(col):
         spec = digits.get(col, 3) if isinstance(digits, dict) else digits
         def fmt(v):

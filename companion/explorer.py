@@ -59,8 +59,10 @@ from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-from . import display, validate
+from . import display, figures, validate
 from .stats import laws, thresholds
 from .explorer_page import PLOTLY_MARKER, _asset, button_group, payload, script
 # a reader of a live notebook is told to call companion.explorer.init_notebook() (the explorer's own text)
@@ -486,11 +488,6 @@ def render_html(spec: Mapping, *, caption: str | None = None, name: str | None =
 
 def static_png(spec: Mapping, *, dpi: int = 100) -> bytes:
     """The initial setting drawn with matplotlib (the fallback for builders that cannot show HTML)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from . import figures
-
     init = spec["initial"]
     s = spec["settings"][_setting_id(init["rule"], init["metric"], init["value"], init["method"])]
     fig = Figure(figsize=(figures.WIDTH, figures.HEIGHT), dpi=dpi)

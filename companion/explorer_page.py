@@ -13,6 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Mapping
 
+from IPython.display import HTML
+
 from . import validate
 
 #: The attribute that tells the book's Sphinx extension to add plotly.js to the page.
@@ -65,8 +67,6 @@ def _slug(name: str) -> str:
 def init_notebook():
     """For a live notebook only (never in a chapter: it stores 4.8 MB in the notebook): load the
     pinned plotly.js into the page so the explorers below can draw."""
-    from IPython.display import HTML
-
     return HTML(f"<script>{plotly_js_path().read_text(encoding='utf-8')}</script>")
 
 

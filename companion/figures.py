@@ -23,9 +23,16 @@ import math
 import os
 from pathlib import Path
 
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+import seaborn as sns
+from IPython.display import Markdown
+from matplotlib.ticker import NullLocator
 
-from . import display, paths
+from . import chapters, display, paths
+from .regime_map import SPLIT_PARTS
 
 #: The folder of the book's figure data, relative to the chapters (book/).
 DATA_SUBDIR = Path("_static") / "data"
@@ -63,9 +70,6 @@ _RC = {
 def use_book_style() -> None:
     """Set the book's one figure style: seaborn's white grid, the colour-blind-safe palette, figures
     the width of the text column with legible font sizes. Called once in each chapter's setup cell."""
-    import matplotlib as mpl
-    import seaborn as sns
-
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, rc=_RC)
     mpl.rcParams.update(_RC)
 
@@ -106,8 +110,6 @@ class FigureData:
     """
 
     def __init__(self, chapter: str, params, options=None):
-        from . import chapters
-
         self.chapter = chapter
         self.book_config = params == chapters.check(chapter)[0]
         if self.book_config:
@@ -149,8 +151,6 @@ class FigureData:
 
     def link(self, frame: pd.DataFrame, name: str):
         """Write the figure's data and return the line to show under it (an IPython Markdown object)."""
-        from IPython.display import Markdown
-
         self.write(frame, name)
         return Markdown(self.line(name))
 
@@ -158,8 +158,6 @@ class FigureData:
 def log_ticks(ax, values, axis: str = "x", fmt: str = "{:,g}", rotation: float = 0) -> None:
     """A log axis labelled at ``values`` themselves (e.g. the measured sizes N), written plainly
     ("1,000", not "10^3") and without minor labels that would run into each other."""
-    from matplotlib.ticker import NullLocator
-
     values = sorted(set(float(v) for v in values))
     (ax.set_xticks if axis == "x" else ax.set_yticks)(values, [fmt.format(v) for v in values],
                                                       rotation=rotation)
@@ -182,12 +180,6 @@ def regime_map(ratios: pd.DataFrame, table: pd.DataFrame, band: pd.DataFrame, ba
     each setting as a horizontal bar, stacked into its shares of 1/eta, 1/lambda_0, the logarithm and the
     rest where the chapter defines the split (negative shares to the left of 0), else one bar. A black
     tick marks each total. Returns the figure."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-    import seaborn as sns
-
-    from .regime_map import SPLIT_PARTS
-
     labels = list(table["label"])
     colors = dict(zip(labels, sns.color_palette(PALETTE, max(len(labels), 1))))
     styles = {2: "-", 3: "--", 4: ":"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+import papermill
 import yaml
 
 from . import paths, validate
@@ -57,8 +58,6 @@ def notebook_parameters(chapter: str) -> dict[str, str]:
     (``{'sizes': '[500, 1000]', ...}``), as papermill reads them; read once per process."""
     path = notebook(chapter)
     if path not in _PARAMETERS:
-        import papermill  # imported late: `python -m companion --help` stays fast
-
         _PARAMETERS[path] = {name: info["default"]
                              for name, info in papermill.inspect_notebook(str(path)).items()}
     return dict(_PARAMETERS[path])

