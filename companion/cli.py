@@ -31,6 +31,7 @@ from tqdm import tqdm
 from traitlets.config import Config
 
 from . import chapters, data, paths, presets, validate
+from .chapters import CHAPTERS, check
 from .experiments import engine, schema, store
 from .experiments.estimate import (NOTE_START, RESULT_PREFIXES, _duration, committed_wall_times, estimate,
                                    unit_seconds)
@@ -191,19 +192,17 @@ def results(chapters=None, *, dry_run: bool = False, scheduler: str | None = Non
     their paper presets into ``book/results/``; returns an exit code. Units already stored there are
     reused (an interrupted regeneration resumes where it stopped). ``dry_run``: only report, per
     chapter, how many units would be computed and reused, and the time estimate."""
-
-
     out = out or sys.stdout
     say = lambda *a: print(*a, file=out, flush=True)  # noqa: E731
-    chapters = list(chapters or chapters.CHAPTERS)
+    chapters = list(chapters or CHAPTERS)
     for ch in chapters:
-        validate.choice("chapter", ch, chapters.CHAPTERS)
+        validate.choice("chapter", ch, CHAPTERS)
     engine.check_scheduler("scheduler", scheduler)
     results_dir = paths.RESULTS_DIR
     plans, no_data = [], []
     mnist_raw = paths.data_root() / "MNIST" / "raw"
     for ch in chapters:  # every chapter checked and planned before anything is computed
-        params, options = chapters.check(ch, presets.load(ch, "paper") | {"cache_dir": str(results_dir)},
+        params, options = check(ch, presets.load(ch, "paper") | {"cache_dir": str(results_dir)},
                                             regenerate=True)
         options = dataclasses.replace(options, progress=False, scheduler=scheduler or options.scheduler)
         try:
