@@ -64,6 +64,7 @@ from matplotlib.figure import Figure
 
 from . import display, figures, validate
 from .stats import laws, thresholds
+from .stats.thresholds import Rule
 from .explorer_page import PLOTLY_MARKER, _asset, button_group, payload, script
 # a reader of a live notebook is told to call companion.explorer.init_notebook() (the explorer's own text)
 from .explorer_page import init_notebook, plotly_js_path  # noqa: F401
@@ -246,11 +247,11 @@ def threshold_grid(frame: pd.DataFrame, *, levels=None, deltas=None, methods=Non
     sub = sub.sort_values(["method", "n", "seed", "t"], kind="mergesort")
     parts = []
     for rule, metric, value in grid:
-        kw = {"level": value, "delta": None} if rule == "reaches" else {"delta": value, "level": None}
+        one = Rule.from_params(rule, metric, delta=value, level=value)
         for method in methods:
             # the chapter's own thresholds (one implementation: companion.stats)
-            ts = thresholds.thresholds(sub.drop(columns=thresholds._groups(sub)), rule=rule, metric=metric,
-                                     method=method, split=split, **kw)
+            ts = thresholds.thresholds(sub.drop(columns=thresholds._groups(sub)), rule=one, method=method,
+                                       split=split)
             parts.append(ts.assign(rule=rule, metric=metric, value=value, value_key=value_key(value),
                                    method=method))
     cols = ["rule", "metric", "value", "value_key", "method", "n", "seed", "t_star", "reached", "best"]

@@ -133,7 +133,7 @@ def summary_of(summary, key):
 
 
 def expected_law(runs, margin=0.1):
-    """The law the numbers imply, computed here from the runs (not through companion.analysis): with
+    """The law the numbers imply, computed here from the runs (not through companion.stats): with
     fewer than three sizes none; else the lowest RMSE of a + b log N, a N^b and a + b N, if it beats the
     others by the margin."""
     from scipy.optimize import curve_fit

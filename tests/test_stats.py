@@ -81,3 +81,14 @@ def test_holm_and_benjamini_hochberg_against_hand_computed_values():
     # BH: 0.005*4/1, 0.01*4/2, 0.03*4/3, 0.04*4/4 -> 0.02, 0.02, 0.04, 0.04 (monotone from the top)
     assert paired.benjamini_hochberg(p)[[4, 0, 2, 1]] == pytest.approx([0.02, 0.02, 0.04, 0.04])
     assert np.all(paired.holm(p)[[0, 1, 2, 4]] >= paired.benjamini_hochberg(p)[[0, 1, 2, 4]])
+
+
+def test_a_frame_of_thresholds_from_a_rule_equals_the_loose_parameters():
+    frame = pd.DataFrame([{"n": n, "seed": s, "t": t, "method": "greedy", "split": "train",
+                           "accuracy": a * (1 - 0.01 * s) * (1 - 0.001 * n), "loss": 1 - a}
+                          for n in (100, 200) for s in range(3) for t, a in zip(T, ACC)])
+    by_rule = thresholds.thresholds(frame, rule=Rule("reaches", "accuracy", level=0.7))
+    loose = thresholds.thresholds(frame, rule="reaches", metric="accuracy", level=0.7)
+    pd.testing.assert_frame_equal(by_rule, loose)
+    with pytest.raises(validate.ParameterError, match="rule"):
+        thresholds.thresholds(frame, rule=Rule("gain_share", share=0.5))

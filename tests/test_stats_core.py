@@ -224,16 +224,6 @@ def test_power_law_fit_recovers_exponent():
         laws.fit_power_law([5, 5], [1, 2])
 
 
-def test_log_vs_linear_picks_the_true_law_and_skips_nan():
-    n = np.array([16, 32, 64, 128, 256, 512])
-    log_law = laws.fit_log_vs_linear(n, 10 + 7 * np.log(n))
-    assert log_law["better"] == "log" and log_law["log"]["b"] == pytest.approx(7)
-    lin = laws.fit_log_vs_linear(n, 5 + 2.0 * n)
-    assert lin["better"] == "linear" and lin["linear"]["b"] == pytest.approx(2)
-    with_nan = laws.fit_log_vs_linear(np.r_[n, 1024], np.r_[10 + 7 * np.log(n), np.nan])
-    assert with_nan["log"]["b"] == pytest.approx(7)
-
-
 def test_inverse_k_fit():
     k = np.array([1, 2, 4, 8, 16])
     fit = laws.fit_inverse_k(k, 5.0 / k)

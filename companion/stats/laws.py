@@ -330,23 +330,6 @@ def fit_power_law(x, y) -> dict:
     return {"exponent": float(p), "coefficient": float(np.exp(logc)), "r2": _r2(ly, logc + p * lx)}
 
 
-def fit_log_vs_linear(n, t) -> dict:
-    """Fit t = a + b log N and t = a + b N by least squares; RMSE and R^2 of each and the better one."""
-    n, t = np.asarray(n, float), np.asarray(t, float)
-    keep = np.isfinite(t)
-    n, t = n[keep], t[keep]
-    if len(np.unique(n)) < 2:
-        raise validate.ParameterError("a fit in N needs at least two distinct N with a finite threshold")
-    out = {}
-    for name in ("log", "linear"):
-        a, b = fit(n, t, name)
-        pred = predict(n, name, a, b)
-        out[name] = {"a": a, "b": b, "rmse": float(np.sqrt(np.mean((t - pred) ** 2))),
-                     "r2": _r2(t, pred)}
-    out["better"] = "log" if out["log"]["rmse"] <= out["linear"]["rmse"] else "linear"
-    return out
-
-
 def _r2(y, pred) -> float:
     y, pred = np.asarray(y, float), np.asarray(pred, float)
     ss = float(((y - y.mean()) ** 2).sum())

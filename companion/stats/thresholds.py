@@ -154,11 +154,16 @@ def _groups(frame: pd.DataFrame) -> list[str]:
     return [c for c in GROUPS if c in frame.columns]
 
 
-def thresholds(frame: pd.DataFrame, *, rule: str = "within_delta", metric: str = "loss",
+def thresholds(frame: pd.DataFrame, *, rule: "str | Rule" = "within_delta", metric: str = "loss",
                delta: float | None = 0.02, level: float | None = 0.85, method: str = "greedy",
                split: str = "train") -> pd.DataFrame:
     """T* per (arm, n, seed) from a sweep frame: the arm columns present (regime, optimizer), n, seed,
-    t_star, best (the best value of the metric over the grid), reached (bool)."""
+    t_star, best (the best value of the metric over the grid), reached (bool). ``rule``: a
+    :class:`Rule` of kind ``reaches`` or ``within_delta`` (then ``metric``, ``delta`` and ``level``
+    are the rule's), or its kind as a string."""
+    if isinstance(rule, Rule):
+        validate.choice("rule", rule.kind, RULES)
+        rule, metric, delta, level = rule.kind, rule.metric, rule.delta, rule.level
     keys = _groups(frame) + ["n", "seed"]
     sub = frame[(frame["method"] == method) & (frame["split"] == split)]
     rows = []

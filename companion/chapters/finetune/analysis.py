@@ -175,7 +175,7 @@ def t_enough(frame: pd.DataFrame, delta: float = DELTA, *, split: str = "heldout
 
 
 def as_thresholds(te: pd.DataFrame) -> pd.DataFrame:
-    """t_enough in the form :mod:`companion.analysis` takes (n, seed, t_star, reached)."""
+    """t_enough in the form :mod:`companion.stats` takes (n, seed, t_star, reached)."""
     return pd.DataFrame({"n": te["n"].astype(int), "seed": te["seed"].astype(int),
                          "t_star": te["t_enough"].astype(float), "reached": ~te["censored"].astype(bool)})
 
