@@ -93,7 +93,7 @@ def test_no_committed_key_holds_a_run_option():
 _CHILD = """
 import sys, json
 sys.path.insert(0, {repo!r})
-from companion import experiments
+from companion import chapters, experiments
 from companion.chapters import derivation
 params, options = chapters.check("02_derivation", json.loads({params!r}))
 experiments.engine.run(derivation.experiments(params)["gd_sphere200_fixed"], options)
