@@ -10,10 +10,11 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from ...stats import paired
-from .findings import (ALPHA, NTK_CLOSE, NTK_SIZEABLE, WELL_TRAINED, finite, grid_ratio, ntk_tuning, p_ok,
-                       sig_down, sig_up, wt_rows, wt_thresholds)
+from ...stats.verdicts import Growth
+from .findings import (ALPHA, NTK_CLOSE, NTK_SIZEABLE, WELL_TRAINED, finite, grid_ratio, growth, ntk_tuning,
+                       p_ok, wt_rows, wt_thresholds)
 from .params import MnistParams
-from .prose_words import Words, change_stats, n_words, sizes_list, verdict_words
+from .prose_words import Words, change_stats, growth_words, n_words, sizes_list
 
 #: Glue names (literal, so that ``grep NAME`` finds this code).
 NTK_NAMES = {"greedy_repeats": {"useful_k": "ch3_ntk_greedy_repeats_useful_k",
@@ -152,28 +153,21 @@ def ntk_summary(ntk: pd.DataFrame, p: MnistParams) -> dict:
     return {"numbers": out, "table": table, "lrs": lrs, "steps": steps}
 
 
-def _growth_words(ts: pd.DataFrame, w: Words) -> tuple[str, dict | None, dict | None]:
-    """How T*(N) of one curve family behaves: between the two smallest and the two largest sizes,
-    paired over seeds; (words, first change, last change)."""
+def _growth_words(ts: pd.DataFrame, w: Words) -> tuple[str, Growth | None, dict | None]:
+    """How T*(N) of one curve family behaves, by the book's one growth criterion (:func:`.findings.growth`,
+    paired over seeds), with the change it rests on; (words, the verdict, the change between the two
+    largest sizes, for the table)."""
     sizes = sorted(ts["n"].unique())
     if len(sizes) < 2:
         return f"cannot be compared across sizes (only N = {n_words(sizes[0]) if sizes else 'none'})", None, None
-    first = paired.paired_change(ts, sizes[0], sizes[1])
+    g = growth(ts)
     last = paired.paired_change(ts, sizes[-2], sizes[-1])
-    tail = f"from N = {n_words(sizes[-2])} to {n_words(sizes[-1])} ({change_stats(last, w)}, {_p(last)})"
-    if sig_up(last):
-        return f"still rises {tail}", first, last
-    if sig_down(last):
-        return f"falls {tail}", first, last
-    verdict = verdict_words(last, w)
-    if not p_ok(last):
-        return f"{verdict} from N = {n_words(sizes[-2])} to {n_words(sizes[-1])}", first, last
-    if len(sizes) > 2 and sig_up(first):
-        rise = f"rises at first (N = {n_words(sizes[0])} to {n_words(sizes[1])}: {change_stats(first, w)})"
-        if finite(last["ci_hi"]) and last["ci_hi"] < first["mean"]:
-            return f"{rise} and then stops: it {verdict} {tail}", first, last
-        return (f"{rise}; later it {verdict} {tail}, an interval too wide to tell whether it stops"), first, last
-    return f"{verdict} {tail}", first, last
+    words = growth_words(g, w)
+    basis = g.tail if g.tail is not None else g.rise
+    if basis is not None and p_ok(basis):
+        words += (f" (N = {n_words(basis['n_from'])} to {n_words(basis['n_to'])}: {change_stats(basis, w)}, "
+                  f"{_p(basis)})")
+    return words, g, last
 
 
 def _span_words(ts: pd.DataFrame) -> str:
@@ -234,8 +228,8 @@ def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | Non
         for (lr, k), g in ts[(ts["split"] == "train")].groupby(["lr", "k"]):
             own = g[g["rule"] == "own"]
             fixed = g[g["rule"] == "largest"]
-            words, first, lastc = _growth_words(own, w)
-            fwords, _, flast = _growth_words(fixed, w)
+            words, grown, lastc = _growth_words(own, w)
+            fwords, fgrown, flast = _growth_words(fixed, w)
             curve = frame[(frame["lr"] == lr) & (frame["k"] == k) & (frame["method"] == "greedy")
                           & (frame["split"] == "train") & (frame["n"] == largest)]
             ceiling = float(curve.groupby("seed")["accuracy"].max().mean())
@@ -247,7 +241,7 @@ def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | Non
                    "fixed_last_change": flast["mean"] if flast else np.nan,
                    "fixed_last_p": flast["p_value"] if flast else np.nan}
             rows.append(row)
-            verdicts[(lr, k)] = (words, fwords, lastc, flast)
+            verdicts[(lr, k)] = (words, fwords, grown, fgrown)
         table = pd.DataFrame(rows)
         # The verdict: at the best-trained step, every k, both rules; a rise is set against the grid step
         grid = grid_ratio(p.steps, p.first_checkpoint, p.wt_num_checkpoints)
@@ -256,12 +250,12 @@ def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | Non
         for k in sorted(p.wt_ks):
             if (best_lr, k) not in verdicts:
                 continue
-            words, fwords, lastc, flast = verdicts[(best_lr, k)]
+            words, fwords, grown, fgrown = verdicts[(best_lr, k)]
             parts.append(f"for k = {k:,} it {words}; with one level for every N (set at N = {n_words(largest)}) "
                          f"it {fwords}")
-            for rule, change in (("own", lastc), ("largest", flast)):
-                if sig_up(change):
-                    rises[rule].append((k, change))
+            for rule, g in (("own", grown), ("largest", fgrown)):
+                if g is not None and g.verdict in ("grows", "grows_tail_untested"):
+                    rises[rule].append((k, g.tail if g.tail is not None else g.rise))
         out["ch3_wt_k_sentences"] = ("; ".join(parts) if parts else
                                      "no greedy subnetwork has a threshold at the best step")
         own_best = ts[(ts["lr"] == best_lr) & (ts["rule"] == "own") & (ts["split"] == "train")]
@@ -273,15 +267,15 @@ def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | Non
 
         def rule_words(rule: str, name: str) -> str:
             if not rises[rule]:
-                return f"{name} T* does not rise significantly between the two largest sizes for any k tried"
+                return f"{name} T* stops growing, stays flat or falls for every k tried"
             ks = " and ".join(f"{k:,}" for k, _ in rises[rule])
-            worst = max(rises[rule], key=lambda kc: kc[1]["rel_mean"] if finite(kc[1]["rel_mean"]) else 0)[1]
+            worst = max(rises[rule], key=lambda kc: kc[1]["mean"] if finite(kc[1]["mean"]) else 0)[1]
             rel = worst["rel_mean"]
             size = (f"by at most {worst['mean']:+.0f} steps ({100 * rel:+.0f}%), less than one checkpoint interval "
                     f"(a factor {grid:.2f}), so the rise rests on the interpolation between checkpoints"
                     if finite(rel) and 1 + rel < grid else
                     f"by up to {worst['mean']:+.0f} steps" + (f" ({100 * rel:+.0f}%)" if finite(rel) else ""))
-            return f"{name} T* still rises significantly between the two largest sizes for k = {ks}, {size}"
+            return f"{name} T* still grows over the sizes measured for k = {ks}, {size}"
 
         if span.empty:
             out["ch3_wt_verdict"] = "the well-trained arm has no greedy thresholds for these settings"
