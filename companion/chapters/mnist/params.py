@@ -3,17 +3,13 @@ experiments they define (:meth:`MnistParams.sweep`, :meth:`~MnistParams.ntk_stud
 :meth:`~MnistParams.well_trained`)."""
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 from ... import data, validate
 from ...stats import thresholds
 from ...stats.thresholds import Rule
 from ...experiments.schema import int_check as _int, ints_check as _ints, param
-# The compute module itself, looked up in sys.modules: the package's attribute of that name is the
-# experiments() function, and its names may not exist yet when this module loads (companion.experiments,
-# which .experiments imports, imports this module through chapter 4's SOURCES and SOURCE_LIMITS).
-experiments = importlib.import_module(f"{__package__}.experiments")
+from .experiments import NtkStudy, ThresholdSweep, WellTrainedSweep
 
 OPTIMIZERS = ("sgd", "gd")
 SOURCES = ("embedded", "torchvision")
@@ -144,10 +140,10 @@ class MnistParams:
         for i, lv in enumerate(self.levels):
             validate.real(f"levels[{i}]", lv, low=0.0, high=1.0)
 
-    def sweep(self, optimizer: str = "sgd") -> experiments.ThresholdSweep:
+    def sweep(self, optimizer: str = "sgd") -> ThresholdSweep:
         validate.choice("optimizer", optimizer, OPTIMIZERS)
         sgd = optimizer == "sgd"
-        return experiments.ThresholdSweep(
+        return ThresholdSweep(
             optimizer=optimizer, sizes=self.sizes if sgd else self.gd_sizes,
             seeds=self.seeds if sgd else self.gd_seeds, n_test=self.n_test, width=self.width, k=self.k,
             steps=self.steps if sgd else self.gd_steps,
@@ -155,18 +151,18 @@ class MnistParams:
             first_checkpoint=self.first_checkpoint, batch_size=self.batch_size if sgd else None,
             lr=self.lr_mean_field, random_draws=self.random_draws, source=self.source, dtype=self.dtype)
 
-    def well_trained(self, parameterization: str = "mean_field") -> experiments.WellTrainedSweep:
+    def well_trained(self, parameterization: str = "mean_field") -> WellTrainedSweep:
         validate.choice("parameterization", parameterization, ("mean_field", "ntk"))
         mean_field = parameterization == "mean_field"
-        return experiments.WellTrainedSweep(
+        return WellTrainedSweep(
             parameterization=parameterization, lrs=self.wt_lrs if mean_field else self.wt_ntk_lrs,
             sizes=self.wt_sizes, seeds=self.wt_seeds, ks=self.wt_ks, width=self.width, steps=self.steps,
             num_checkpoints=self.wt_num_checkpoints, first_checkpoint=self.first_checkpoint,
             batch_size=self.batch_size, n_test=self.n_test, n_heldout=self.n_heldout,
             heldout_from=self.heldout_from, source=self.source, dtype=self.dtype)
 
-    def ntk_study(self) -> experiments.NtkStudy:
-        return experiments.NtkStudy(n=self.ntk_n, seeds=self.ntk_seeds, lrs=self.ntk_lrs, ks=self.ntk_ks,
+    def ntk_study(self) -> NtkStudy:
+        return NtkStudy(n=self.ntk_n, seeds=self.ntk_seeds, lrs=self.ntk_lrs, ks=self.ntk_ks,
                         width=self.width, steps=self.ntk_steps, num_checkpoints=self.ntk_num_checkpoints,
                         first_checkpoint=self.first_checkpoint, batch_size=self.batch_size,
                         n_test=self.n_test, source=self.source, dtype=self.dtype)
