@@ -13,7 +13,7 @@ BOOK_DIR = REPO_ROOT / "book"
 # reads them first, so building the book re-uses them instead of recomputing; they are read-only
 # to the code except when a run names this folder as its ``cache_dir`` (the regenerate command).
 RESULTS_DIR = BOOK_DIR / "results"
-# The tiny regression units committed with the tests (companion.experiments.regression): the same
+# The tiny regression units committed with the tests (companion.regression): the same
 # store layout, recomputed by `make test` and compared with the code.
 REGRESSION_UNITS_DIR = REPO_ROOT / "tests" / "regression_units"
 PARAMS_DIR = BOOK_DIR / "params"

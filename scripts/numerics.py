@@ -80,7 +80,7 @@ print(json.dumps(out))
 RECOMPUTE = r"""
 import os, sys
 from pathlib import Path
-from companion.experiments import regression
+from companion import regression
 out = Path(sys.argv[1]); out.mkdir(parents=True, exist_ok=True)
 root = None
 for chapter, key, exp, unit in regression.cheapest_units():
@@ -126,7 +126,7 @@ def measure_drift(configs: dict, out: Path) -> int:
     the experiment's stated tolerance."""
     import pandas as pd
 
-    from companion.experiments import regression
+    from companion import regression
 
     for name, env in configs.items():
         start = time.time()

@@ -14,7 +14,7 @@ import sys
 import torch
 
 from companion.data import mnist
-from companion.experiments import regression
+from companion import regression
 from companion.models import MLP, ResNet, TwoLayerNet
 from companion.metrics import evaluate
 from companion.pretrain import model_at

@@ -8,7 +8,8 @@ import time
 from companion import paths, presets
 from companion.chapters import mnist
 from companion.chapters import check
-from companion.experiments import engine, regression
+from companion import regression
+from companion.experiments import engine
 
 if not os.environ.get("COMPANION_DATA_ROOT"):
     os.environ["COMPANION_DATA_ROOT"] = str(regression.full_mnist_root())

@@ -13,7 +13,7 @@ from companion import validate
 from companion.chapters import finetune
 from companion.chapters.finetune import cost
 from companion.chapters import check
-from companion.experiments import regression
+from companion import regression
 from companion.models import TwoLayerNet
 from companion.prune.greedy import subnetwork_output
 from companion.prune.subnetwork import evaluate_selection

@@ -1,4 +1,4 @@
-"""Committed results stay true to the code, at two depths (:mod:`companion.experiments.regression`).
+"""Committed results stay true to the code, at two depths (:mod:`companion.regression`).
 
 - ``make test``: the *tiny* unit of every experiment of every chapter (the cheapest unit of its quick
   preset, committed in ``tests/regression_units/``) is recomputed and compared with its committed frame
@@ -13,7 +13,7 @@ hand (the determinism tests).
 
 A code change that alters results fails here; the planted changes below (a different step, a changed
 loss, a different pick) show that it does on the tiny units. When the change is meant, recompute the
-tiny units (``python -m companion.experiments.regression --write``) and the paper results
+tiny units (``python -m companion.regression --write``) and the paper results
 (``python -m companion run CHAPTER --preset paper -p cache_dir=book/results``).
 
 Some paper presets use full MNIST (chapter 3, chapter 1's larger subsets). ``make verify`` finds it in
@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 
 from companion import train
-from companion.experiments import regression
+from companion import regression
 
 #: chapter 2's compute module (its package re-exports the function experiments() under that name)
 derivation = importlib.import_module("companion.chapters.derivation.experiments")

@@ -5,10 +5,10 @@
     store.py       where results live: committed (read-only) first, then the user cache; atomic
                    writes, checksums, provenance; committed_frame (committed units only, nothing computed)
     schema.py      each chapter's parameters declared once (defaults, help, checks)
-    regression.py  a recomputed unit against its committed frame, at the experiment's stated tolerance
     estimate.py    what computing will cost, from the committed provenance
 
-The chapters themselves are packages in :mod:`companion.chapters`.
+The chapters themselves are packages in :mod:`companion.chapters`; :mod:`companion.regression` recomputes
+their committed units.
 """
 from __future__ import annotations
 

@@ -137,7 +137,7 @@ class Experiment:
     #: on the default two threads beside one other busy process, 1-3.5 s on one).
     threads: ClassVar[int] = 1
     #: How closely a recomputation on any machine must match a committed result (numpy.isclose terms,
-    #: plus ``scale``, ``scale_by`` and ``max_share``: see :mod:`.regression`). Never bit for bit: the
+    #: plus ``scale``, ``scale_by`` and ``max_share``: see :mod:`companion.regression`). Never bit for bit: the
     #: last bits depend on the BLAS, its kernel choice, the CPU and the thread count.
     #: Default for float64 computations. Measured (``scripts/numerics.py --drift``, 8 numeric
     #: configurations against the committed results): chapter 1's eigenvalues drift by at most 1e-8

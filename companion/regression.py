@@ -5,7 +5,7 @@ experiment's stated tolerance, at two depths.
   chapter's ``quick`` preset: the same compute function, the same code paths (closed-form greedy
   with and without repeats, layer-wise greedy, fine-tuning, the CNN, GD and SGD, float32 and float64)
   at a size that runs in seconds. Their frames are committed in :data:`TINY_DIR`; after a change that
-  is meant to alter results, ``python -m companion.experiments.regression --write`` recomputes them.
+  is meant to alter results, ``python -m companion.regression --write`` recomputes them.
 - **Paper units** (``make verify``): the cheapest unit of every experiment of the ``paper`` preset,
   compared with ``book/results/``: the proof that today's code reproduces the committed results.
 
@@ -52,9 +52,9 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from .. import chapters, data, paths, presets
-from . import engine, store
-from .schema import RUN_FIELDS
+from . import chapters, data, paths, presets
+from .experiments import engine, store
+from .experiments.schema import RUN_FIELDS
 
 #: Where the regression tests and scripts/numerics.py find full MNIST when the data root lacks it:
 #: the four gzipped IDX files (default ``../shared/data/mnist`` beside the repository).
@@ -139,7 +139,7 @@ def committed_tiny(exp, unit) -> tuple[Path, pd.DataFrame]:
     if not (folder / "provenance.json").exists():
         raise AssertionError(f"the tiny regression unit {folder.name} is not committed (the quick preset or "
                              "the unit's key changed): if the change is meant, recompute the tiny units with "
-                             "`python -m companion.experiments.regression --write`")
+                             "`python -m companion.regression --write`")
     return folder, store._read(folder)
 
 
