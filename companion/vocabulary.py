@@ -42,22 +42,23 @@ def finite(*values) -> bool:
 
 
 def law_words(comparison: dict, digits: int = 3) -> str:
-    """A verdict of :func:`compare_laws` for the reader: 'power (RMSE 0.83; log 1.9, linear 2.5)',
-    'log and power cannot be told apart (RMSE ...)', 'cannot be told apart: two sizes only', ..."""
+    """A verdict of :func:`.stats.laws.compare_laws` for the reader: 'power (leave-one-size-out error
+    0.83; log 1.9, linear 2.5)', 'log and power cannot be told apart (leave-one-size-out error ...)',
+    'the laws cannot be told apart with two sizes', ..."""
     best = comparison["best"]
     if best == "not enough sizes":
         return "no law can be fitted (fewer than two sizes)"
-    errs = {law: comparison[law]["rmse"] for law in LAWS if math.isfinite(comparison[law]["rmse"])}
-    shown = ", ".join(f"{law} {_short(v, digits)}" for law, v in errs.items())
     if comparison["sizes"] < 3:
-        # (every law passes through the two size means: the errors are the seeds' scatter, or rounding)
+        # no size can be left out: a two-parameter law passes through the two size means
         return "the laws cannot be told apart with two sizes"
+    errs = {law: comparison[law]["loso"] for law in LAWS if math.isfinite(comparison[law]["loso"])}
+    shown = ", ".join(f"{law} {_short(v, digits)}" for law, v in errs.items())
     if best in LAWS:
         others = ", ".join(f"{law} {_short(v, digits)}" for law, v in errs.items() if law != best)
-        return f"{best} (RMSE {_short(errs[best], digits)}; {others})"
+        return f"{best} (leave-one-size-out error {_short(errs[best], digits)}; {others})"
     tied = comparison["tied"]
     names = " and ".join([", ".join(tied[:-1]), tied[-1]]) if len(tied) > 2 else " and ".join(tied)
-    return f"{names} cannot be told apart (RMSE {shown})"
+    return f"{names} cannot be told apart (leave-one-size-out error {shown})"
 
 
 def _short(value: float, digits: int) -> str:

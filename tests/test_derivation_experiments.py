@@ -134,8 +134,9 @@ def summary_of(summary, key):
 
 def expected_law(runs, margin=0.1):
     """The law the numbers imply, computed here from the runs (not through companion.stats): with
-    fewer than three sizes none; else the lowest RMSE of a + b log N, a N^b and a + b N, if it beats the
-    others by the margin."""
+    fewer than three sizes none; else the lowest leave-one-size-out error (fit each law on the other
+    sizes' runs, predict the left-out size's mean, RMSE over sizes) of a + b log N, a N^b and a + b N,
+    if it beats the others by the margin."""
     from scipy.optimize import curve_fit
 
     ok = runs.dropna(subset=["t_dense"])
@@ -144,15 +145,22 @@ def expected_law(runs, margin=0.1):
         return "not enough sizes"
     if len(np.unique(n)) < 3:
         return "cannot be told apart"
-    rmse = {}
-    for law, x in (("log", np.log(n)), ("linear", n)):
-        b, a = np.polyfit(x, t, 1)
-        rmse[law] = np.sqrt(np.mean((t - a - b * x) ** 2))
-    b0, la0 = np.polyfit(np.log(n), np.log(t), 1)
-    (a, b), _ = curve_fit(lambda x, a, b: a * x ** b, n, t, p0=(np.exp(la0), b0), maxfev=20000)
-    rmse["power"] = np.sqrt(np.mean((t - a * n ** b) ** 2))
-    best = min(rmse, key=rmse.get)
-    return best if all(rmse[best] * (1 + margin) < v for law, v in rmse.items() if law != best) else \
+
+    def predictor(law, n_fit, t_fit):
+        if law in ("log", "linear"):
+            x = np.log(n_fit) if law == "log" else n_fit
+            b, a = np.polyfit(x, t_fit, 1)
+            return lambda m: a + b * (np.log(m) if law == "log" else m)
+        b0, la0 = np.polyfit(np.log(n_fit), np.log(t_fit), 1)
+        (a, b), _ = curve_fit(lambda x, a, b: a * x ** b, n_fit, t_fit, p0=(np.exp(la0), b0), maxfev=20000)
+        return lambda m: a * m ** b
+
+    loso = {}
+    for law in ("log", "power", "linear"):
+        errs = [predictor(law, n[n != size], t[n != size])(size) - t[n == size].mean() for size in np.unique(n)]
+        loso[law] = np.sqrt(np.mean(np.square(errs)))
+    best = min(loso, key=loso.get)
+    return best if all(loso[best] * (1 + margin) < v for law, v in loso.items() if law != best) else \
         "cannot be told apart"
 
 

@@ -351,19 +351,21 @@ def fit_inverse_k(k, gap) -> dict:
 
 #: The laws :func:`compare_laws` compares, in the order the chapters name them.
 LAWS = ("log", "power", "linear")
-#: A law is called better only when its RMSE is below every other law's by more than this share.
+#: A law is called better only when its leave-one-size-out error is below every other law's by more
+#: than this share.
 LAW_MARGIN = 0.1
 #: :func:`compare_laws`'s verdicts that name no law.
 NO_LAW = ("cannot be told apart", "not enough sizes")
 
 
 def compare_laws(n, t, margin: float = LAW_MARGIN) -> dict:
-    """a + b log N, a N^b and a + b N fitted to (n, t) by least squares on t itself (as :func:`fit`);
-    per law a, b and the RMSE over the points. ``best`` is the law whose RMSE is lower than every other
-    law's by more than ``margin`` (relative); 'cannot be told apart' with only two sizes (each of these
-    two-parameter laws passes exactly through two size means, so all errors are equal) or when no law
-    wins by the margin (``tied`` lists the laws within it of the lowest); 'not enough sizes' below two.
-    Points with a NaN t are left out."""
+    """a + b log N, a N^b and a + b N fitted to (n, t) by least squares on t itself (:func:`fit`) and
+    judged as every law of the book is, by leave-one-size-out error (:func:`loso_rmse`: fit on the
+    other sizes, predict the left-out size's mean). Per law a, b (fitted on every point) and ``loso``.
+    ``best`` is the law whose error is lower than every other law's by more than ``margin``
+    (relative); 'cannot be told apart' with two sizes (no size can be left out and predicted by a
+    two-parameter law) or when no law wins by the margin (``tied`` lists the laws within it of the
+    lowest); 'not enough sizes' below two. Points with a NaN t are left out."""
     n, t = np.asarray(n, float), np.asarray(t, float)
     keep = np.isfinite(t) & np.isfinite(n)
     n, t = n[keep], t[keep]
@@ -371,16 +373,18 @@ def compare_laws(n, t, margin: float = LAW_MARGIN) -> dict:
     out = {"sizes": sizes, "points": int(len(t))}
     for law in LAWS:
         a, b = fit(n, t, law) if sizes >= 2 else (math.nan, math.nan)
-        rmse = float(np.sqrt(np.mean((t - predict(n, law, a, b)) ** 2))) if math.isfinite(a) else math.nan
-        out[law] = {"a": a, "b": b, "rmse": rmse}
+        out[law] = {"a": a, "b": b, "loso": loso_rmse(n, t, law) if sizes >= 3 else math.nan}
     if sizes < 2:
         return out | {"best": "not enough sizes", "tied": []}
-    errs = {law: out[law]["rmse"] for law in LAWS if math.isfinite(out[law]["rmse"])}
+    if sizes < 3:
+        return out | {"best": "cannot be told apart", "tied": list(LAWS)}
+    errs = {law: out[law]["loso"] for law in LAWS if math.isfinite(out[law]["loso"])}
+    if not errs:
+        return out | {"best": "cannot be told apart", "tied": list(LAWS)}
     low = min(errs.values())
     tied = [law for law in LAWS if law in errs and errs[law] <= (1 + margin) * low + 1e-12 * max(1.0, low)]
-    if sizes < 3:
-        return out | {"best": "cannot be told apart", "tied": list(errs)}
     return out | {"best": tied[0] if len(tied) == 1 else "cannot be told apart", "tied": tied}
+
 
 def log_growth_split(n, t, factors: dict) -> dict:
     """How the growth of t between the smallest and the largest n splits over the factors of t:

@@ -195,8 +195,8 @@ def _group_numbers_unguarded(g: pd.DataFrame, key: str) -> dict:
         out |= {nm(f"{tag}_better"): cmp["best"], nm(f"{tag}_laws"): vocabulary.law_words(cmp),
                 nm(f"{tag}_tied"): (" and ".join([", ".join(tied[:-1]), tied[-1]]) if len(tied) > 2
                                       else " and ".join(tied)),
-                nm(f"{tag}_rmse_log"): cmp["log"]["rmse"], nm(f"{tag}_rmse_lin"): cmp["linear"]["rmse"],
-                nm(f"{tag}_rmse_pow"): cmp["power"]["rmse"], nm(f"{tag}_b_log"): cmp["log"]["b"],
+                nm(f"{tag}_loso_log"): cmp["log"]["loso"], nm(f"{tag}_loso_lin"): cmp["linear"]["loso"],
+                nm(f"{tag}_loso_pow"): cmp["power"]["loso"], nm(f"{tag}_b_log"): cmp["log"]["b"],
                 nm(f"{tag}_b_pow"): cmp["power"]["b"]}
 
     # the measured dense threshold in words (undefined where no run of a size reached eps)

@@ -213,9 +213,9 @@ def _summarize(frames: dict[str, pd.DataFrame], p: DerivationParams) -> Summary:
         for q in STEP4:
             cmp = laws.compare_laws(g["N"], g[q])
             law_rows.append({"runs": g["runs"].iloc[0], "quantity": q,
-                             "a + b log N: b": cmp["log"]["b"], "RMSE (log)": cmp["log"]["rmse"],
-                             "a N^b: b": cmp["power"]["b"], "RMSE (power)": cmp["power"]["rmse"],
-                             "a + b N: b": cmp["linear"]["b"], "RMSE (linear)": cmp["linear"]["rmse"],
+                             "a + b log N: b": cmp["log"]["b"], "LOSO error (log)": cmp["log"]["loso"],
+                             "a N^b: b": cmp["power"]["b"], "LOSO error (power)": cmp["power"]["loso"],
+                             "a + b N: b": cmp["linear"]["b"], "LOSO error (linear)": cmp["linear"]["loso"],
                              "best": cmp["best"]})
         for n, gn in g.groupby("N"):
             factor_rows.append({"runs": g["runs"].iloc[0], "N": n, "eta": gn["eta"].mean(),
