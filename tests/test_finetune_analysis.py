@@ -201,9 +201,12 @@ def test_contrast_greedy_minus_random_is_the_offset():
     c = fa.contrast(synthetic(), "greedy", "random")
     assert np.allclose(c["mean"], 0.02)
     assert (c["seeds"] == len(SEEDS)).all()
-    # no spread between seeds: no interval, no test
-    assert c["p_value"].isna().all() and c["ci_lo"].isna().all()
-    words = prose.contrast_words(c[(c["n"] == 4000) & (c["budget"] == 100) & (c["ratio"] == 0.25)], "greedy", "random")
+    # every seed differs by the same amount: a change (issue 33), its interval that amount, p 0
+    assert (c["p_value"] == 0).all() and np.allclose(c["ci_lo"], 0.02) and np.allclose(c["ci_hi"], 0.02)
+    two = fa.contrast(synthetic(seeds=SEEDS[:2]), "greedy", "random")
+    assert two["p_value"].isna().all()  # no paired test on fewer than three seeds
+    words = prose.contrast_words(two[(two["n"] == 4000) & (two["budget"] == 100) & (two["ratio"] == 0.25)],
+                                 "greedy", "random")
     assert "+2.0 pp" in words and "no pre-training length can be tested" in words
 
 

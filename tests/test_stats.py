@@ -92,3 +92,19 @@ def test_a_frame_of_thresholds_from_a_rule_equals_the_loose_parameters():
     pd.testing.assert_frame_equal(by_rule, loose)
     with pytest.raises(validate.ParameterError, match="rule"):
         thresholds.thresholds(frame, rule=Rule("gain_share", share=0.5))
+
+
+def test_no_paired_test_on_fewer_than_three_seeds_and_a_unanimous_change_is_a_change():
+    two = paired.paired_test([3.0, 5.0])
+    assert two["seeds"] == 2 and math.isnan(two["p_value"]) and math.isnan(two["ci_lo"])
+    unanimous = paired.paired_test([4.0, 4.0, 4.0])
+    assert unanimous["p_value"] == 0.0 and unanimous["ci_lo"] == unanimous["ci_hi"] == 4.0
+    assert paired.change_rises({**unanimous, "mean": 4.0})
+    none = paired.paired_test([0.0, 0.0, 0.0, 0.0])
+    assert none["p_value"] == 1.0 and not paired.change_rises(none)
+    from scipy import stats as scipy_stats
+    d = [1.0, 2.5, 0.5, 3.0]
+    assert paired.paired_test(d)["p_value"] == pytest.approx(scipy_stats.ttest_1samp(d, 0.0).pvalue)
+    ts = pd.DataFrame([{"n": n, "seed": s, "t_star": 10.0 + (5 if n == 200 else 0)} for n in (100, 200)
+                       for s in range(3)])
+    assert verdicts.growth(ts).verdict == "grows"  # every seed rises by 5 steps: a change

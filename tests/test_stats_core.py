@@ -177,7 +177,9 @@ def test_paired_change_is_paired_over_seeds():
     got = paired.paired_change(ts, 100, 200)
     # seed-to-seed spread is 100s of steps, yet every seed rises by exactly 7: a paired test sees it
     assert got["mean"] == pytest.approx(7) and got["up"] == 5 and got["down"] == 0
-    assert math.isnan(got["p_value"])  # no spread of the differences: no t-test, no false certainty
+    # every seed moves by the same amount: a change (issue 33), not 'no spread to test'
+    assert got["p_value"] == 0.0 and got["ci_lo"] == got["ci_hi"] == pytest.approx(7)
+    assert paired.change_rises(got)
     jitter = np.tile([3.0, -4.0, 5.0, -6.0, 2.0], 2) * (ts["n"] == 200)
     noisy = ts.assign(t_star=ts["t_star"] + jitter)
     got = paired.paired_change(noisy, 100, 200)

@@ -10,26 +10,44 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+#: No paired test on fewer seeds (the Standards: with two, a t-test has one degree of freedom).
+MIN_PAIRS = 3
+
+
+def paired_test(d) -> dict:
+    """The paired test of differences ``d`` (one per seed; NaN left out): ``seeds``, ``mean``, the 95%
+    t-interval ``ci_lo``/``ci_hi`` and the two-sided t-test ``p_value``. No test (interval and p NaN)
+    with fewer than :data:`MIN_PAIRS` seeds. A unanimous change (every seed moves by the same nonzero
+    amount) is a change: interval that amount, p 0; no seed moving at all is no change: p 1."""
+    d = np.asarray(d, float)
+    d = d[np.isfinite(d)]
+    k = len(d)
+    out = {"seeds": int(k), "mean": float(d.mean()) if k else math.nan,
+           "ci_lo": math.nan, "ci_hi": math.nan, "p_value": math.nan}
+    if k < MIN_PAIRS:
+        return out
+    sd = float(d.std(ddof=1))
+    if sd <= 1e-12 * max(1.0, abs(out["mean"])):
+        return out | {"ci_lo": out["mean"], "ci_hi": out["mean"], "p_value": 0.0 if out["mean"] else 1.0}
+    half = stats.t.ppf(0.975, k - 1) * sd / math.sqrt(k)
+    return out | {"ci_lo": out["mean"] - half, "ci_hi": out["mean"] + half,
+                  "p_value": float(2 * stats.t.sf(abs(out["mean"]) / (sd / math.sqrt(k)), k - 1))}
+
+
 def paired_change(ts: pd.DataFrame, n_from: int, n_to: int) -> dict:
-    """T*(n_to) - T*(n_from) per seed: mean, 95% t-interval, two-sided paired t-test p-value, and
-    how many seeds rise / fall. Only seeds whose T* is finite at both sizes count (``seeds``); with none
-    the mean is NaN; with fewer than two, or differences without spread, the interval and the p-value
-    are NaN (no test). ``rel_mean`` is NaN when the mean T* at ``n_from`` is 0."""
+    """T*(n_to) - T*(n_from) per seed: how many seeds rise / fall, and :func:`paired_test` of the
+    differences (mean, 95% t-interval, two-sided p-value). Only seeds whose T* is finite at both sizes
+    count (``seeds``); with none the mean is NaN; with fewer than :data:`MIN_PAIRS` there is no test.
+    ``rel_mean`` is NaN when the mean T* at ``n_from`` is 0."""
     a = ts[ts["n"] == n_from].set_index("seed")["t_star"]
     b = ts[ts["n"] == n_to].set_index("seed")["t_star"]
     d = (b - a).dropna()
     base = float(a.loc[d.index].mean()) if len(d) else math.nan
-    out = {"n_from": int(n_from), "n_to": int(n_to), "seeds": int(len(d)),
-           "mean": float(d.mean()) if len(d) else math.nan,
-           "rel_mean": float(d.mean()) / base if len(d) and base else math.nan,
-           "up": int((d > 0).sum()), "down": int((d < 0).sum())}
-    if len(d) >= 2 and d.std(ddof=1) > 0:
-        half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
-        out |= {"ci_lo": out["mean"] - half, "ci_hi": out["mean"] + half,
-                "p_value": float(stats.ttest_rel(b.loc[d.index], a.loc[d.index]).pvalue)}
-    else:
-        out |= {"ci_lo": math.nan, "ci_hi": math.nan, "p_value": math.nan}
-    return out
+    test = paired_test(d.to_numpy(float))
+    return {"n_from": int(n_from), "n_to": int(n_to), "seeds": test["seeds"], "mean": test["mean"],
+            "rel_mean": test["mean"] / base if len(d) and base else math.nan,
+            "up": int((d > 0).sum()), "down": int((d < 0).sum()),
+            "ci_lo": test["ci_lo"], "ci_hi": test["ci_hi"], "p_value": test["p_value"]}
 
 
 #: Significance level of every paired test whose verdict a chapter states in words.
@@ -37,7 +55,7 @@ PAIRED_ALPHA = 0.05
 
 
 def change_tested(change: dict | None) -> bool:
-    """A :func:`paired_change` with a p-value (at least two seeds with spread)."""
+    """A :func:`paired_change` with a p-value (at least :data:`MIN_PAIRS` seeds)."""
     p = None if change is None else change.get("p_value")
     return p is not None and math.isfinite(float(p))
 
@@ -61,7 +79,7 @@ def ratio_change(ts: pd.DataFrame, n_from: int, n_to: int) -> dict:
     over the seeds whose T* is finite at both, i.e. 1 + (mean change) / (mean at n_from), with the
     95% t-interval of :func:`paired_change` carried over the same way (the mean at ``n_from`` taken as
     fixed). ``ratio`` is NaN when no seed counts or the mean at ``n_from`` is 0; the interval is NaN
-    whenever the paired change has none (fewer than two seeds, or no spread)."""
+    whenever the paired change has none (fewer than MIN_PAIRS seeds)."""
     change = paired_change(ts, n_from, n_to)
     a = ts[ts["n"] == n_from].set_index("seed")["t_star"]
     b = ts[ts["n"] == n_to].set_index("seed")["t_star"]

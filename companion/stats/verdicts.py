@@ -11,7 +11,7 @@ the pairs it cannot join):
   **falls** when that change is significantly negative, and grows on when there is no such tail or it
   rises too;
 - without a significant rise: it **falls** (significant negative change over the whole range), is
-  **flat** (testable, not significant) or is **untestable** (fewer than two paired seeds, or no spread).
+  **flat** (testable, not significant) or is **untestable** (fewer than three paired seeds).
 
 A chapter turns a :class:`Growth` into its sentence; the regime map and the intro read the same object.
 """

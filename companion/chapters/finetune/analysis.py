@@ -31,7 +31,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ... import validate
 from ...stats import laws, paired, verdicts
@@ -242,8 +241,8 @@ CONTRAST_COLUMNS = ["arm", "ratio", "budget", "n", "t", "a", "b", "seeds", "mean
 def contrast(frame: pd.DataFrame, a: str, b: str, *, split: str = "heldout", metric: str = "accuracy"
              ) -> pd.DataFrame:
     """``metric`` of method ``a`` minus that of method ``b`` at the same (arm, ratio, budget, N, t),
-    paired over seeds: mean, 95% t-interval and two-sided paired t-test p-value (NaN with fewer than
-    two seeds or no spread). Rows only where both methods have a value."""
+    paired over seeds (:func:`companion.stats.paired.paired_test`): mean, 95% t-interval and two-sided
+    paired t-test p-value (NaN with fewer than three seeds). Rows only where both methods have a value."""
     check_frame(frame)
     idx = ["arm", "ratio", "budget", "n", "t", "seed"]
     sub = frame[(frame["split"] == split) & frame["method"].isin([a, b])]
@@ -253,17 +252,9 @@ def contrast(frame: pd.DataFrame, a: str, b: str, *, split: str = "heldout", met
     d = (wide[a] - wide[b]).dropna().rename("d").reset_index()
     if not len(d):
         return pd.DataFrame(columns=CONTRAST_COLUMNS)
-    g = d.groupby(idx[:-1], sort=True)["d"]
-    out = pd.DataFrame({"seeds": g.count(), "mean": g.mean(), "sd": g.std(ddof=1)}).reset_index()
-    k = out["seeds"].to_numpy(float)
-    sd = out["sd"].to_numpy(float)
-    ok = (k >= 2) & np.isfinite(sd) & (sd > 1e-12)
-    se = np.where(ok, sd / np.sqrt(np.maximum(k, 1)), np.nan)
-    q = np.where(ok, stats.t.ppf(0.975, np.maximum(k - 1, 1)), np.nan)
-    out["ci_lo"] = out["mean"] - q * se
-    out["ci_hi"] = out["mean"] + q * se
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["p_value"] = np.where(ok, 2 * stats.t.sf(np.abs(out["mean"] / se), np.maximum(k - 1, 1)), np.nan)
+    # one paired test (companion.stats.paired) per (arm, ratio, budget, N, t)
+    out = pd.DataFrame([{**dict(zip(idx[:-1], key)), **paired.paired_test(dd.to_numpy(float))}
+                        for key, dd in d.groupby(idx[:-1], sort=True)["d"]])
     out = out.assign(a=a, b=b).astype({"seeds": int})
     return out[CONTRAST_COLUMNS]
 

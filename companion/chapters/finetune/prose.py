@@ -43,11 +43,12 @@ def arm_names() -> dict:
 
 
 def _untested(change: dict) -> str:
+    sizes = f"both N = {n_words(change['n_from'])} and {n_words(change['n_to'])}"
     if change["seeds"] == 0:
-        return f"no seed has a t_enough at both N = {n_words(change['n_from'])} and {n_words(change['n_to'])}"
+        return f"no seed has a t_enough at {sizes}"
     if change["seeds"] == 1:
-        return f"only one seed has a t_enough at both N = {n_words(change['n_from'])} and {n_words(change['n_to'])}"
-    return "every seed changes by the same amount, so there is no spread to test"
+        return f"only one seed has a t_enough at {sizes}; a paired test needs {paired.MIN_PAIRS}"
+    return f"only {change['seeds']} seeds have a t_enough at {sizes}; a paired test needs {paired.MIN_PAIRS}"
 
 
 def _rises(change):
@@ -180,7 +181,7 @@ def contrast_words(c: pd.DataFrame, a: str, b: str) -> str:
     text = (f"{name_a} minus {name_b}: {at(first)} when pruned at t = {int(first['t']):,}, {at(last)} at "
             f"T_full = {int(last['t']):,}")
     if tested == 0:
-        return text + "; no pre-training length can be tested (fewer than two seeds, or no spread)"
+        return text + "; no pre-training length can be tested (fewer than 3 seeds)"
     lengths = "the one pre-training length tested" if tested == 1 else f"the {tested} pre-training lengths tested"
     return text + f"; significantly above at {up} and below at {down} of {lengths} (5% level)"
 

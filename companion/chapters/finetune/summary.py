@@ -225,7 +225,7 @@ def arm_summary(arm: str, frame: pd.DataFrame, s: Settings, params) -> tuple[dic
     elif wf["tested"]:
         text += "; it is never significantly better than the small network trained from scratch with the same FLOPs"
     else:
-        text += "; whether it beats scratch training at equal FLOPs cannot be tested (fewer than two seeds)"
+        text += "; whether it beats scratch training at equal FLOPs cannot be tested (fewer than 3 seeds)"
     out["worth"] = text
     out["worth_any"] = bool(wf is not None and finite(wf["t"]))
     out["saved"] = saved

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
 from ...stats import laws, paired
 from ...stats import thresholds as thr
@@ -538,14 +537,16 @@ def heldout_thresholds(sgd: pd.DataFrame, train_ts: pd.DataFrame, rule: Rule, sm
         side = "above" if sign[0] > 0 else "below"
         where = f"; the held-out threshold stays {side} the training one at every size measured"
     last = pair[(pair["n"] == diff.index.max())]["diff"].dropna()
-    if len(last) >= 2:
-        lo, hi = scipy_stats.t.interval(0.95, len(last) - 1, loc=last.mean(), scale=last.std(ddof=1) / np.sqrt(len(last)))
+    test = paired.paired_test(last.to_numpy(float))
+    if finite(test["ci_lo"], test["ci_hi"]):
+        lo, hi = test["ci_lo"], test["ci_hi"]
         out |= {"ch3_heldout_diff_largest": float(last.mean()), "ch3_heldout_diff_lo": float(lo),
                 "ch3_heldout_diff_hi": float(hi)}
         tail = (f" (held-out minus training at N = {n_words(diff.index.max())}: {last.mean():+,.0f} steps, 95% interval "
                 f"{lo:+,.0f} to {hi:+,.0f}, paired over {len(last)} seeds)")
     else:
-        tail = f" (one seed at N = {n_words(diff.index.max())}: no interval)"
+        tail = (f" ({len(last)} seed{'s' if len(last) != 1 else ''} at N = {n_words(diff.index.max())}: no interval "
+                f"with fewer than {paired.MIN_PAIRS})")
     out["ch3_heldout_sentence"] = head + where + tail
     return frame, out
 

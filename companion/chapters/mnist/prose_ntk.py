@@ -3,11 +3,9 @@ k/m, the output scale, the step grid) and the reviewer's well-trained arm (T*(N)
 level relative to each subnetwork's own ceiling), from :mod:`.findings`."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
 from ...stats import paired
 from ...stats.verdicts import Growth
@@ -305,8 +303,8 @@ def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | Non
         d = frame[(frame["method"] == "dense") & (frame["t"] == last) & (frame["lr"] == best_lr)]
         gap = d.pivot_table(index=["n", "seed"], columns="split", values="accuracy")
         diff = (gap["test"] - gap["heldout"]) if {"test", "heldout"} <= set(gap.columns) else pd.Series(dtype=float)
-        if len(diff) >= 2:
-            pval = float(scipy_stats.ttest_1samp(diff, 0.0).pvalue) if diff.std() > 0 else math.nan
+        if len(diff) >= paired.MIN_PAIRS:
+            pval = paired.paired_test(diff.to_numpy(float))["p_value"]
             out |= {"ch3_wt_test_gap": float(diff.mean()), "ch3_wt_test_gap_p": pval}
             sig = finite(pval) and pval < ALPHA
             out["ch3_wt_test_gap_sentence"] = (

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ... import vocabulary
+from ...stats.paired import MIN_PAIRS
 from ...stats.thresholds import Rule
 from ...stats.verdicts import Growth
 from .findings import ALPHA, Arm, finite, p_ok, sig_up
@@ -74,8 +75,8 @@ def untested(change: dict, w: Words) -> str:
     if change["seeds"] == 0:
         return f"no seed {w.reach} at {sizes}"
     if change["seeds"] == 1:
-        return f"only one seed {w.reach} at {sizes}"
-    return "every seed changes by the same amount, so there is no spread to test"
+        return f"only one seed {w.reach} at {sizes}; a paired test needs {MIN_PAIRS}"
+    return f"{w.reached} at {sizes} by only {change['seeds']} seeds; a paired test needs {MIN_PAIRS}"
 
 
 def verdict_words(change: dict, w: Words | None = None) -> str:
