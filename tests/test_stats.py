@@ -108,3 +108,13 @@ def test_no_paired_test_on_fewer_than_three_seeds_and_a_unanimous_change_is_a_ch
     ts = pd.DataFrame([{"n": n, "seed": s, "t_star": 10.0 + (5 if n == 200 else 0)} for n in (100, 200)
                        for s in range(3)])
     assert verdicts.growth(ts).verdict == "grows"  # every seed rises by 5 steps: a change
+
+
+def test_many_paired_tests_at_once_follow_the_rules_of_one():
+    groups = [[1.0, 2.5, 0.5, 3.0], [4.0, 4.0, 4.0], [0.0, 0.0, 0.0], [3.0, 5.0], [7.0]]
+    one = [paired.paired_test(g) for g in groups]
+    lo, hi, p = paired.paired_tests([len(g) for g in groups], [np.mean(g) for g in groups],
+                                    [np.std(g, ddof=1) if len(g) > 1 else np.nan for g in groups])
+    for i, o in enumerate(one):
+        for got, want in ((lo[i], o["ci_lo"]), (hi[i], o["ci_hi"]), (p[i], o["p_value"])):
+            assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want)

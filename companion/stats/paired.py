@@ -14,6 +14,27 @@ from scipy import stats
 MIN_PAIRS = 3
 
 
+def paired_tests(seeds, mean, sd) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The paired test of many groups of differences at once, from each group's number of seeds, mean
+    and standard deviation (ddof 1): (ci_lo, ci_hi, p_value) arrays, by the rules of
+    :func:`paired_test`."""
+    k = np.asarray(seeds, float)
+    mean = np.asarray(mean, float)
+    sd = np.asarray(sd, float)
+    ok = k >= MIN_PAIRS
+    with np.errstate(invalid="ignore", divide="ignore"):
+        flat = ok & (np.nan_to_num(sd, nan=0.0) <= 1e-12 * np.maximum(1.0, np.abs(mean)))
+        tested = ok & ~flat
+        se = sd / np.sqrt(np.maximum(k, 1))
+        dof = np.maximum(k - 1, 1)
+        half = stats.t.ppf(0.975, dof) * se
+        p = 2 * stats.t.sf(np.abs(mean) / se, dof)
+    ci_lo = np.where(tested, mean - half, np.where(flat, mean, np.nan))
+    ci_hi = np.where(tested, mean + half, np.where(flat, mean, np.nan))
+    p_value = np.where(tested, p, np.where(flat, np.where(mean != 0, 0.0, 1.0), np.nan))
+    return ci_lo, ci_hi, p_value
+
+
 def paired_test(d) -> dict:
     """The paired test of differences ``d`` (one per seed; NaN left out): ``seeds``, ``mean``, the 95%
     t-interval ``ci_lo``/``ci_hi`` and the two-sided t-test ``p_value``. No test (interval and p NaN)
@@ -22,16 +43,10 @@ def paired_test(d) -> dict:
     d = np.asarray(d, float)
     d = d[np.isfinite(d)]
     k = len(d)
-    out = {"seeds": int(k), "mean": float(d.mean()) if k else math.nan,
-           "ci_lo": math.nan, "ci_hi": math.nan, "p_value": math.nan}
-    if k < MIN_PAIRS:
-        return out
-    sd = float(d.std(ddof=1))
-    if sd <= 1e-12 * max(1.0, abs(out["mean"])):
-        return out | {"ci_lo": out["mean"], "ci_hi": out["mean"], "p_value": 0.0 if out["mean"] else 1.0}
-    half = stats.t.ppf(0.975, k - 1) * sd / math.sqrt(k)
-    return out | {"ci_lo": out["mean"] - half, "ci_hi": out["mean"] + half,
-                  "p_value": float(2 * stats.t.sf(abs(out["mean"]) / (sd / math.sqrt(k)), k - 1))}
+    mean = float(d.mean()) if k else math.nan
+    sd = float(d.std(ddof=1)) if k >= 2 else math.nan
+    lo, hi, p = (float(v[0]) for v in paired_tests([k], [mean], [sd]))
+    return {"seeds": int(k), "mean": mean, "ci_lo": lo, "ci_hi": hi, "p_value": p}
 
 
 def paired_change(ts: pd.DataFrame, n_from: int, n_to: int) -> dict:
