@@ -65,7 +65,7 @@ from matplotlib.figure import Figure
 from . import display, figures, validate
 from .stats import laws, thresholds
 from .stats.thresholds import Rule
-from .explorer_page import PLOTLY_MARKER, _asset, button_group, payload, script
+from .explorer_page import PLOTLY_MARKER, _asset, button_group, payload, script, view_end
 # a reader of a live notebook is told to call companion.explorer.init_notebook() (the explorer's own text)
 from .explorer_page import init_notebook, plotly_js_path  # noqa: F401
 
@@ -479,12 +479,7 @@ def render_html(spec: Mapping, *, caption: str | None = None, name: str | None =
         f'<div class="te-group"><label class="te-label" for="{ident}-value">Value</label>'
         f'<select class="te-select" id="{ident}-value" data-control="value">{options}</select></div>'
         f'{buttons("method", "Method")}</div>'
-        f'<div class="te-plot"></div>'
-        f'<p class="te-summary" aria-live="polite">{esc(first["summary"])}</p>{cap}'
-        f'<p class="te-missing" hidden>The interactive plot needs plotly.js: the built book loads its '
-        f"own copy; in a live notebook run <code>companion.explorer.init_notebook()</code> first.</p>"
-        f'<script type="application/json" class="te-data">{data}</script>'
-        f"<script>{_script(ident)}</script></div>")
+        + view_end(first["summary"], cap, data, _script(ident)))
 
 
 def static_png(spec: Mapping, *, dpi: int = 100) -> bytes:

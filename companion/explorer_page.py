@@ -80,3 +80,14 @@ def plotly_js_path():
         if path.is_file():
             return path
     raise FileNotFoundError("plotly.min.js is not in the installed plotly package")
+
+
+def view_end(summary: str, caption: str, data: str, script_text: str) -> str:
+    """The end of a view's container: the plot, the line describing the current setting, the caption
+    (HTML, or ''), the note shown where plotly.js is missing, the data and the script."""
+    return (f'<div class="te-plot"></div>'
+            f'<p class="te-summary" aria-live="polite">{_html.escape(summary)}</p>{caption}'
+            f'<p class="te-missing" hidden>The interactive plot needs plotly.js: the built book loads its '
+            f"own copy; in a live notebook run <code>companion.explorer.init_notebook()</code> first.</p>"
+            f'<script type="application/json" class="te-data">{data}</script>'
+            f"<script>{script_text}</script></div>")

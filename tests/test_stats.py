@@ -25,13 +25,13 @@ def test_a_rule_gives_the_same_threshold_as_the_function_it_names():
     assert math.isnan(Rule("reaches", level=0.95).time(T, ACC))  # censored: never met
 
 
-def test_within_reference_is_one_sided_or_two_sided():
+def test_within_reference_is_one_sided_or_two_sided_and_must_stay_within():
     curve = [0.80, 0.905, 0.93, 0.90]  # overshoots the reference 0.90 at t = 100
     assert Rule("within_reference", delta=0.01, side="below").time(T, curve, 0.90) == 10
-    assert Rule("within_reference", delta=0.01, side="both").time(T, curve, 0.90) == 10
-    over = [0.80, 0.95, 0.93, 0.90]
-    assert Rule("within_reference", delta=0.01, side="below").time(T, over, 0.90) == 10
-    assert Rule("within_reference", delta=0.01, side="both").time(T, over, 0.90) == 1000
+    assert Rule("within_reference", delta=0.01, side="both").time(T, curve, 0.90) == 1000
+    dips = [0.80, 0.90, 0.85, 0.90]  # within at t = 10, out again at t = 100
+    assert Rule("within_reference", delta=0.01, side="below").time(T, dips, 0.90) == 1000
+    assert math.isnan(Rule("within_reference", delta=0.01).time(T, [0.8, 0.8, 0.8, 0.8], 0.90))
 
 
 def test_a_rule_describes_itself_and_refuses_bad_values():

@@ -117,31 +117,30 @@ def paired_steps(ts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([paired_change(ts, a, b) for a, b in zip(sizes, sizes[1:])], columns=PAIRED_COLUMNS)
 
 
+def _family(p_values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the p-values, an all-NaN result of their shape, the indices of the tested ones in increasing
+    order of p): a family counts its tested comparisons only."""
+    p = np.asarray(p_values, float)
+    idx = np.flatnonzero(np.isfinite(p))
+    return p, np.full(p.shape, math.nan), idx[np.argsort(p[idx], kind="stable")]
+
+
 def holm(p_values) -> np.ndarray:
     """Holm's step-down adjusted p-values of a family (Holm 1979): controls the family-wise error rate.
     NaN p-values (untested comparisons) stay NaN and do not count in the family's size."""
-    p = np.asarray(p_values, float)
-    out = np.full(p.shape, math.nan)
-    idx = np.flatnonzero(np.isfinite(p))
-    m = len(idx)
-    if not m:
-        return out
-    order = idx[np.argsort(p[idx], kind="stable")]
-    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out[order] = adjusted
+    p, out, order = _family(p_values)
+    m = len(order)
+    if m:
+        out[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
     return out
 
 
 def benjamini_hochberg(p_values) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (q-values) of a family: controls the false-discovery rate.
     NaN p-values stay NaN and do not count in the family's size."""
-    p = np.asarray(p_values, float)
-    out = np.full(p.shape, math.nan)
-    idx = np.flatnonzero(np.isfinite(p))
-    m = len(idx)
-    if not m:
-        return out
-    order = idx[np.argsort(p[idx], kind="stable")]
-    ranked = p[order] * m / np.arange(1, m + 1)
-    out[order] = np.minimum(1.0, np.minimum.accumulate(ranked[::-1])[::-1])
+    p, out, order = _family(p_values)
+    m = len(order)
+    if m:
+        ranked = p[order] * m / np.arange(1, m + 1)
+        out[order] = np.minimum(1.0, np.minimum.accumulate(ranked[::-1])[::-1])
     return out

@@ -7,8 +7,8 @@ One rule value, :class:`Rule`, names every threshold the book uses:
 - ``reaches``: the first t at which the metric reaches ``level`` (loss <= level, accuracy >= level);
 - ``gain_share``: the first t at which an accuracy has realised ``share`` of its own gain
   (:func:`gain_level`: a level relative to the curve's own ceiling);
-- ``within_reference``: the first t at which the metric is within ``delta`` of a reference value (the
-  value at the longest pre-training), on one side (``below``: only a shortfall counts) or both.
+- ``within_reference``: the first t from which the metric stays within ``delta`` of a reference value
+  (the value at the longest pre-training), on one side (``below``: only a shortfall counts) or both.
 
 The crossing is located by linear interpolation of the metric in log(1 + t) between the two grid points
 that bracket it, so T* is not restricted to grid values. A curve that never meets its rule is censored,
@@ -305,23 +305,30 @@ def gain_thresholds(frame: pd.DataFrame, share: float, keys, *, level_from: str 
     return out[cols].astype({"n": int, "seed": int})
 
 
+#: Accuracies are fractions of images: a gap within this of delta is delta (no last bits).
+REFERENCE_EPS = 1e-9
+
+
 def within_reference_time(t, values, reference: float, delta: float, *, side: str = "both",
                           higher_is_better: bool = True) -> float:
-    """The first grid point t at which ``values`` is within ``delta`` of ``reference``: on both sides
-    (|v - reference| <= delta) or ``below`` only (a shortfall of at most delta; a value above the
-    reference counts as met). No interpolation: the grid's own points. NaN when never met or when the
-    reference is NaN."""
+    """The first grid point t from which ``values`` stays within ``delta`` of ``reference`` at every
+    later grid point: on both sides (|v - reference| <= delta) or ``below`` only (a shortfall of at
+    most delta; a value above the reference counts as within). No interpolation: the grid's own
+    points. NaN when not even the last point is within, or when the reference is NaN; a NaN value is
+    never within. (Chapter 4's t_enough is this rule with the value at T_full as the reference.)"""
     validate.choice("side", side, SIDES)
     if reference is None or not math.isfinite(reference):
         return math.nan
     t, v = np.asarray(t, float), np.asarray(values, float)
-    order = np.argsort(t)
+    order = np.argsort(t, kind="stable")
     t, v = t[order], v[order]
     gap = (v - reference) if higher_is_better else (reference - v)
-    ok = (gap >= -delta - 1e-12) if side == "below" else (np.abs(gap) <= delta + 1e-12)
+    with np.errstate(invalid="ignore"):
+        ok = (gap >= -delta - REFERENCE_EPS) if side == "below" else (np.abs(gap) <= delta + REFERENCE_EPS)
     ok &= np.isfinite(v)
-    hit = np.flatnonzero(ok)
-    return float(t[hit[0]]) if len(hit) else math.nan
+    bad = np.flatnonzero(~ok)
+    first = 0 if len(bad) == 0 else int(bad[-1]) + 1
+    return float(t[first]) if first < len(t) else math.nan
 
 
 def usefulness(frame: pd.DataFrame) -> pd.DataFrame:

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ... import validate
-from ...stats import laws, paired, verdicts
+from ...stats import laws, paired, thresholds, verdicts
 from ...vocabulary import finite
 
 #: The columns of every arm's frame (the engine's contract, :data:`.experiments.FRAME_COLUMNS`).
@@ -55,7 +55,7 @@ ALPHA = paired.PAIRED_ALPHA
 #: How a number that cannot be computed for a setting is glued (never NaN).
 UNDEFINED = "not defined for these settings"
 #: Accuracies are fractions of images: a difference within this of delta is delta (no last bits).
-_EPS = 1e-9
+_EPS = thresholds.REFERENCE_EPS
 STATUS_MET = "met"
 STATUS_NEVER = "within delta only at T_full"
 STATUS_SHORT = "grid too short"
@@ -89,7 +89,8 @@ def _side(side: str) -> str:
 def t_enough_curve(t, values, delta: float, side: str = "both") -> tuple[float, str]:
     """(t_enough, status) of one curve A(t) on a grid: the first grid t from which every later value
     is within ``delta`` of the value at the last grid t (``side='below'``: no more than ``delta``
-    below it). Status :data:`STATUS_MET`, or censored (t_enough NaN): :data:`STATUS_NEVER` (only the
+    below it), :func:`companion.stats.thresholds.within_reference_time` with that value as the
+    reference. Status :data:`STATUS_MET`, or censored (t_enough NaN): :data:`STATUS_NEVER` (only the
     last point itself qualifies), :data:`STATUS_SHORT` (fewer than two grid points),
     :data:`STATUS_MISSING` (no finite value at the last t). A NaN value is never within."""
     delta = validate.positive("delta", delta)
@@ -100,17 +101,12 @@ def t_enough_curve(t, values, delta: float, side: str = "both") -> tuple[float, 
     t, v = t[order], v[order]
     if len(t) < 2:
         return math.nan, STATUS_SHORT
-    ref = v[-1]
-    if not math.isfinite(ref):
+    if not math.isfinite(v[-1]):
         return math.nan, STATUS_MISSING
-    with np.errstate(invalid="ignore"):
-        ok = (v >= ref - delta - _EPS) if side == "below" else (np.abs(v - ref) <= delta + _EPS)
-    ok &= np.isfinite(v)
-    bad = np.flatnonzero(~ok)
-    first = 0 if len(bad) == 0 else int(bad[-1]) + 1
-    if first >= len(t) - 1:
+    first = thresholds.within_reference_time(t, v, float(v[-1]), delta, side=side)
+    if first >= t[-1]:
         return math.nan, STATUS_NEVER
-    return float(t[first]), STATUS_MET
+    return first, STATUS_MET
 
 
 TE_COLUMNS = KEYS + ["t_enough", "t_full", "a_full", "a_enough", "status", "censored", "points"]

@@ -202,12 +202,7 @@ def render_html(spec: Mapping, *, caption: str | None = None, name: str | None =
         f'{buttons("ratio", "Kept fraction")}{buttons("budget", "Fine-tuning steps")}'
         f'<div class="te-group"><label class="te-label" for="{ident}-delta">δ</label>'
         f'<select class="te-select" id="{ident}-delta" data-control="delta">{options}</select></div></div>'
-        f'<div class="te-plot"></div>'
-        f'<p class="te-summary" aria-live="polite">{esc(first["summary"])}</p>{cap}'
-        f'<p class="te-missing" hidden>The interactive plot needs plotly.js: the built book loads its '
-        f"own copy; in a live notebook run <code>companion.explorer.init_notebook()</code> first.</p>"
-        f'<script type="application/json" class="te-data">{data}</script>'
-        f"<script>{_script(ident)}</script></div>")
+        + explorer_page.view_end(first["summary"], cap, data, _script(ident)))
 
 
 @dataclass(frozen=True)
