@@ -100,9 +100,9 @@ class FinetuneParams:
                                          "pruned late diverges within 13 steps)", validate.positive)
     two_layer_steps: int = param(2048, "T_full of the two-layer arm: the last pre-training checkpoint",
                                  _int(1, MAX_STEPS))
-    two_layer_num_checkpoints: int = param(6, "pruning steps of the two-layer arm: zero and a geometric "
+    two_layer_num_checkpoints: int = param(12, "pruning steps of the two-layer arm: zero and a geometric "
                                            "grid from the first checkpoint to T_full", _int(2, MAX_CHECKPOINTS))
-    two_layer_first_checkpoint: int = param(64, "first pruning step after t = 0 (two-layer arm)",
+    two_layer_first_checkpoint: int = param(8, "first pruning step after t = 0 (two-layer arm)",
                                             _int(1, MAX_STEPS))
     two_layer_budgets: tuple = param((64, 128, 256), "fine-tuning budgets F of the two-layer arm (steps; "
                                      "one run of the largest, recorded at each)", _ints(1, MAX_STEPS, max_len=MAX_LIST))
