@@ -84,11 +84,13 @@ def full_mnist_present(data_root: str | os.PathLike | None = None) -> bool:
 
 
 def _gunzip_missing(data_root) -> None:
-    """torchvision reads the uncompressed files; unpack any that are only present gzipped."""
+    """torchvision reads the uncompressed files; unpack any that are only present gzipped. Each
+    process unpacks into its own temporary name and renames it into place (atomic), so workers that
+    start together on a fresh data root do not collide."""
     raw = _raw_folder(data_root)
     for name in _RAW_FILES:
         if not (raw / name).exists() and (raw / (name + ".gz")).exists():
-            tmp = raw / (name + ".partial")
+            tmp = raw / f"{name}.{os.getpid()}.partial"
             with gzip.open(raw / (name + ".gz"), "rb") as src, open(tmp, "wb") as dst:
                 shutil.copyfileobj(src, dst)
             os.replace(tmp, raw / name)
