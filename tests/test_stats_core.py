@@ -311,3 +311,46 @@ def test_saturating_law_recovers_a_known_ceiling_and_wins_on_a_plateau():
     assert math.isnan(laws.loso_rmse(three["n"], three["t_star"], "saturating"))
     assert math.isnan(laws.aic(three["n"], three["t_star"], "saturating",
                                    *laws.fit(three["n"], three["t_star"], "saturating")))
+
+
+def _ts(rows):
+    return pd.DataFrame(rows, columns=["n", "seed", "t_star"])
+
+
+def test_a_censored_unit_stays_in_the_paired_test_as_a_known_sign():
+    # five seeds: three rise by a measured amount, two are censored at the larger size (beyond the
+    # run): dropping them leaves 3 differences; keeping them gives 5 known rises -> sign test p = 1/32
+    ts = _ts([(100, s, 10.0) for s in range(5)] + [(200, 0, 20.0), (200, 1, 25.0), (200, 2, 30.0),
+                                                   (200, 3, math.nan), (200, 4, math.nan)])
+    c = paired.paired_change(ts, 100, 200)
+    assert c["test"] == "sign" and c["censored"] == 2 and c["up"] == 5 and c["down"] == 0
+    assert c["p_up"] == pytest.approx(1 / 32) and paired.change_rises(c)
+    assert c["seeds"] == 3 and c["mean"] == pytest.approx(15.0)  # the mean is of the measured ones
+    # censored at the smaller size only: a known fall
+    c = paired.paired_change(ts, 200, 100)
+    assert c["down"] == 5 and paired.change_falls(c) and not paired.change_rises(c)
+
+
+def test_sign_test_needs_five_informative_seeds_for_one_sided_five_percent():
+    assert paired.sign_test(4, 0)[0] == pytest.approx(1 / 16)
+    assert paired.sign_test(5, 0)[0] == pytest.approx(1 / 32)
+    assert math.isnan(paired.sign_test(2, 0)[0])
+
+
+def test_a_unanimous_rise_is_a_rise_and_rises_are_one_sided():
+    # every seed rises by the same 8 steps: no spread, still a change
+    ts = _ts([(100, s, 10.0 + s) for s in range(3)] + [(200, s, 18.0 + s) for s in range(3)])
+    c = paired.paired_change(ts, 100, 200)
+    assert c["test"] == "t" and c["p_up"] == 0.0 and paired.change_rises(c)
+    # a rise whose two-sided p is between 0.05 and 0.10 is a one-sided rise at 5%
+    ts = _ts([(100, s, 10.0) for s in range(4)] + [(200, 0, 12.0), (200, 1, 11.0), (200, 2, 13.0), (200, 3, 10.5)])
+    c = paired.paired_change(ts, 100, 200)
+    assert 0.05 < c["p_value"] < 0.10 and c["p_up"] == pytest.approx(c["p_value"] / 2)
+    assert paired.change_rises(c) and not paired.change_falls(c)
+
+
+def test_both_censored_gives_no_sign_and_too_few_signs_no_test():
+    ts = _ts([(100, 0, math.nan), (100, 1, math.nan), (100, 2, 5.0),
+              (200, 0, math.nan), (200, 1, math.nan), (200, 2, 9.0)])
+    c = paired.paired_change(ts, 100, 200)
+    assert c["up"] == 1 and c["censored"] == 0 and not paired.change_tested(c)

@@ -1,5 +1,6 @@
 """Paired tests over seeds: does T* change between two sizes? A seed fixes the nested subsets, the
-initialisation and the SGD order, so the same seed at two sizes is a matched pair. With a family-wise
+initialisation and the SGD order, so the same seed at two sizes is a matched pair. "Rises" and "falls"
+are one-sided questions, each tested one-sided; a censored unit stays in the test (:func:`paired_change`). With a family-wise
 correction (Holm) or a false-discovery-rate one (Benjamini-Hochberg) for a family of comparisons.
 """
 from __future__ import annotations
@@ -49,20 +50,63 @@ def paired_test(d) -> dict:
     return {"seeds": int(k), "mean": mean, "ci_lo": lo, "ci_hi": hi, "p_value": p}
 
 
+def _one_sided_t(k: int, mean: float, sd: float) -> tuple[float, float]:
+    """One-sided paired t-test p-values (p_up: H1 mean > 0; p_down: H1 mean < 0), by the rules of
+    :func:`paired_test` (no test below MIN_PAIRS; a unanimous change is a change)."""
+    if k < MIN_PAIRS:
+        return math.nan, math.nan
+    if not math.isfinite(sd) or sd <= 1e-12 * max(1.0, abs(mean)):
+        return (0.0 if mean > 0 else 1.0), (0.0 if mean < 0 else 1.0)
+    tstat = mean / (sd / math.sqrt(k))
+    return float(stats.t.sf(tstat, k - 1)), float(stats.t.cdf(tstat, k - 1))
+
+
+def sign_test(up: int, down: int) -> tuple[float, float]:
+    """Exact one-sided sign test p-values (p_up, p_down) of ``up`` positive and ``down`` negative paired
+    signs (ties left out): P(Binomial(up + down, 1/2) >= up), and the same for ``down``. NaN below
+    MIN_PAIRS signs. With 5 signs the smallest p is 1/32 = 0.031, with 4 it is 0.0625: a one-sided
+    test at 5% needs at least 5 informative seeds."""
+    n = up + down
+    if n < MIN_PAIRS:
+        return math.nan, math.nan
+    return float(stats.binom.sf(up - 1, n, 0.5)), float(stats.binom.sf(down - 1, n, 0.5))
+
+
 def paired_change(ts: pd.DataFrame, n_from: int, n_to: int) -> dict:
-    """T*(n_to) - T*(n_from) per seed: how many seeds rise / fall, and :func:`paired_test` of the
-    differences (mean, 95% t-interval, two-sided p-value). Only seeds whose T* is finite at both sizes
-    count (``seeds``); with none the mean is NaN; with fewer than :data:`MIN_PAIRS` there is no test.
-    ``rel_mean`` is NaN when the mean T* at ``n_from`` is 0."""
-    a = ts[ts["n"] == n_from].set_index("seed")["t_star"]
-    b = ts[ts["n"] == n_to].set_index("seed")["t_star"]
+    """T*(n_to) - T*(n_from) per seed, a censored unit (t_star NaN: the threshold lies beyond the run)
+    kept in the test as right-censored.
+
+    A seed whose T* is finite at both sizes gives a difference; a seed censored at one size only gives
+    a known sign (censored at ``n_to``: a rise; at ``n_from``: a fall); a seed censored at both gives
+    nothing. When no seed is censored at exactly one size, the test is the paired t-test of the
+    differences (``test`` 't'); otherwise it is the exact sign test of every known sign (``test``
+    'sign'), so that a censored unit counts instead of being dropped. ``p_up`` and ``p_down`` are the
+    one-sided p-values (H1: T* rises; H1: T* falls), ``p_value`` the two-sided one. ``mean`` and the 95%
+    t-interval are over the finite differences (``seeds`` of them); ``censored`` counts the seeds with a
+    known sign from censoring; ``up``/``down`` count every known sign. ``rel_mean`` is NaN when the
+    mean T* at ``n_from`` is 0."""
+    a = ts[ts["n"] == n_from].set_index("seed")["t_star"].astype(float)
+    b = ts[ts["n"] == n_to].set_index("seed")["t_star"].astype(float)
+    both = a.index.intersection(b.index)
+    a, b = a.loc[both], b.loc[both]
     d = (b - a).dropna()
+    rises = int((np.isfinite(a) & ~np.isfinite(b)).sum())
+    falls = int((~np.isfinite(a) & np.isfinite(b)).sum())
     base = float(a.loc[d.index].mean()) if len(d) else math.nan
     test = paired_test(d.to_numpy(float))
+    up, down = int((d > 0).sum()) + rises, int((d < 0).sum()) + falls
+    if rises or falls:
+        kind = "sign"
+        p_up, p_down = sign_test(up, down)
+        p_two = min(1.0, 2 * min(p_up, p_down)) if math.isfinite(p_up) else math.nan
+    else:
+        kind = "t"
+        p_up, p_down = _one_sided_t(test["seeds"], test["mean"], float(d.std(ddof=1)) if len(d) >= 2 else math.nan)
+        p_two = test["p_value"]
     return {"n_from": int(n_from), "n_to": int(n_to), "seeds": test["seeds"], "mean": test["mean"],
             "rel_mean": test["mean"] / base if len(d) and base else math.nan,
-            "up": int((d > 0).sum()), "down": int((d < 0).sum()),
-            "ci_lo": test["ci_lo"], "ci_hi": test["ci_hi"], "p_value": test["p_value"]}
+            "up": up, "down": down, "censored": rises + falls, "test": kind,
+            "ci_lo": test["ci_lo"], "ci_hi": test["ci_hi"], "p_value": p_two, "p_up": p_up, "p_down": p_down}
 
 
 #: Significance level of every paired test whose verdict a chapter states in words.
@@ -70,23 +114,33 @@ PAIRED_ALPHA = 0.05
 
 
 def change_tested(change: dict | None) -> bool:
-    """A :func:`paired_change` with a p-value (at least :data:`MIN_PAIRS` seeds)."""
+    """A :func:`paired_change` with a p-value (at least :data:`MIN_PAIRS` informative seeds)."""
     p = None if change is None else change.get("p_value")
     return p is not None and math.isfinite(float(p))
 
 
+def _one_sided(change: dict, key: str) -> float:
+    # a change from before the one-sided keys (a hand-built dict): its two-sided p, halved, in the
+    # direction of its mean
+    if key in change:
+        return float(change[key])
+    sign = 1 if key == "p_up" else -1
+    return change["p_value"] / 2 if sign * change["mean"] > 0 else 1.0
+
+
 def change_rises(change: dict | None, alpha: float = PAIRED_ALPHA) -> bool:
-    """A significant positive paired change."""
-    return change_tested(change) and change["p_value"] < alpha and change["mean"] > 0
+    """A significant rise: the one-sided test of a rise (``p_up``) below ``alpha``."""
+    return change_tested(change) and _one_sided(change, "p_up") < alpha
 
 
 def change_falls(change: dict | None, alpha: float = PAIRED_ALPHA) -> bool:
-    """A significant negative paired change."""
-    return change_tested(change) and change["p_value"] < alpha and change["mean"] < 0
+    """A significant fall: the one-sided test of a fall (``p_down``) below ``alpha``."""
+    return change_tested(change) and _one_sided(change, "p_down") < alpha
 
 
 #: Keys of :func:`paired_change`, the columns of :func:`paired_steps`.
-PAIRED_COLUMNS = ["n_from", "n_to", "seeds", "mean", "rel_mean", "up", "down", "ci_lo", "ci_hi", "p_value"]
+PAIRED_COLUMNS = ["n_from", "n_to", "seeds", "mean", "rel_mean", "up", "down", "censored", "test", "ci_lo", "ci_hi",
+                  "p_value", "p_up", "p_down"]
 
 
 def ratio_change(ts: pd.DataFrame, n_from: int, n_to: int) -> dict:
