@@ -27,9 +27,12 @@ def curve(t, n, seed, budget, offset=0.0):
 
 
 def expected_t_enough(n, seed, budget, delta, grid=GRID):
+    """The chapter's rule by hand: the first t from which no value falls more than delta below the
+    mean of the last two."""
     vals = [curve(t, n, seed, budget) for t in grid]
+    ref = (vals[-1] + vals[-2]) / 2
     for i, t in enumerate(grid):
-        if all(abs(v - vals[-1]) <= delta + 1e-9 for v in vals[i:]):
+        if all(v >= ref - delta - 1e-9 for v in vals[i:]):
             return t if i < len(grid) - 1 else math.nan
     return math.nan
 
@@ -100,18 +103,36 @@ def test_curve_monotone_known_answer():
 
 def test_curve_that_dips_out_after_entering_counts_from_the_reentry():
     t = [0, 10, 20, 40, 80, 160]
-    #       out  in    in    OUT   in    ref
+    #       out  in    in    OUT   in    ref (the mean of the last two: 0.8995)
     acc = [0.5, 0.898, 0.9, 0.85, 0.899, 0.9]
     assert fa.t_enough_curve(t, acc, 0.005) == (80.0, fa.STATUS_MET)
-    # above the final value by more than delta is outside too (two-sided), but not with side='below'
-    acc_hi = [0.5, 0.95, 0.95, 0.95, 0.95, 0.9]
-    assert fa.t_enough_curve(t, acc_hi, 0.005)[1] == fa.STATUS_NEVER
-    assert fa.t_enough_curve(t, acc_hi, 0.005, side="below") == (10.0, fa.STATUS_MET)
+
+
+def test_a_flat_curve_above_its_reference_has_had_enough_at_once():
+    # pre-training hurts: every early value is above the reference. One-sided (the chapter's rule)
+    # that is enough at t = 0; the two-sided rule against the last value alone calls it censored.
+    t = [0, 10, 20, 40, 80, 160]
+    acc = [0.95, 0.95, 0.95, 0.95, 0.95, 0.9]
+    assert fa.t_enough_curve(t, acc, 0.005, reference="last") == (0.0, fa.STATUS_MET)
+    assert fa.t_enough_curve(t, acc, 0.005, side="both", reference="last")[1] == fa.STATUS_NEVER
+    # against the mean of the last two (0.925), the last value itself falls short: censored, never NaN
+    assert fa.t_enough_curve(t, acc, 0.005)[1] == fa.STATUS_NEVER
+
+
+def test_the_reference_is_the_mean_of_the_last_two_values():
+    t = [0, 10, 20, 40]
+    # a low last value (0.887) would make t = 0 enough against itself; the mean 0.891 does not
+    acc = [0.883, 0.884, 0.895, 0.887]
+    assert fa.reference_value(acc) == pytest.approx(0.891)
+    assert fa.t_enough_curve(t, acc, 0.005, reference="last") == (0.0, fa.STATUS_MET)
+    assert fa.t_enough_curve(t, acc, 0.005) == (20.0, fa.STATUS_MET)
 
 
 def test_curve_exactly_delta_away_is_within():
     # 0.905 - 0.9 is 0.005000000000000004 in binary: still within 0.005
-    assert fa.t_enough_curve([0, 1, 2], [0.5, 0.905, 0.9], 0.005) == (1.0, fa.STATUS_MET)
+    assert fa.t_enough_curve([0, 1, 2], [0.5, 0.905, 0.9], 0.005, side="both", reference="last") == (
+        1.0, fa.STATUS_MET)
+    assert fa.t_enough_curve([0, 1, 2], [0.5, 0.895, 0.9], 0.005, reference="last") == (1.0, fa.STATUS_MET)
 
 
 def test_curve_censored_cases():
@@ -121,9 +142,12 @@ def test_curve_censored_cases():
     assert math.isnan(te) and status == fa.STATUS_SHORT
     te, status = fa.t_enough_curve([0, 1], [0.9, float("nan")], 0.005)
     assert math.isnan(te) and status == fa.STATUS_MISSING
-    # unsorted input is sorted by t; a NaN before the end is never within
-    te, status = fa.t_enough_curve([2, 0, 1], [0.9, 0.9, float("nan")], 0.005)  # t = 1 is NaN
+    # unsorted input is sorted by t; a NaN before the end is never within (and a NaN among the last
+    # two leaves no reference)
+    te, status = fa.t_enough_curve([2, 0, 1], [0.9, 0.9, float("nan")], 0.005, reference="last")
     assert math.isnan(te) and status == fa.STATUS_NEVER
+    te, status = fa.t_enough_curve([2, 0, 1], [0.9, 0.9, float("nan")], 0.005)
+    assert math.isnan(te) and status == fa.STATUS_MISSING
 
 
 def test_bad_delta_and_side_are_refused():

@@ -82,29 +82,53 @@ def _side(side: str) -> str:
     return validate.choice("side", side, ("both", "below"))
 
 
+#: t_enough's reference: the mean of the curve's last two grid values (one noisy value at T_full would
+#: otherwise move every unit's t_enough), or the last value alone (the sensitivity table's other row).
+REFERENCES = ("last_two", "last")
+#: t_enough's side: a shortfall only (a subnetwork pruned early that does *better* than after full
+#: pre-training has had enough), or both sides (a sensitivity row).
+SIDE = "below"
+
+
+def _reference(reference: str) -> str:
+    return validate.choice("reference", reference, REFERENCES)
+
+
+def reference_value(values, reference: str = "last_two") -> float:
+    """The reference of one curve ordered by t: the mean of its last two values (the last one alone
+    when the curve has one point), or its last value."""
+    v = np.asarray(values, dtype=float)
+    if not len(v):
+        return math.nan
+    return float(v[-1]) if _reference(reference) == "last" or len(v) < 2 else float(v[-2:].mean())
+
+
 # --------------------------------------------------------------------------------------------------
 # t_enough
 
 
-def t_enough_curve(t, values, delta: float, side: str = "both") -> tuple[float, str]:
+def t_enough_curve(t, values, delta: float, side: str = SIDE, reference: str = "last_two") -> tuple[float, str]:
     """(t_enough, status) of one curve A(t) on a grid: the first grid t from which every later value
-    is within ``delta`` of the value at the last grid t (``side='below'``: no more than ``delta``
-    below it), :func:`companion.stats.thresholds.within_reference_time` with that value as the
-    reference. Status :data:`STATUS_MET`, or censored (t_enough NaN): :data:`STATUS_NEVER` (only the
-    last point itself qualifies), :data:`STATUS_SHORT` (fewer than two grid points),
-    :data:`STATUS_MISSING` (no finite value at the last t). A NaN value is never within."""
+    is no more than ``delta`` below the reference (``side='both'``: within ``delta`` of it), the
+    reference being the mean of the last two grid values (``reference='last'``: the last value),
+    :func:`companion.stats.thresholds.within_reference_time`. Status :data:`STATUS_MET`, or censored
+    (t_enough NaN: it lies beyond the grid's second-to-last point): :data:`STATUS_NEVER` (only the last
+    point itself qualifies), :data:`STATUS_SHORT` (fewer than two grid points), :data:`STATUS_MISSING`
+    (no finite value at the last t). A NaN value is never within."""
     delta = validate.positive("delta", delta)
     _side(side)
+    _reference(reference)
     t = np.asarray(t, dtype=float)
     v = np.asarray(values, dtype=float)
     order = np.argsort(t, kind="stable")
     t, v = t[order], v[order]
     if len(t) < 2:
         return math.nan, STATUS_SHORT
-    if not math.isfinite(v[-1]):
+    ref = reference_value(v, reference)
+    if not math.isfinite(v[-1]) or not math.isfinite(ref):
         return math.nan, STATUS_MISSING
-    first = thresholds.within_reference_time(t, v, float(v[-1]), delta, side=side)
-    if first >= t[-1]:
+    first = thresholds.within_reference_time(t, v, ref, delta, side=side)
+    if not math.isfinite(first) or first >= t[-1]:
         return math.nan, STATUS_NEVER
     return first, STATUS_MET
 
@@ -122,15 +146,17 @@ def t_full_of(frame: pd.DataFrame) -> dict:
 
 
 def t_enough(frame: pd.DataFrame, delta: float = DELTA, *, split: str = "heldout", metric: str = "accuracy",
-             side: str = "both", methods=None) -> pd.DataFrame:
+             side: str = SIDE, reference: str = "last_two", methods=None) -> pd.DataFrame:
     """t_enough per (arm, method, ratio, budget, N, seed) (:func:`t_enough_curve` on ``metric`` of
     ``split``, on the grid t <= T_full of the arm, :func:`t_full_of`). Columns :data:`TE_COLUMNS`:
     ``t_full``, ``a_full`` (the value at T_full), ``a_enough`` (at t_enough; NaN when censored),
-    ``status``, ``censored`` and ``points`` (grid points of the curve)."""
+    ``status``, ``censored`` and ``points`` (grid points of the curve). ``a_full`` is the reference
+    (the mean of the last two values, or the last one: ``reference``)."""
     check_frame(frame)
     delta = validate.positive("delta", delta)
     validate.choice("metric", metric, ("accuracy", "loss"))
     _side(side)
+    _reference(reference)
     sub = frame[frame["split"] == split]
     if methods is not None:
         sub = sub[sub["method"].isin(list(methods))]
@@ -142,15 +168,17 @@ def t_enough(frame: pd.DataFrame, delta: float = DELTA, *, split: str = "heldout
     sub = sub.sort_values(KEYS + ["t"], kind="stable")[KEYS + ["t", metric]].reset_index(drop=True)
     g = sub.groupby(KEYS, sort=True)
     v = sub[metric].to_numpy(float)
-    ref = g[metric].transform("last").to_numpy(float)
-    last_is_finite = np.isfinite(g[metric].transform(lambda x: x.iloc[-1]).to_numpy(float))
+    ref = g[metric].transform(lambda x: reference_value(x.to_numpy(float), reference)).to_numpy(float)
+    last_is_finite = np.isfinite(g[metric].transform(lambda x: x.iloc[-1]).to_numpy(float)) & np.isfinite(ref)
     with np.errstate(invalid="ignore"):
         ok = (v >= ref - delta - _EPS) if side == "below" else (np.abs(v - ref) <= delta + _EPS)
     ok &= np.isfinite(v)
     pos = g.cumcount().to_numpy()
     sub = sub.assign(_pos=pos, _bad=np.where(ok, -1, pos), _finite_ref=last_is_finite)
     g = sub.groupby(KEYS, sort=True)
-    agg = g.agg(points=("t", "size"), last_bad=("_bad", "max"), t_full=("t", "max"), a_full=(metric, "last"),
+    sub["_ref"] = ref
+    g = sub.groupby(KEYS, sort=True)
+    agg = g.agg(points=("t", "size"), last_bad=("_bad", "max"), t_full=("t", "max"), a_full=("_ref", "last"),
                 finite_ref=("_finite_ref", "last")).reset_index()
     first = agg["last_bad"].to_numpy() + 1
     status = np.where(agg["points"] < 2, STATUS_SHORT,
@@ -347,3 +375,165 @@ def slice_of(te: pd.DataFrame, method: str, ratio, budget) -> pd.DataFrame:
 
 #: A dense network below this held-out accuracy at T_full has not learned (MNIST chance is 10%).
 TRAINED_ACCURACY = 0.5
+
+
+# --------------------------------------------------------------------------------------------------
+# The tolerance from the measured noise
+
+
+#: The arm's tolerance is at least this many times its measured seed-paired noise (:func:`noise_floor`):
+#: a flat curve's value at one checkpoint lies within 2 SD of another's about 95% of the time.
+NOISE_MULTIPLE = 2.0
+#: Tolerances are rounded up to a tenth of a percentage point (no stored number depends on last bits).
+DELTA_STEP = 0.001
+
+
+def noise_floor(frame: pd.DataFrame, ratio: float, budget: int, *, method: str = "greedy",
+                split: str = "heldout") -> dict:
+    """The seed-to-seed noise of the fine-tuned accuracy where the curve is flat: per N, the standard
+    deviation over seeds of A_ft(T_full) - A_ft(t_prev), the difference of the last two grid points of
+    the same seed (a paired difference: what the seed shares cancels); ``sd`` pools the sizes (root mean
+    square over the sizes with at least two seeds). ``per_n``: N -> SD; NaN when no size has two seeds."""
+    sub = frame[(frame["method"] == method) & (frame["split"] == split) & (frame["ratio"] == ratio)
+                & (frame["budget"] == budget)]
+    per_n = {}
+    if len(sub):
+        t_full = t_full_of(frame)[str(sub["arm"].iloc[0])]
+        grid = sorted(t for t in sub["t"].unique() if t <= t_full)
+        if len(grid) >= 2:
+            wide = sub[sub["t"].isin(grid[-2:])].pivot_table(index=["n", "seed"], columns="t", values="accuracy",
+                                                            aggfunc="first")
+            d = (wide[grid[-1]] - wide[grid[-2]]).dropna()
+            for n, g in d.groupby(level="n"):
+                if len(g) >= 2:
+                    per_n[int(n)] = float(g.std(ddof=1))
+    sd = float(np.sqrt(np.mean(np.square(list(per_n.values()))))) if per_n else math.nan
+    return {"sd": sd, "per_n": per_n}
+
+
+def arm_delta(delta: float, noise_sd: float, multiple: float = NOISE_MULTIPLE) -> float:
+    """The arm's tolerance: the chapter's ``delta``, raised to ``multiple`` x the measured noise where
+    that is larger (never below the noise), rounded up to :data:`DELTA_STEP`."""
+    delta = validate.positive("delta", delta)
+    if not math.isfinite(noise_sd):
+        return delta
+    need = multiple * noise_sd
+    if need <= delta:
+        return delta
+    return round(math.ceil(need / DELTA_STEP - 1e-9) * DELTA_STEP, 6)
+
+
+# --------------------------------------------------------------------------------------------------
+# Families of comparisons, corrected
+
+
+#: How a family of paired comparisons is corrected (Holm's step-down: the family-wise error rate).
+CORRECTION = "Holm"
+
+
+def family(c: pd.DataFrame) -> pd.DataFrame:
+    """One family of paired comparisons (rows of :func:`contrast`) with ``p_holm`` (Holm-adjusted over
+    the family's tested rows, :func:`companion.stats.paired.holm`) and ``verdict``: 'better' / 'worse'
+    (adjusted p below ALPHA, by the sign of the mean), 'no difference' (tested, not significant) or
+    'untested' (fewer than MIN_PAIRS seeds)."""
+    c = c.copy()
+    c["p_holm"] = paired.holm(c["p_value"].to_numpy(float)) if len(c) else []
+    sig = c["p_holm"] < ALPHA
+    c["verdict"] = np.where(c["p_holm"].isna(), "untested",
+                            np.where(sig & (c["mean"] > 0), "better",
+                                     np.where(sig & (c["mean"] < 0), "worse", "no difference")))
+    return c
+
+
+def family_counts(c: pd.DataFrame) -> dict:
+    """How many comparisons of a family (:func:`family`) are better, worse, no difference, untested."""
+    v = c["verdict"] if len(c) else pd.Series([], dtype=str)
+    return {"better": int((v == "better").sum()), "worse": int((v == "worse").sum()),
+            "same": int((v == "no difference").sum()), "untested": int((v == "untested").sum()),
+            "tested": int((v != "untested").sum())}
+
+
+def better_from(c: pd.DataFrame) -> float:
+    """From one size's rows of a corrected family (:func:`family`) over t: the first t from which the
+    pipeline is significantly better at every later t (NaN when it is not better at the last t)."""
+    c = c.sort_values("t")
+    ok = (c["verdict"] == "better").to_numpy()
+    if not len(ok) or not ok[-1]:
+        return math.nan
+    bad = np.flatnonzero(~ok)
+    first = 0 if not len(bad) else int(bad[-1]) + 1
+    return float(c["t"].iloc[first])
+
+
+def step_confound(frame: pd.DataFrame, ratio: float, budget: int, *, split: str = "heldout") -> pd.DataFrame:
+    """A check of the scratch control: random pruning at t = 0 keeps random units of a fresh
+    initialisation, so after fine-tuning it is the small architecture trained from scratch for F steps,
+    trained by the pipeline. Random(t = 0) minus scratch(t = 0), per N, is zero in expectation unless
+    the control is trained differently (another step, schedule or batch order); a corrected family
+    (:func:`family`, over the sizes) whose 'better'/'worse' rows flag a confound."""
+    c = contrast(frame[frame["t"] == 0], "random", "scratch", split=split)
+    c = c[(c["ratio"] == ratio) & (c["budget"] == budget)]
+    return family(c)
+
+
+# --------------------------------------------------------------------------------------------------
+# The reference runs and the early-bird signal (:mod:`.reference`)
+
+
+def early_bird(reference: pd.DataFrame, epsilon: float, window: int) -> pd.DataFrame:
+    """Per (arm, N, seed) of the reference frame: ``t_eb``, when the greedy mask settles
+    (:func:`companion.prune.early_bird.settle_time` on its mask distances; NaN: never within the run)."""
+    from ...prune.early_bird import settle_time
+    rows = []
+    d = reference[reference["quantity"] == "mask_distance"]
+    for (arm, n, seed), g in d.groupby(["arm", "n", "seed"], sort=True):
+        g = g.sort_values("t")
+        rows.append({"arm": arm, "n": int(n), "seed": int(seed),
+                     "t_eb": settle_time(g["t"].to_numpy(float), g["value"].to_numpy(float), epsilon, window)})
+    return pd.DataFrame(rows, columns=["arm", "n", "seed", "t_eb"])
+
+
+def stop_at_early_bird(frame: pd.DataFrame, eb: pd.DataFrame, te: pd.DataFrame, ratio: float, budget: int,
+                       *, split: str = "heldout") -> pd.DataFrame:
+    """What stopping pre-training at the early-bird signal costs and saves, per (N, seed) of one arm:
+    the pipeline pruned at the first grid t at or after t_eb (``t_stop``; the unit's grid), its
+    fine-tuned accuracy minus the reference (``cost``: negative is a loss), the share of the full
+    pipeline's training FLOPs saved (``saved``), and the unit's t_enough beside it."""
+    pipe = frame[(frame["method"] == "greedy") & (frame["split"] == split) & (frame["ratio"] == ratio)
+                 & (frame["budget"] == budget)]
+    rows = []
+    main = te[(te["method"] == "greedy") & (te["ratio"] == ratio) & (te["budget"] == budget)].set_index(["n", "seed"])
+    for r in eb.itertuples():
+        g = pipe[(pipe["n"] == r.n) & (pipe["seed"] == r.seed)].sort_values("t")
+        if not len(g) or (r.n, r.seed) not in main.index:
+            continue
+        ref = float(main.loc[(r.n, r.seed), "a_full"])
+        t_full = float(main.loc[(r.n, r.seed), "t_full"])
+        later = g[g["t"] >= r.t_eb] if math.isfinite(r.t_eb) else g.iloc[0:0]
+        stop = later.iloc[0] if len(later) else g.iloc[-1]
+        full = g[g["t"] == t_full]
+        saved = (1.0 - float(stop["train_flops"]) / float(full["train_flops"].iloc[0])) if len(full) else math.nan
+        rows.append({"n": int(r.n), "seed": int(r.seed), "t_eb": r.t_eb, "t_stop": float(stop["t"]),
+                     "cost": float(stop["accuracy"]) - ref, "saved": saved,
+                     "t_enough": float(main.loc[(r.n, r.seed), "t_enough"])})
+    return pd.DataFrame(rows, columns=["n", "seed", "t_eb", "t_stop", "cost", "saved", "t_enough"])
+
+
+def reference_check(reference: pd.DataFrame, arm: str, t_full: int) -> dict:
+    """Has the reference converged? From one arm's reference runs: the dense held-out accuracy and the
+    fine-tuned greedy subnetwork's, at T_full and at the end of the run (factor x T_full), seed means
+    at the largest N and the paired change over all (N, seed) (:func:`companion.stats.paired.paired_test`)."""
+    r = reference[reference["arm"] == arm]
+    out = {"arm": arm, "t_full": int(t_full), "t_end": int(r["t"].max()) if len(r) else 0}
+    for q in ("dense", "greedy_finetuned"):
+        w = r[(r["quantity"] == q) & r["t"].isin([t_full, out["t_end"]])].pivot_table(
+            index=["n", "seed"], columns="t", values="value", aggfunc="first")
+        if t_full in w.columns and out["t_end"] in w.columns and out["t_end"] != t_full:
+            d = (w[out["t_end"]] - w[t_full]).dropna()
+            test = paired.paired_test(d.to_numpy(float))
+            out[q] = {"at_full": float(w[t_full].mean()), "at_end": float(w[out["t_end"]].mean()),
+                      "change": test["mean"], "ci_lo": test["ci_lo"], "ci_hi": test["ci_hi"],
+                      "p_value": test["p_value"], "units": int(len(d))}
+        else:
+            out[q] = None
+    return out

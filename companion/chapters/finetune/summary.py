@@ -9,12 +9,14 @@ import math
 import pandas as pd
 
 from ... import validate
-from ...stats import laws
+from ...stats import laws, paired
 from ...display import Summary
 from ...vocabulary import finite, n_words
-from .analysis import (COLUMNS, DELTA, DELTAS, GROUP, TRAINED_ACCURACY, UNDEFINED, _batch, as_thresholds,
-                       check_frame, contrast, fit_laws, practitioner_table, slice_of, t_enough, t_full_of,
-                       worth_from)
+from . import analysis as an
+from . import verdict_box
+from .analysis import (COLUMNS, DELTA, DELTAS, GROUP, NOISE_MULTIPLE, TRAINED_ACCURACY, UNDEFINED, _batch,
+                       as_thresholds, check_frame, contrast, fit_laws, practitioner_table, slice_of, t_enough,
+                       t_full_of)
 from .arms import ARMS
 from .findings import ArmFindings, chapter3_thresholds
 from .prose import (ARM_GLUE, CH3_GLUE, FAILURE_CONSEQUENCE, METHOD_NAMES, _cause_words, arm_name,
@@ -30,6 +32,9 @@ class Settings:
     deltas: tuple = DELTAS
     n_boot: int = 1000
     split: str = "heldout"
+    noise_multiple: float = NOISE_MULTIPLE
+    eb_epsilon: float = 0.1
+    eb_window: int = 3
 
     @classmethod
     def of(cls, params) -> "Settings":
@@ -83,8 +88,10 @@ def sensitivity(frame: pd.DataFrame, deltas=DELTAS, *, methods=("greedy",), spli
     return pd.DataFrame(rows, columns=cols)
 
 
-def arm_summary(arm: str, frame: pd.DataFrame, s: Settings, params) -> tuple[dict, dict]:
-    """Numbers and sentences of one arm (keys without the ``ch4_<arm>_`` prefix), and its tables."""
+def arm_summary(arm: str, frame: pd.DataFrame, s: Settings, params, reference: pd.DataFrame | None = None
+                ) -> tuple[dict, dict]:
+    """Numbers and sentences of one arm (keys without the ``ch4_<arm>_`` prefix), and its tables.
+    ``reference``: the chapter's reference runs (:mod:`.reference`; None or empty: not run)."""
     name = arm_name(arm)
     out: dict = {}
     tables: dict = {}
@@ -95,6 +102,7 @@ def arm_summary(arm: str, frame: pd.DataFrame, s: Settings, params) -> tuple[dic
                   "scratch_flops", "dense_cost", "worth", "saved", "ceiling", "failed", "convergence",
                   "long_convergence"):
             out[k] = f"the {name} arm has {why} for these settings"
+        out["box"] = {}
         out |= {"has_data": False, "defined": False, "grows": False, "stops": False, "ratio": UNDEFINED, "short": UNDEFINED,
                 "long": UNDEFINED, "t_full": UNDEFINED, "largest": UNDEFINED, "smallest": UNDEFINED,
                 "sizes": UNDEFINED, "n_seeds": 0, "pct_largest": UNDEFINED, "saved_largest": UNDEFINED,
@@ -105,7 +113,12 @@ def arm_summary(arm: str, frame: pd.DataFrame, s: Settings, params) -> tuple[dic
     long_ = long_ if long_ is not None else int(greedy["budget"].max())
     sizes = sorted(int(n) for n in greedy["n"].unique())
     smallest, largest = sizes[0], sizes[-1]
-    te = t_enough(frame, s.delta, split=s.split)
+    # the arm's tolerance: the chapter's delta, raised to twice the measured seed-paired noise
+    noise = an.noise_floor(frame, ratio, long_, split=s.split)
+    delta = an.arm_delta(s.delta, noise["sd"], s.noise_multiple)
+    out |= {"delta": delta, "delta_pp": 100 * delta,
+            "noise_pp": 100 * noise["sd"] if finite(noise["sd"]) else UNDEFINED}
+    te = t_enough(frame, delta, split=s.split)
     t_full = t_full_of(frame)[arm]
     out |= {"has_data": True, "ratio": ratio, "short": short if short is not None else UNDEFINED, "long": long_, "t_full": t_full,
             "smallest": smallest, "largest": largest, "sizes": ", ".join(n_words(n) for n in sizes),
@@ -208,26 +221,40 @@ def arm_summary(arm: str, frame: pd.DataFrame, s: Settings, params) -> tuple[dic
     saved = float(row["flops_saved"].iloc[0]) if len(row) else math.nan
     out["pct_largest"] = pct if finite(pct) else UNDEFINED
     out["saved_largest"] = saved if finite(saved) else UNDEFINED
-    vs = contrasts["scratch_flops"]
-    vs = vs[(vs["ratio"] == ratio) & (vs["budget"] == long_) & (vs["n"] == largest)]
-    wf = worth_from(vs) if len(vs) else None
+    # the corrected families of the verdict box
+    fams = verdict_box.arm_families(frame, ratio, long_, s.split)
+    tables["families"] = fams
+    counts = {k: an.family_counts(c) for k, c in fams.items()}
+    out["counts"] = counts
+    big = fams["scratch"][fams["scratch"]["n"] == largest] if len(fams["scratch"]) else fams["scratch"]
+    from_t = an.better_from(big) if len(big) else math.nan
+    out["scratch_from"] = from_t
+    out["box"] = {k: verdict_box.counts_phrase(counts[k]) for k in ("random", "magnitude", "scratch")}
+    out["box"]["scratch_from"] = (f"{from_t:,.0f}" if finite(from_t) else
+                                  "never at every later t" if counts["scratch"]["tested"] else "untested")
+    step = counts["step_check"]
+    out["box"]["step_check"] = ("untested" if not step["tested"] else
+                                "none detected" if not (step["better"] or step["worse"]) else
+                                f"yes: {step['better'] + step['worse']} of {step['tested']} sizes differ")
+    out["step_confound"] = bool(step["better"] or step["worse"])
+    # the reference runs: the early-bird signal and whether the reference has converged
+    ref = reference[reference["arm"] == arm] if reference is not None and len(reference) else None
+    if ref is not None and len(ref):
+        eb = an.early_bird(ref, s.eb_epsilon, s.eb_window)
+        stop = an.stop_at_early_bird(frame, eb, te, ratio, long_, split=s.split)
+        tables["early_bird"] = stop.assign(arm=arm)
+        out["box"]["early_bird"] = verdict_box.early_bird_phrase(stop)
+        out["reference_check"] = an.reference_check(ref, arm, t_full)
+    else:
+        out["box"]["early_bird"] = "no reference runs"
+        out["reference_check"] = None
     if finite(pct, saved):
         text = (f"at N = {n_words(largest)} pruning at t_enough ({pct:.0f}% of T_full) saves {saved:.0f}% of the full "
                 f"pipeline's training FLOPs")
     else:
         text = f"at N = {n_words(largest)} t_enough is undefined (censored), so no saving can be stated"
-    if wf is None:
-        text += "; scratch training at equal FLOPs is not in the frame"
-    elif finite(wf["t"]):
-        text += (f"; against the small network trained from scratch with the same FLOPs the pipeline is "
-                 f"significantly better from t = {wf['t']:,.0f} on" + ("" if wf["stays"] else
-                                                                      " (but not at every later t)"))
-    elif wf["tested"]:
-        text += "; it is never significantly better than the small network trained from scratch with the same FLOPs"
-    else:
-        text += "; whether it beats scratch training at equal FLOPs cannot be tested (fewer than 3 seeds)"
     out["worth"] = text
-    out["worth_any"] = bool(wf is not None and finite(wf["t"]))
+    out["worth_any"] = bool(counts["scratch_flops"]["better"])
     out["saved"] = saved
     tables["t_enough"] = te
     return out, tables
@@ -245,21 +272,23 @@ def summarize(frames: dict, params=None, *, chapter3=None) -> Summary:
     out: dict = {"ch4_delta_pp": 100 * s.delta, "ch4_deltas_pp": ", ".join(f"{100 * d:g}" for d in s.deltas),
                  "ch4_n_boot": s.n_boot}
     out |= parameter_numbers(params)
-    tables: dict = {"frames": {}, "t_enough": [], "practitioner": [], "fits": [], "contrasts": {}}
+    tables: dict = {"frames": {}, "t_enough": [], "practitioner": [], "fits": [], "contrasts": {}, "early_bird": [],
+                    "families": {}}
     arm_outs = {}
     for arm in ARMS:
         frame = _arm_frame(frames, arm)
-        a_out, a_tab = arm_summary(arm, frame, s, params)
+        a_out, a_tab = arm_summary(arm, frame, s, params, frames.get("reference") if isinstance(frames, dict) else None)
         arm_outs[arm] = a_out
         for k, v in a_out.items():  # the book's arms' glued names (a later arm: tables["arms"] only)
             if k != "shape" and arm in ARM_GLUE.get(k, {}):
                 out[ARM_GLUE[k][arm]] = v
         tables["frames"][arm] = frame
-        for k in ("t_enough", "practitioner", "fits"):
+        for k in ("t_enough", "practitioner", "fits", "early_bird"):
             if k in a_tab:
                 tables[k].append(a_tab[k])
         tables["contrasts"][arm] = a_tab.get("contrasts", {})
-    for k in ("t_enough", "practitioner", "fits"):
+        tables["families"][arm] = a_tab.get("families", {})
+    for k in ("t_enough", "practitioner", "fits", "early_bird"):
         tables[k] = pd.concat(tables[k], ignore_index=True) if tables[k] else pd.DataFrame()
     # sensitivity over delta (greedy, every ratio and budget)
     sens = [sensitivity(tables["frames"][arm], s.deltas, split=s.split) for arm in ARMS
@@ -287,6 +316,16 @@ def summarize(frames: dict, params=None, *, chapter3=None) -> Summary:
     out["ch4_variants_sentence"] = variants_words(tables, key, arm_outs.get(key))
     # the verdict
     out |= verdict(arm_outs, cmp3)
+    # the growth family: Holm over the arms of the one-sided rise each arm's verdict rests on
+    rises = {a: o["shape"]["growth"].rise for a, o in arm_outs.items() if o["has_data"]}
+    keys = list(rises)
+    p_up = [r.get("p_up", math.nan) if r else math.nan for r in rises.values()]
+    adjusted = dict(zip(keys, paired.holm(p_up))) if keys else {}
+    for a in keys:
+        arm_outs[a]["box"]["growth"] = verdict_box.growth_phrase(arm_outs[a]["shape"]["growth"], adjusted[a])
+        arm_outs[a]["growth_holm_p"] = float(adjusted[a])
+    tables["box"] = verdict_box.box(arm_outs)
+    out |= verdict_box.in_short(arm_outs, tables)
     tables["arms"] = {arm: {k: v for k, v in o.items() if k != "shape"} for arm, o in arm_outs.items()}
     tables["findings"] = {arm: ArmFindings.of(arm, o) for arm, o in arm_outs.items()}
     numbers = {k: (UNDEFINED if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}

@@ -1,0 +1,153 @@
+"""Chapter 4's verdict box: per arm, each question answered by one corrected family of comparisons,
+in short phrases (the sentences around them are in the notebook's markdown).
+
+The families, each corrected by Holm's step-down method (:func:`.analysis.family`) and named next to
+its verdict:
+
+- growth: does t_enough grow with N? The book's one criterion (:func:`companion.stats.verdicts.growth`,
+  one-sided paired tests, censored units kept), and Holm over the arms of the rise it rests on;
+- greedy against random pruning, and against largest-norm pruning: one paired test per (N, t) at the
+  arm's main setting (smallest kept fraction, longest budget);
+- the pipeline against the small network trained from scratch for the same steps: one test per (N, t);
+  "from which t" at the largest N is the first t from which every later test is significantly better;
+- the step check of that control (:func:`.analysis.step_confound`): one test per N.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ...stats import paired
+from ...vocabulary import finite, n_words
+from . import analysis as an
+
+#: The questions of the box, in the order of its rows, with the family each is tested in.
+QUESTIONS = {
+    "growth": ("Does t_enough grow with N?", "the arms' rises, one-sided"),
+    "random": ("Greedy against random pruning", "every (N, t)"),
+    "magnitude": ("Greedy against largest-norm pruning", "every (N, t)"),
+    "scratch": ("Pipeline against scratch training (same steps)", "every (N, t)"),
+    "scratch_from": ("Better than scratch from t =", "t at the largest N"),
+    "step_check": ("Random(t = 0) against scratch: a step confound?", "every N"),
+    "early_bird": ("Early-bird stop (mean t; cost; FLOPs saved)", "—"),
+}
+
+GROWTH_SHORT = {"grows": "grows", "grows_then_stops": "grows, then stops", "grows_then_falls": "grows, then falls",
+                "grows_tail_untested": "grows (its tail untested)", "falls": "falls", "flat": "no detectable change",
+                "untestable": "cannot be tested", "undefined": "not defined (censored)"}
+
+
+def counts_phrase(counts: dict) -> str:
+    """'better in 3, worse in 12 of 40' (a family's verdicts); 'untested (fewer than 3 seeds)'."""
+    if not counts["tested"]:
+        return f"untested (fewer than {paired.MIN_PAIRS} seeds)"
+    return f"better in {counts['better']}, worse in {counts['worse']} of {counts['tested']}"
+
+
+def growth_phrase(g, holm_p: float) -> str:
+    """The growth verdict in a few words, with the Holm-adjusted p of the rise it rests on."""
+    words = GROWTH_SHORT[g.verdict]
+    if g.grows and finite(holm_p):
+        words += f" (N = {n_words(g.first)} → {n_words(g.n0)}, Holm p = {holm_p:.2g})"
+        if holm_p >= an.ALPHA:
+            words = f"no rise after Holm (p = {holm_p:.2g})"
+    elif g.verdict == "flat" and g.rise:
+        words += f" (N = {n_words(g.first)} → {n_words(g.last)}, p = {g.rise.get('p_up', math.nan):.2g})"
+    return words
+
+
+def arm_families(frame: pd.DataFrame, ratio: float, budget: int, split: str) -> dict:
+    """The corrected families of one arm at its main setting: control -> :func:`.analysis.family` rows."""
+    out = {}
+    for control in ("random", "magnitude", "scratch", "scratch_flops"):
+        c = an.contrast(frame, "greedy", control, split=split)
+        out[control] = an.family(c[(c["ratio"] == ratio) & (c["budget"] == budget)])
+    out["step_check"] = an.step_confound(frame, ratio, budget, split=split)
+    return out
+
+
+def early_bird_phrase(stop: pd.DataFrame) -> str:
+    """'t ≈ 120; −0.4 pp; 85% saved' from :func:`.analysis.stop_at_early_bird` rows (seed means at the
+    largest N)."""
+    if not len(stop):
+        return "no reference runs"
+    big = stop[stop["n"] == stop["n"].max()]
+    if not np.isfinite(big["t_eb"]).any():
+        return "the mask never settles"
+    return (f"t = {big['t_stop'].mean():,.0f}; {100 * big['cost'].mean():+.1f} pp; "
+            f"{100 * big['saved'].mean():.0f}% saved")
+
+
+def box(arm_outs: dict) -> pd.DataFrame:
+    """The verdict box as a table: one row per question, one column per arm with data, and the
+    family each answer is tested in (every test at 5%, Holm within its family)."""
+    arms = [a for a, o in arm_outs.items() if o.get("has_data")]
+    rows = []
+    for key, (question, fam) in QUESTIONS.items():
+        row = {"question": question, "family (Holm)": fam}
+        for arm in arms:
+            row[arm] = arm_outs[arm].get("box", {}).get(key, "—")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["question", *arms, "family (Holm)"])
+
+
+def _arms_phrase(names: list[str]) -> str:
+    names = [f"the {n}" for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def growth_clause(arm_outs: dict) -> str:
+    """'grows for the two-layer network; no detectable change for the deep MLP and the residual CNN'."""
+    from .prose import arm_name
+    groups: dict = {}
+    for arm, o in arm_outs.items():
+        if o.get("has_data"):
+            g = o["shape"]["growth"]
+            words = GROWTH_SHORT[g.verdict]
+            if g.grows and o.get("growth_holm_p", 0.0) >= an.ALPHA:
+                words = "no rise after Holm's correction"
+            groups.setdefault(words, []).append(arm_name(arm))
+    if not groups:
+        return "cannot be traced: no arm has data"
+    return "; ".join(f"{w} for {_arms_phrase(names)}" for w, names in groups.items())
+
+
+def in_short(arm_outs: dict, tables: dict) -> dict:
+    """The numbers and short clauses of the chapter's "In short" (each bullet's sentence is in the
+    notebook)."""
+    out = {"ch4_short_growth": growth_clause(arm_outs)}
+    with_data = {a: o for a, o in arm_outs.items() if o.get("has_data")}
+    for control in ("random", "magnitude", "scratch", "scratch_flops"):
+        total = {k: sum(o["counts"][control][k] for o in with_data.values()) for k in ("better", "worse", "tested")}
+        for k, v in total.items():
+            out[f"ch4_{control}_{k}_total"] = v
+    deltas = [o["delta_pp"] for o in with_data.values()]
+    lo, hi = (min(deltas), max(deltas)) if deltas else (math.nan, math.nan)
+    out["ch4_delta_range"] = (f"{lo:g}" if lo == hi else f"{lo:g} to {hi:g}") if deltas else "undefined"
+    step = sum(o["counts"]["step_check"]["better"] + o["counts"]["step_check"]["worse"] for o in with_data.values())
+    step_tested = sum(o["counts"]["step_check"]["tested"] for o in with_data.values())
+    out["ch4_step_check"] = ("cannot be tested (fewer than 3 seeds)" if not step_tested else
+                             f"differs at none of the {step_tested} sizes tested" if not step else
+                             f"differs at {step} of the {step_tested} sizes tested")
+    stop = tables.get("early_bird")
+    if stop is not None and len(stop):
+        big = stop[stop.groupby("arm")["n"].transform("max") == stop["n"]]
+        cost = big.groupby("arm")["cost"].mean() * 100
+        saved = big.groupby("arm")["saved"].mean() * 100
+        out["ch4_eb_cost"] = _span(cost, "{:+.1f}") + " pp"
+        out["ch4_eb_saved"] = _span(saved, "{:.0f}") + "%"
+        out["ch4_eb_settled"] = f"{int(np.isfinite(stop['t_eb']).sum())} of {len(stop)}"
+    else:
+        out["ch4_eb_cost"] = out["ch4_eb_saved"] = "not measured (no reference runs)"
+        out["ch4_eb_settled"] = "none"
+    return out
+
+
+def _span(values, fmt: str) -> str:
+    v = [float(x) for x in values if finite(x)]
+    if not v:
+        return "undefined"
+    lo, hi = fmt.format(min(v)), fmt.format(max(v))
+    return lo if lo == hi else f"{lo} to {hi}"
