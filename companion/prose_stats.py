@@ -87,6 +87,7 @@ class PageStats:
     glued: dict = field(default_factory=dict)  # name -> words, glued strings the page shows
     tables: list = field(default_factory=list)
     units: list = field(default_factory=list)  # the prose units (paragraphs, list items), for tests
+    sentence_texts: list = field(default_factory=list)
 
     @property
     def n_sentences(self) -> int:
@@ -314,15 +315,42 @@ def _output_tables(cell: dict, where: str) -> list[Table]:
     return found
 
 
-def page_stats(page: Path, root: Path | None = None) -> PageStats:
-    """The counts of one page (see the module's docstring)."""
+def _cells(page: Path) -> list[dict]:
+    if page.suffix == ".ipynb":
+        return json.loads(page.read_text(encoding="utf-8"))["cells"]
+    return [{"cell_type": "markdown", "source": page.read_text(encoding="utf-8")}]
+
+
+def section(page: Path, title: str) -> str:
+    """The markdown of the section of ``page`` whose heading starts with ``title`` (any level, case
+    ignored), up to the next heading of the same or a higher level; "" when there is none."""
+    text = "\n\n".join("".join(c["source"]) for c in _cells(Path(page)) if c["cell_type"] == "markdown")
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        m = re.match(r"^(#+)\s+(.*)$", line)
+        if m and m.group(2).strip().lower().startswith(title.lower()):
+            level, body = len(m.group(1)), []
+            for nxt in lines[i + 1:]:
+                h = re.match(r"^(#+)\s", nxt)
+                if h and len(h.group(1)) <= level:
+                    break
+                body.append(nxt)
+            return "\n".join(body)
+    return ""
+
+
+def text_stats(text: str, page: Path, root: Path | None = None) -> PageStats:
+    """The counts of a piece of ``page``'s markdown (glue read as from ``page``)."""
+    page = Path(page)
+    return page_stats(page, root, cells=[{"cell_type": "markdown", "source": text}])
+
+
+def page_stats(page: Path, root: Path | None = None, cells: list | None = None) -> PageStats:
+    """The counts of one page (see the module's docstring); ``cells``: count these instead of the page's."""
     page = Path(page)
     root = Path(root or paths.REPO_ROOT)
     stats = PageStats(page.stem)
-    if page.suffix == ".ipynb":
-        cells = json.loads(page.read_text(encoding="utf-8"))["cells"]
-    else:
-        cells = [{"cell_type": "markdown", "source": page.read_text(encoding="utf-8")}]
+    cells = _cells(page) if cells is None else cells
     for i, cell in enumerate(cells):
         where = f"{page.name} cell {i}"
         if cell["cell_type"] == "markdown":
@@ -340,6 +368,7 @@ def page_stats(page: Path, root: Path | None = None) -> PageStats:
             if n > words(longest):
                 longest = sentence
     stats.longest_sentence_text = longest
+    stats.sentence_texts = [t for unit in stats.units for t in _split_sentences(unit)]
     return stats
 
 
@@ -347,4 +376,5 @@ def book_stats(root: Path | None = None) -> list[PageStats]:
     return [page_stats(p, root) for p in toc_pages(root)]
 
 
-__all__ = ["PageStats", "Table", "book_stats", "glue_value", "page_stats", "toc_pages", "words"]
+__all__ = ["PageStats", "Table", "book_stats", "glue_value", "page_stats", "section", "text_stats", "toc_pages",
+           "words"]
