@@ -340,10 +340,10 @@ def _collapse_words(every: pd.DataFrame, out: dict, groups: list, rmses: list) -
     pooled = out["ch2_collapse_rmse"]
     words["ch2_collapse_headline"] = (
         ("Within a dataset the runs collapse" if not bad else
-         "The runs of " + _sets(good, texts) + " collapse" if good else
+         "The runs collapse in " + _sets(good, texts) if good else
          "No set of runs collapses")
         + (f" (relative RMSE at most {num(COLLAPSE_RMSE, '.2f')})" if good else "")
-        + ("" if not bad or not good else "; those of " + _sets(bad, texts) + " do not")
+        + ("" if not bad or not good else "; they do not in " + _sets(bad, texts))
         + ("; across datasets they do not." if good and pooled > within else "."))
     words["ch2_collapse_const_words"] = (
         "In every set of runs the line fits better than a constant (no logarithm)." if len(beats_const) == len(groups)
