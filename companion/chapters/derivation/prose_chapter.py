@@ -380,8 +380,7 @@ def _collapse_words(every: pd.DataFrame, out: dict, groups: list, rmses: list) -
 
 
 def _verdict_words(every: pd.DataFrame, out: dict, groups: list, p: DerivationParams) -> dict:
-    """The verdict's sentences: which law describes the dense threshold where, and what share of its
-    growth the logarithm carries."""
+    """The verdict's phrases (the law and the logarithm's share per set of runs are the "sets" table's)."""
     words = {}
     texts = {key: every[every.group == key]["runs"].iloc[0] for key in groups}
     by_law = {}
@@ -389,24 +388,10 @@ def _verdict_words(every: pd.DataFrame, out: dict, groups: list, p: DerivationPa
         best = out[group_name(key, "dense_better")]
         verdict = (f"{out[group_name(key, 'dense_tied')]} cannot be told apart" if best == "cannot be told apart" else best)
         by_law.setdefault(verdict, []).append(key)
-    parts = []
-    for verdict, keys in by_law.items():
-        names = "; ".join(texts[k] for k in keys)
-        parts.append({"log": f"a + b log N fits best in {names}",
-                      "power": f"a power law a N^b fits best in {names}",
-                      "linear": f"a + b N fits best in {names}",
-                      "not enough sizes": f"no law can be fitted in {names}"}.get(verdict, f"{verdict} in {names}"))
-    words["ch2_verdict_laws"] = "Of the three laws, " + "; ".join(parts) + "."
     logs = by_law.get("log", [])
     words["ch2_verdict_log"] = (
         "The measured dense threshold is logarithmic-looking in " + "; ".join(texts[k] for k in logs) + "."
         if logs else "In none of these sets of runs is the log law the best fit of the measured dense threshold.")
-    shares = [(texts[k], out[group_name(k, "log_share")]) for k in groups]
-    known = [(t, s) for t, s in shares if np.isfinite(s)]
-    words["ch2_verdict_shares"] = (
-        "The logarithm's share of ln(T*(N_max)/T*(N_min)) is "
-        + "; ".join(f"{num(100 * s, '.0f')}% in {t}" for t, s in known) + "." if known else
-        "The growth cannot be split into its factors (too few sizes reached ε).")
     lam_falls = [out[group_name(k, "lam_exp")] < 0 for k in groups if np.isfinite(out[group_name(k, "lam_exp")])]
     words["ch2_verdict_lam"] = ("λ0 falls on every dataset" if lam_falls and all(lam_falls) else
                                 "λ0 does not fall on every dataset")
