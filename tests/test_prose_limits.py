@@ -1,6 +1,6 @@
 """Pages a reader takes in (issue 35): short glued texts, no long table in the page body, chapters of at
-most 4,000 words of prose in sentences of about 20 words, each chapter opening with "In short", and the
-intro's question and answer within their length.
+most 4,000 words of prose (16,000 for the book) in sentences of about 20 words, each chapter opening
+with "In short", and the intro's question and answer within their length.
 
 Everything is read from the stored pages (book/intro.md and the executed notebooks of _toc.yml) by
 companion/prose_stats.py, whose docstring says exactly what is counted; nothing is executed.
@@ -23,6 +23,7 @@ PENDING_REASON = "being rewritten for issue 35"
 MAX_GLUED_WORDS = 40
 MAX_TABLE_ROWS = 15
 MAX_PAGE_WORDS = 4000
+MAX_BOOK_WORDS = 16000
 MAX_MEAN_SENTENCE = 24
 MAX_LONG_SENTENCES, LONG_SENTENCE = 3, 50
 MAX_IN_SHORT_BULLETS, MAX_BULLET_WORDS = 5, 30
@@ -76,6 +77,11 @@ def test_prose_length_and_sentence_length(page):
     long = [t for t in s.sentence_texts if prose_stats.words(t) > LONG_SENTENCE]
     assert len(long) <= MAX_LONG_SENTENCES, (f"{page.name}: {len(long)} sentences over {LONG_SENTENCE} words "
                                              f"(at most {MAX_LONG_SENTENCES}): {long}")
+
+
+def test_the_book_is_at_most_16000_words_of_prose():
+    total = sum(stats(page).words for page in PAGES)
+    assert total <= MAX_BOOK_WORDS, f"{total} words of prose in the book (at most {MAX_BOOK_WORDS})"
 
 
 def in_short_bullets(page) -> list[str] | None:
