@@ -241,19 +241,18 @@ def _group_numbers_unguarded(g: pd.DataFrame, key: str) -> dict:
     else:
         measured = pm.dropna()
         shown = (f"goes from {iters(measured.iloc[0])} iterations at N = {int(measured.index[0])} to "
-                 f"{iters(measured.iloc[-1])} at N = {int(measured.index[-1])} (mean of the measured runs; "
-                 f"law: {out[nm('pruned_laws')]})" if len(measured) >= 2 else
+                 f"{iters(measured.iloc[-1])} at N = {int(measured.index[-1])} (mean of the measured runs)"
+                 if len(measured) >= 2 else
                  f"is measured at {len(measured)} size(s) only" if len(measured) else "is measured in no run")
         cens = ("; no run is censored" if not n_cens else
-                f"; censored: {n_cens} of {len(g)} runs (at N = {sizes_words(cens_sizes)}: the subnetwork had "
-                "not come that far when the run ended, so the threshold lies beyond the run)")
+                f"; censored (the threshold lies beyond the run): {n_cens} of {len(g)} runs, at N = "
+                f"{sizes_words(cens_sizes)}")
         both = g[g["t_pruned"].notna() & g["t_pruned_half"].notna()]
         # relative to the threshold, or to one iteration where it is below one
         moved = (both["t_pruned_half"] - both["t_pruned"]).abs() / np.maximum(both["t_pruned"], 1.0)
         out[nm("pruned_jitter_median")] = float(moved.median()) if len(moved) else float("nan")
         jitter = ("" if not len(moved) else
-                  f"; on every other checkpoint it moves by a median of {num(100 * moved.median(), '.0f')}%: "
-                  "the jitter of greedy selection between checkpoints")
+                  f"; on every other checkpoint it moves by a median of {num(100 * moved.median(), '.0f')}%")
         out[nm("pruned_words")] = shown + cens + jitter
     settled_frac = g["t_settled"] / g["steps"]
     out[nm("settled_frac_min")] = float(settled_frac.min())

@@ -22,11 +22,18 @@ def _above_words(every: pd.DataFrame) -> str:
     """Where runs are slower than their own slowest linearised direction: per group and size."""
     parts = []
     for runs_text, g in every.groupby("runs", sort=False):
-        sizes = [f"N = {int(n)} ({int(gn['above_slowest'].sum())} of {len(gn)} seeds)"
-                 for n, gn in g.groupby("N") if gn["above_slowest"].any()]
+        sizes = [str(int(n)) for n, gn in g.groupby("N") if gn["above_slowest"].any()]
         if sizes:
-            parts.append(f"{runs_text}: " + ", ".join(sizes))
+            parts.append(f"{runs_text} (N = {', '.join(sizes)})")
     return "; ".join(parts)
+
+
+def _sets(keys: list, texts: dict) -> str:
+    """Sets of runs for a phrase: named when there are at most three ("MNIST, fixed step; ..."), else
+    counted (the table names them)."""
+    if len(keys) <= 3:
+        return "; ".join(texts[k] for k in keys)
+    return f"{len(keys)} of the {len(texts)} sets of runs"
 
 
 def _no_nan(numbers: dict) -> dict:
@@ -206,7 +213,7 @@ def _summarize(frames: dict[str, pd.DataFrame], p: DerivationParams) -> Summary:
         if ratio_m >= 0.25 else "The guaranteed subnetwork is then smaller than the dense network")
 
     # Step 4 and the verdict: the three factors, the thresholds and the collapse, per group of runs
-    law_rows, factor_rows, share_rows, lin_rows = [], [], [], []
+    law_rows, factor_rows, share_rows, lin_rows, set_rows = [], [], [], [], []
     for key, g in every.groupby("group", sort=False):
         nums = group_numbers(g, key)
         out |= nums
@@ -228,6 +235,21 @@ def _summarize(frames: dict[str, pd.DataFrame], p: DerivationParams) -> Summary:
                                  "t_lin_h0": gn["t_lin_h0"].mean(), "t_lin_inf": gn["t_lin_inf"].mean(),
                                  "t_slowest": gn["t_slowest"].mean(),
                                  "above_slowest": int(gn["above_slowest"].sum()), "seeds": len(gn)})
+        best = nums.get(group_name(key, "dense_better"), "")
+        set_rows.append({
+            "runs": g["runs"].iloc[0],
+            "N": f"{nums[group_name(key, 'nmin')]} → {nums[group_name(key, 'nmax')]}",
+            "lam_exp": nums.get(group_name(key, "lam_exp"), float("nan")),
+            "dense_exp": nums.get(group_name(key, "dense_exp"), float("nan")),
+            "best_law": (f"{nums.get(group_name(key, 'dense_tied'), '')} tied" if best == "cannot be told apart"
+                         else best),
+            "log_share": nums.get(group_name(key, "log_share"), float("nan")),
+            "collapse_c": nums.get(group_name(key, "collapse_c"), float("nan")),
+            "collapse_rmse": nums.get(group_name(key, "collapse_rmse"), float("nan")),
+            "const_rmse": nums.get(group_name(key, "const_rmse"), float("nan")),
+            "lin_h0_small": nums.get(group_name(key, "lin_h0_small"), float("nan")),
+            "lin_h0_large": nums.get(group_name(key, "lin_h0_large"), float("nan")),
+            "lin_agrees": nums.get(group_name(key, "lin_agrees"), float("nan"))})
         share_rows.append({"runs": g["runs"].iloc[0], "N": f"{nums[group_name(key, 'nmin')]} → {nums[group_name(key, 'nmax')]}",
                            "total": nums[group_name(key, "share_total")], "1/η": nums[group_name(key, "share_eta")],
                            "1/λ0": nums[group_name(key, "share_lam")], "log": nums[group_name(key, "share_log")],
@@ -245,17 +267,8 @@ def _summarize(frames: dict[str, pd.DataFrame], p: DerivationParams) -> Summary:
     out |= _verdict_words(every, out, groups, p)
     texts = {key: every[every.group == key]["runs"].iloc[0] for key in groups}
     if lin:
-        agree = [texts[k] for k in groups if out.get(group_name(k, "lin_agrees")) is True]
-        slower = [k for k in groups if out.get(group_name(k, "lin_agrees")) is not True]
-        out["ch2_lin_summary"] = (
-            (f"The measured threshold is within {num(100 * LINEAR_AGREEMENT, '.0f')}% of the linearised "
-             f"prediction from H(0) at every size in {'; '.join(agree)}" if agree else
-             f"In no set of runs is the measured threshold within {num(100 * LINEAR_AGREEMENT, '.0f')}% of the "
-             "linearised prediction from H(0) at every size")
-            + ("" if not slower else
-               (". It is not in " if agree else ": ") + "; ".join(
-                   f"{texts[k]} ({out[group_name(k, 'lin_h0_words')]})" for k in slower))
-            + ".")
+        out["ch2_lin_n_agree"] = sum(out.get(group_name(k, "lin_agrees")) is True for k in groups)
+        out["ch2_lin_n_sets"] = len(groups)
     out["ch2_s1_summary"] = (
         f"holds in {out['ch2_s1_n_hold']} of {out['ch2_n_runs_all']} distinct runs"
         + ("" if fails.empty else f" and fails in {len(fails)} ({out['ch2_s1_fail_text']})"))
@@ -274,11 +287,8 @@ def _summarize(frames: dict[str, pd.DataFrame], p: DerivationParams) -> Summary:
             and out[group_name(k, "collapse_rmse")] <= COLLAPSE_RMSE
             and out[group_name(k, "const_rmse")] < 1.5 * out[group_name(k, "collapse_rmse")]]
     out["ch2_collapse_weak_words"] = (
-        "A constant with no logarithm fits within a factor 1.5 of the line's RMSE in "
-        + "; ".join(f"{texts[k]} (log(‖y−u(0)‖²/ε) from {num(out[group_name(k, 'logr_small')], '.1f')} to "
-                    f"{num(out[group_name(k, 'logr_large')], '.1f')})" for k in weak)
-        + ": there the collapse barely identifies the logarithm, because the logarithm varies little over "
-        "the sizes run."
+        "A constant with no logarithm fits within a factor 1.5 of the line's RMSE in " + _sets(weak, texts)
+        + ": there the logarithm varies too little over the sizes run for the collapse to identify it."
         if weak else "Wherever the runs collapse, the line beats a constant by more than a factor 1.5 in RMSE.")
     mn_all = every[every.dataset == "mnist"]
     if len(mn_all):
@@ -303,9 +313,8 @@ def _summarize(frames: dict[str, pd.DataFrame], p: DerivationParams) -> Summary:
                 "ch2_mnist_floor_eps": float(mn["final_residual"].max() / p.eps)}
         ulps = p.eps / ulp
         out["ch2_eps_resolution_words"] = (
-            f"so ε is only {num(ulps, '.1f')} units in the last place of it: below the rounding of the "
-            f"{p.mnist_dtype} features greedy selection works from and of a sum over N C entries, so “within ε” "
-            "of such a residual is not a measurable statement" if ulps < 100 else
+            f"so ε is only {num(ulps, '.1f')} units in the last place of it: “within ε” of such a residual is "
+            f"below the rounding of {p.mnist_dtype} and not measurable" if ulps < 100 else
             f"so ε is {num(ulps, '.3g')} units in the last place of it, well above rounding")
         floor_ok = out["ch2_mnist_floor_eps"] < 1e-2
         out["ch2_dense_resolution_words"] = (
@@ -317,7 +326,7 @@ def _summarize(frames: dict[str, pd.DataFrame], p: DerivationParams) -> Summary:
     return Summary(_no_nan(out), {
         "runs": runs, "summary": summary, "every": every, "initial_residuals": res, "greedy_vs_k": gk,
         "greedy_fits": cw, "fits": pd.DataFrame(law_rows), "factors": pd.DataFrame(factor_rows),
-        "shares": pd.DataFrame(share_rows), "linear": pd.DataFrame(lin_rows)})
+        "shares": pd.DataFrame(share_rows), "linear": pd.DataFrame(lin_rows), "sets": pd.DataFrame(set_rows)})
 
 
 def _collapse_words(every: pd.DataFrame, out: dict, groups: list, rmses: list) -> dict:
@@ -331,10 +340,10 @@ def _collapse_words(every: pd.DataFrame, out: dict, groups: list, rmses: list) -
     pooled = out["ch2_collapse_rmse"]
     words["ch2_collapse_headline"] = (
         ("Within a dataset the runs collapse" if not bad else
-         "The runs of " + "; ".join(texts[k] for k in good) + " collapse" if good else
+         "The runs collapse in " + _sets(good, texts) if good else
          "No set of runs collapses")
         + (f" (relative RMSE at most {num(COLLAPSE_RMSE, '.2f')})" if good else "")
-        + ("" if not bad or not good else "; those of " + "; ".join(texts[k] for k in bad) + " do not")
+        + ("" if not bad or not good else "; they do not in " + _sets(bad, texts))
         + ("; across datasets they do not." if good and pooled > within else "."))
     words["ch2_collapse_const_words"] = (
         "In every set of runs the line fits better than a constant (no logarithm)." if len(beats_const) == len(groups)
@@ -357,13 +366,11 @@ def _collapse_words(every: pd.DataFrame, out: dict, groups: list, rmses: list) -
     above = every[every.get("above_slowest", pd.Series(False, index=every.index)).astype(bool)]
     if len(above):
         words["ch2_collapse_exception"] = (
-            f"The loosest collapse is {texts[worst]} ({out[group_name(worst, 'collapse_words')]}); the runs slower "
-            "than their own slowest linearised direction are " + _above_words(every)
-            + ": there the network leaves the linear regime.")
+            f"The loosest collapse is {texts[worst]}. The circled runs, slower than their own slowest "
+            "linearised direction, have left the linear regime.")
     else:
         words["ch2_collapse_exception"] = (
-            f"The loosest collapse is {texts[worst]} ({out[group_name(worst, 'collapse_words')]}); no run is slower "
-            "than its own slowest linearised direction.")
+            f"The loosest collapse is {texts[worst]}; no run is slower than its own slowest linearised direction.")
     words["ch2_pooled_words"] = (
         f"so a single line through all {out['ch2_collapse_runs']} runs fits "
         f"{'worse than the per-dataset lines' if pooled > within else 'as well as the per-dataset lines'} "
@@ -373,8 +380,7 @@ def _collapse_words(every: pd.DataFrame, out: dict, groups: list, rmses: list) -
 
 
 def _verdict_words(every: pd.DataFrame, out: dict, groups: list, p: DerivationParams) -> dict:
-    """The verdict's sentences: which law describes the dense threshold where, and what share of its
-    growth the logarithm carries."""
+    """The verdict's phrases (the law and the logarithm's share per set of runs are the "sets" table's)."""
     words = {}
     texts = {key: every[every.group == key]["runs"].iloc[0] for key in groups}
     by_law = {}
@@ -382,24 +388,10 @@ def _verdict_words(every: pd.DataFrame, out: dict, groups: list, p: DerivationPa
         best = out[group_name(key, "dense_better")]
         verdict = (f"{out[group_name(key, 'dense_tied')]} cannot be told apart" if best == "cannot be told apart" else best)
         by_law.setdefault(verdict, []).append(key)
-    parts = []
-    for verdict, keys in by_law.items():
-        names = "; ".join(texts[k] for k in keys)
-        parts.append({"log": f"a + b log N fits best in {names}",
-                      "power": f"a power law a N^b fits best in {names}",
-                      "linear": f"a + b N fits best in {names}",
-                      "not enough sizes": f"no law can be fitted in {names}"}.get(verdict, f"{verdict} in {names}"))
-    words["ch2_verdict_laws"] = "Of the three laws, " + "; ".join(parts) + "."
     logs = by_law.get("log", [])
     words["ch2_verdict_log"] = (
         "The measured dense threshold is logarithmic-looking in " + "; ".join(texts[k] for k in logs) + "."
         if logs else "In none of these sets of runs is the log law the best fit of the measured dense threshold.")
-    shares = [(texts[k], out[group_name(k, "log_share")]) for k in groups]
-    known = [(t, s) for t, s in shares if np.isfinite(s)]
-    words["ch2_verdict_shares"] = (
-        "The logarithm's share of ln(T*(N_max)/T*(N_min)) is "
-        + "; ".join(f"{num(100 * s, '.0f')}% in {t}" for t, s in known) + "." if known else
-        "The growth cannot be split into its factors (too few sizes reached ε).")
     lam_falls = [out[group_name(k, "lam_exp")] < 0 for k in groups if np.isfinite(out[group_name(k, "lam_exp")])]
     words["ch2_verdict_lam"] = ("λ0 falls on every dataset" if lam_falls and all(lam_falls) else
                                 "λ0 does not fall on every dataset")

@@ -82,8 +82,8 @@ def _words(out: dict, spec: pd.DataFrame, req: pd.DataFrame, p: TheoremParams) -
         which = ("the low-dimensional sphere" if near == dims[0] and len(dims) > 1 else
                  "the high-dimensional sphere" if near == dims[-1] and len(dims) > 1 else f"the sphere in d = {near}")
         words["ch1_mnist_like_words"] = (
-            f"MNIST, although it lives in 784 dimensions, behaves most like {which}: at the largest N its λ0 "
-            f"is {_num(mnist_large, '.4f')} against {others}.")
+            f"MNIST (784 dimensions) behaves most like {which}: at the largest N its λ0 is "
+            f"{_num(mnist_large, '.4f')}, against {others}.")
     large_ratio = out["ch1_large_lam_small"] / out["ch1_large_lam_large"]
     words["ch1_large_trend"] = "falls" if large_ratio > 1.02 else "rises" if large_ratio < 1 / 1.02 else "stays put"
     words["ch1_extrap_words"] = (
@@ -107,10 +107,9 @@ def _words(out: dict, spec: pd.DataFrame, req: pd.DataFrame, p: TheoremParams) -
         "The logarithm contributes a good part of the growth" if np.isfinite(share) else
         "The threshold does not grow, so there is no growth to split")
     words["ch1_log_split"] = (
-        f"on MNIST the logarithm accounts for {_num(100 * share, '.0f')}% of the growth (of the ln of the growth "
-        "factor) with the summed target and 1/(ηλ0) for the rest; with the average target 1/(ηλ0) accounts for "
-        "all of it"
-        if np.isfinite(share) else "the split is undefined")
+        f"the logarithm accounts for {_num(100 * share, '.0f')}% of the growth (in ln of the growth factor) with "
+        "the summed target, and 1/(ηλ0) for the rest."
+        if np.isfinite(share) else "the split is undefined.")
     words["ch1_far_words"] = (
         "The proof's requirements are therefore far from anything run in practice"
         if out["ch1_width_req"] >= 100 * p.width_used else
@@ -129,9 +128,6 @@ def _words(out: dict, spec: pd.DataFrame, req: pd.DataFrame, p: TheoremParams) -
         "The closed form is the expectation it claims to be." if mc_ok else
         "At these numbers of draws the check is not conclusive (an error rate away from −1/2, or a final "
         "error above 5%).")
-    words["ch1_mc_summary"] = (
-        "H∞ is the expectation it claims to be, and a width-S network's Gram matrix approaches it "
-        "at the Monte-Carlo rate." if mc_ok else "The Monte-Carlo check is not conclusive at these draws.")
     words["ch1_spectrum_title"] = (f"λ0 is positive and {trend} with N on MNIST (mean ± sd over seeds)"
                                    if not n_bad else "λ0 against N (mean ± sd over seeds)")
     return words
