@@ -135,7 +135,7 @@ def test_one_budget_words():
     outs = {a: {"has_data": a == "two_layer", "shape": shape, "laws": "", "n_seeds": 2, "sizes": "250, 500, 1,000, 2,000",
                 "coverage": "No unit", "dense_converged": True, "long_converged": None, "failed_runs": 0,
                 "worth": "w"} for a in finetune.ARMS}
-    cannot = prose_verdicts.verdict(outs, {"ch3_verdict": "x"})["ch4_verdict_cannot"]
+    cannot = prose_verdicts.verdict(outs, {"ch3_verdict": "x"})["ch4_verdict_cannot_long"]
     assert "fine-tuning budget lets a subnetwork pruned at t = 0 converge" in cannot
 
 

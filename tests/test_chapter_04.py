@@ -111,8 +111,15 @@ def test_glue_is_the_summary_and_its_sentences_agree_with_its_numbers(quick):
                 continue
             above, below, tested = map(int, m.groups())
             assert above + below <= tested <= getattr(p, f"{arm}_num_checkpoints") + 1, g(control)
-        # the verdict box says what each arm's sentence says
-        assert g("verdict").split("t_enough(N) ", 1)[-1] in numbers["ch4_verdict_growth"]
+    # the In short clause and the intro's verdict say what each arm's growth verdict says
+    from companion.chapters.finetune import verdict_box
+    assert numbers["ch4_verdict_growth"] == "t_enough " + numbers["ch4_short_growth"]
+    for arm in ARMS:
+        if numbers[f"ch4_{arm}_has_data"]:
+            name = finetune.arm_names()[arm]
+            clause = next(part for part in numbers["ch4_short_growth"].split("; ") if name in part)
+            assert clause.split(" for ")[0] in set(verdict_box.GROWTH_SHORT.values()) | {
+                "no rise after Holm's correction"}, clause
 
 
 def test_a_bad_parameter_fails_in_the_kernel_and_writes_nothing(tmp_path):

@@ -236,13 +236,15 @@ def test_bad_parameter_fails_before_any_work(override, name, tmp_path, monkeypat
 def test_run_gives_every_arm_and_the_provenance(tmp_path):
     p, o = tiny(two_layer_sizes=[100], cache_dir=str(tmp_path), n_jobs=1)
     out = finetune.run(p, o)
-    assert set(out) == {"two_layer", "mlp", "cnn", "units"}
-    assert sorted(out["units"]["experiment"]) == ["cnn", "mlp", "two_layer"]
+    assert set(out) == {"two_layer", "mlp", "cnn", "reference", "units"}
+    assert sorted(out["units"]["experiment"]) == ["cnn", "cnn_reference", "mlp", "mlp_reference", "two_layer",
+                                                  "two_layer_reference"]
     assert all(len(out[a]) for a in finetune.ARMS)
+    assert set(out["reference"]["arm"]) == set(finetune.ARMS)
     # a second run reads everything back from the cache: the same frames
     again = finetune.run(p, o)
-    for arm in finetune.ARMS:
-        pd.testing.assert_frame_equal(out[arm], again[arm], check_exact=True)
+    for key in (*finetune.ARMS, "reference"):
+        pd.testing.assert_frame_equal(out[key], again[key], check_exact=True)
 
 
 def test_regression_recomputes_the_cheapest_unit_of_every_arm():

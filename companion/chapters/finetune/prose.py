@@ -328,6 +328,9 @@ ARM_GLUE = {
     "pct_largest": _per_arm("ch4_two_layer_pct_largest", "ch4_mlp_pct_largest", "ch4_cnn_pct_largest"),
     "saved_largest": _per_arm(
         "ch4_two_layer_saved_largest", "ch4_mlp_saved_largest", "ch4_cnn_saved_largest"),
+    "delta_pp": _per_arm("ch4_two_layer_delta_pp", "ch4_mlp_delta_pp", "ch4_cnn_delta_pp"),
+    "noise_pp": _per_arm("ch4_two_layer_noise_pp", "ch4_mlp_noise_pp", "ch4_cnn_noise_pp"),
+    "step_confound": _per_arm("ch4_two_layer_step_confound", "ch4_mlp_step_confound", "ch4_cnn_step_confound"),
 }
 
 #: The chapter's parameters as glued: parameter -> its name (a number; a list written '500, 1,000'),
@@ -378,6 +381,10 @@ PARAMETER_GLUE = {
     "delta": ("ch4_p_delta",),
     "deltas": ("ch4_p_deltas", "ch4_p_deltas_count", "ch4_p_deltas_span"),
     "n_boot": ("ch4_p_n_boot",),
+    "reference_seeds": ("ch4_p_reference_seeds",),
+    "reference_factor": ("ch4_p_reference_factor",),
+    "eb_epsilon": ("ch4_p_eb_epsilon",),
+    "eb_window": ("ch4_p_eb_window",),
 }
 
 

@@ -28,7 +28,7 @@ def compare_chapter3(arm_out: dict, arm_te: pd.DataFrame, ch3, ch3_rule: str) ->
     text += f"; the two-layer arm's t_enough(N) {sh['words']}, {arm_out['range']}"
     tested = sh["grows"] or sh["falls"] or sh["flat"]
     if not tested:  # an untestable change is not "does not grow"
-        verdict = f"cannot be compared with chapter 3's T*(N): it {sh['words']}"
+        verdict = "cannot be compared with chapter 3's T*(N): its own change cannot be tested"
     elif sh3["grows"] == sh["grows"] and sh3["stops"] == sh["stops"]:
         verdict = ("behaves like chapter 3's T*(N): both grow, then stop" if sh["stops"] else
                    "behaves like chapter 3's T*(N): both grow" if sh["grows"] else
@@ -159,8 +159,26 @@ def verdict(arm_outs: dict, cmp3: dict) -> dict:
             cannot.append(f"anything about the {arm_name(arm)}, whose dense network did not learn in "
                           f"{o['failed_runs']} of its runs ({o['failed_cause']})")
     cannot.append("how the answer carries beyond MNIST, these architectures and this fine-tuning schedule")
-    return {"ch4_verdict_growth": text[0].upper() + text[1:],
+    from .verdict_box import growth_clause
+    scratch = {k: sum(o.get("counts", {}).get("scratch", {}).get(k, 0) for o in arm_outs.values() if o.get("has_data"))
+               for k in ("better", "worse", "tested")}
+    # the verdicts the intro quotes: short clauses (the chapter's box has the details)
+    short_cannot = []
+    if any(o.get("has_data") and o["shape"]["defined"] and o["shape"]["grows"] and "cannot tell" in o.get("laws", "")
+           for o in arm_outs.values()):
+        short_cannot.append("which law t_enough follows")
+    if any(o.get("long_converged") is False for o in arm_outs.values()):
+        short_cannot.append("where t_enough goes when fine-tuning converges")
+    if any(o.get("has_data") and not (o["shape"]["grows"] or o["shape"]["falls"] or o["shape"]["flat"])
+           for o in arm_outs.values()):
+        short_cannot.append("whether t_enough grows where too few seeds have one")
+    short_cannot.append("how the answer carries beyond MNIST and these networks")
+    growth_words = (growth_clause(arm_outs) if all("growth" in o.get("shape", {}) for o in arm_outs.values()
+                                                   if o.get("has_data")) else text)
+    return {"ch4_verdict_growth": "t_enough " + growth_words,
             "ch4_verdict_ch3": "The two-layer network's t_enough(N) " + cmp3["ch3_verdict"],
-            "ch4_verdict_worth": ("Pruning early: " + "; ".join(worth)) if worth else
-            "Where pruning early is worth it cannot be said: no arm has data",
-            "ch4_verdict_cannot": "The data cannot decide: " + "; ".join(cannot)}
+            "ch4_verdict_worth": (f"the pipeline beats scratch training at equal steps in {scratch['better']} of "
+                                  f"{scratch['tested']} paired comparisons and loses in {scratch['worse']}"
+                                  if scratch["tested"] else "whether the pipeline beats scratch training cannot be tested"),
+            "ch4_verdict_cannot": "; ".join(short_cannot[:3]),
+            "ch4_verdict_cannot_long": "The data cannot decide: " + "; ".join(cannot)}

@@ -314,8 +314,6 @@ def summarize(frames: dict, params=None, *, chapter3=None) -> Summary:
     # the greedy variants (the MLP's)
     key = next((k for k in arm_outs if ARMS[k].variants), None)
     out["ch4_variants_sentence"] = variants_words(tables, key, arm_outs.get(key))
-    # the verdict
-    out |= verdict(arm_outs, cmp3)
     # the growth family: Holm over the arms of the one-sided rise each arm's verdict rests on
     rises = {a: o["shape"]["growth"].rise for a, o in arm_outs.items() if o["has_data"]}
     keys = list(rises)
@@ -325,6 +323,7 @@ def summarize(frames: dict, params=None, *, chapter3=None) -> Summary:
         arm_outs[a]["box"]["growth"] = verdict_box.growth_phrase(arm_outs[a]["shape"]["growth"], adjusted[a])
         arm_outs[a]["growth_holm_p"] = float(adjusted[a])
     tables["box"] = verdict_box.box(arm_outs)
+    out |= verdict(arm_outs, cmp3)
     out |= verdict_box.in_short(arm_outs, tables)
     tables["arms"] = {arm: {k: v for k, v in o.items() if k != "shape"} for arm, o in arm_outs.items()}
     tables["findings"] = {arm: ArmFindings.of(arm, o) for arm, o in arm_outs.items()}

@@ -125,3 +125,39 @@ def ranges(values, fmt: str = "{:,.0f}") -> str:
         return "—"
     lo, hi = min(v), max(v)
     return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else f"{fmt.format(lo)} to {fmt.format(hi)}"
+
+
+def protocol(params) -> pd.DataFrame:
+    """Per arm, from the parameters: sizes N, seeds, kept fractions, T_full, the pruning steps and the
+    fine-tuning budgets."""
+    from .arms import ARMS, arms_of
+    from .experiments import FinetuneArm
+    rows = []
+    for key in arms_of(params):
+        exp = FinetuneArm.of(params, key)
+        rows.append({"arm": ARMS[key].name, "N": ", ".join(f"{n:,}" for n in exp.sizes), "seeds": len(exp.seeds),
+                     "kept fractions": ", ".join(f"{r:g}" for r in exp.ratios), "T_full": f"{exp.steps:,}",
+                     "pruning steps t": ", ".join(f"{t:,}" for t in exp.checkpoints),
+                     "budgets F": ", ".join(f"{b:,}" for b in exp.budgets)})
+    return pd.DataFrame(rows)
+
+
+def variants(te: pd.DataFrame, arm_outs: dict) -> pd.DataFrame:
+    """The greedy variants of the arm that has them (the MLP) at its largest N and main setting:
+    accuracy after full pre-training (the reference), mean t_enough and how many seeds have one."""
+    from .analysis import GREEDY_VARIANTS
+    from .arms import ARMS
+    from .prose import METHOD_NAMES
+    arm = next((k for k in arm_outs if ARMS[k].variants and arm_outs[k].get("has_data")), None)
+    rows = []
+    if arm is not None and len(te):
+        o = arm_outs[arm]
+        for m in GREEDY_VARIANTS:
+            g = te[(te["arm"] == arm) & (te["method"] == m) & (te["ratio"] == o["ratio"]) & (te["budget"] == o["long"])
+                   & (te["n"] == o["largest"])]
+            if len(g):
+                ok = g[~g["censored"]]
+                rows.append({"method": METHOD_NAMES[m], "accuracy": float(g["a_full"].mean()),
+                             "t_enough": float(ok["t_enough"].mean()) if len(ok) else math.nan,
+                             "met": f"{len(ok)} of {len(g)}"})
+    return pd.DataFrame(rows, columns=["method", "accuracy", "t_enough", "met"])

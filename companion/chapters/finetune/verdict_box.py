@@ -103,13 +103,15 @@ def growth_clause(arm_outs: dict) -> str:
     from .prose import arm_name
     groups: dict = {}
     for arm, o in arm_outs.items():
-        if o.get("has_data"):
+        if not o.get("has_data"):
+            groups.setdefault("no data", []).append(arm_name(arm))
+        else:
             g = o["shape"]["growth"]
             words = GROWTH_SHORT[g.verdict]
             if g.grows and o.get("growth_holm_p", 0.0) >= an.ALPHA:
                 words = "no rise after Holm's correction"
             groups.setdefault(words, []).append(arm_name(arm))
-    if not groups:
+    if set(groups) == {"no data"}:
         return "cannot be traced: no arm has data"
     return "; ".join(f"{w} for {_arms_phrase(names)}" for w, names in groups.items())
 
