@@ -80,6 +80,10 @@ def committed_thresholds(p: FinetuneParams | None = None) -> dict[str, Threshold
     frame, done, total = store.committed_frame(FinetuneArm.of(p, "mlp"))
     if done < total:
         return {"finetune": ThresholdSeries("finetune", missing=store.not_committed(done, total))}
-    te = analysis.t_enough(frame, p.delta, methods=("greedy",))
-    te = te[(te["ratio"] == min(p.mlp_ratios)) & (te["budget"] == max(p.mlp_budgets))]
+    ratio, budget = min(p.mlp_ratios), max(p.mlp_budgets)
+    # the chapter's rule: the arm's delta from its measured noise (as the summary computes it)
+    delta = analysis.arm_delta(p.delta, analysis.noise_floor(frame, ratio, budget)["sd"], p.noise_multiple
+                               if hasattr(p, "noise_multiple") else analysis.NOISE_MULTIPLE)
+    te = analysis.t_enough(frame, delta, methods=("greedy",))
+    te = te[(te["ratio"] == ratio) & (te["budget"] == budget)]
     return {"finetune": ThresholdSeries("finetune", analysis.as_thresholds(te))}

@@ -116,10 +116,19 @@ def growth_clause(arm_outs: dict) -> str:
     return "; ".join(f"{w} for {_arms_phrase(names)}" for w, names in groups.items())
 
 
+def trivial_clause(arm_outs: dict) -> str:
+    """The arms whose longest budget is at least T_full: there a subnetwork pruned at t = 0 trains as
+    long as the dense network, so a t_enough of 0 says little. '' when there is none."""
+    from .prose import arm_name
+    names = [arm_name(a) for a, o in arm_outs.items()
+             if o.get("has_data") and isinstance(o.get("long"), int) and o["long"] >= o["t_full"]]
+    return _arms_phrase(names) if names else "no arm"
+
+
 def in_short(arm_outs: dict, tables: dict) -> dict:
     """The numbers and short clauses of the chapter's "In short" (each bullet's sentence is in the
     notebook)."""
-    out = {"ch4_short_growth": growth_clause(arm_outs)}
+    out = {"ch4_short_growth": growth_clause(arm_outs), "ch4_long_covers": trivial_clause(arm_outs)}
     with_data = {a: o for a, o in arm_outs.items() if o.get("has_data")}
     for control in ("random", "magnitude", "scratch", "scratch_flops"):
         total = {k: sum(o["counts"][control][k] for o in with_data.values()) for k in ("better", "worse", "tested")}
