@@ -107,11 +107,11 @@ def test_failure_cause_from_the_curve():
 def test_sensitivity_untestable_words():
     sens = pd.DataFrame({"arm": "mlp", "method": "greedy", "ratio": 0.25, "budget": 24,
                          "delta_pp": [0.5, 1.0],
-                         "change": ["cannot be tested for a change (one seed)"] * 2})
+                         "change_words": ["cannot be tested for a change (one seed)"] * 2})
     outs = {a: {"has_data": a == "mlp", "ratio": 0.25, "long": 24} for a in finetune.ARMS}
     words = prose_verdicts.sensitivity_words(sens, outs, None)
     assert "cannot be tested at any δ" in words and "none of them" not in words
-    sens["change"] = ["cannot be tested for a change (one seed)", "does not change significantly (p = 0.4)"]
+    sens["change_words"] = ["cannot be tested for a change (one seed)", "does not change significantly (p = 0.4)"]
     words = prose_verdicts.sensitivity_words(sens, outs, None)
     assert "none of the δ where it can be tested (1 pp)" in words and "at δ = 0.5 pp it cannot be tested" in words
 

@@ -68,7 +68,7 @@ def sensitivity_words(sens: pd.DataFrame, arm_outs: dict, s=None) -> str:
                  & (sens["budget"] == o["long"])]
         if not len(g):
             continue
-        words = [str(w) for w in g["change"]]
+        words = [str(w) for w in g["change_words"]]
         tested = [change_tested_words(w) for w in words]
         grows = [t and w.startswith("grows") for t, w in zip(tested, words)]
         deltas = ", ".join(f"{d:g}" for d in g["delta_pp"])

@@ -75,7 +75,8 @@ def sensitivity(frame: pd.DataFrame, deltas=DELTAS, *, methods=("greedy",), spli
                                            "met": float(ts["reached"].mean()),
                                            "t_smallest_n": float(means.get(small, math.nan)),
                                            "t_largest_n": float(means.get(large, math.nan)),
-                                           "change": shape(ts)["words"]}
+                                           "change": verdict_box.growth_phrase(shape(ts)["growth"], math.nan),
+                                           "change_words": shape(ts)["words"]}
             ok = ts[ts["reached"]]
             if ok["n"].nunique() >= 3:
                 table = laws.fit_table(ok.assign(quantity="q"), n_boot=0, by="quantity")
@@ -84,7 +85,7 @@ def sensitivity(frame: pd.DataFrame, deltas=DELTAS, *, methods=("greedy",), spli
             else:
                 row["best_law"] = "defined at fewer than 3 sizes"
             rows.append(row)
-    cols = GROUP + ["delta", "delta_pp", "met", "t_smallest_n", "t_largest_n", "change", "best_law"]
+    cols = GROUP + ["delta", "delta_pp", "met", "t_smallest_n", "t_largest_n", "change", "change_words", "best_law"]
     return pd.DataFrame(rows, columns=cols)
 
 
