@@ -117,7 +117,7 @@ def arm_summary(arm: str, frame: pd.DataFrame, s: Settings, params, reference: p
     # the arm's tolerance: the chapter's delta, raised to twice the measured seed-paired noise
     noise = an.noise_floor(frame, ratio, long_, split=s.split)
     delta = an.arm_delta(s.delta, noise["sd"], s.noise_multiple)
-    out |= {"delta": delta, "delta_pp": 100 * delta,
+    out |= {"delta": delta, "delta_pp": round(100 * delta, 4),
             "noise_pp": 100 * noise["sd"] if finite(noise["sd"]) else UNDEFINED}
     te = t_enough(frame, delta, split=s.split)
     t_full = t_full_of(frame)[arm]
