@@ -90,7 +90,10 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
                          "summed": summed, "sensitivity": sens, "ntk": ntk_sum["table"],
                          "ntk_lrs": ntk_sum["lrs"], "largest": c.largest, "smallest": c.smallest,
                          "shape": arm.growth, "wt_thresholds": wt["thresholds"], "wt_table": wt["table"],
-                         "wt_ntk_thresholds": wt["ntk_thresholds"], "ntk_steps": ntk_sum["steps"]})
+                         "wt_ntk_thresholds": wt["ntk_thresholds"],
+                         "wt_lead": wt["lead"]["table"], "wt_windows": wt["lead"]["windows"],
+                         "wt_window_table": wt["lead"]["window_table"], "wt_epochs": wt["lead"]["epochs"],
+                         "wt_lead_steps": wt["lead"]["steps"], "ntk_steps": ntk_sum["steps"]})
 
 
 def _settings(p: MnistParams, units: pd.DataFrame) -> dict:
