@@ -336,6 +336,8 @@ def paper_params() -> MnistParams:
 def committed_thresholds(p: MnistParams | None = None) -> dict[str, ThresholdSeries]:
     """Chapter 3's T*(N) of the greedy subnetwork from the committed results only (nothing computed):
     ``mf_sgd`` and ``mf_gd`` (the mean-field network under SGD and full-batch GD, the chapter's rule),
+    ``mf_wt_k64`` and ``mf_wt_k256`` (the well-trained arm's lead step ``wt_lead_lr``, k = m/8 and m/2,
+    one level for every N: its verdict),
     ``ntk_k64`` and ``ntk_k256`` (the well-trained arm's NTK network at k = m/8 and m/2, one level for
     every N: ``wt_share`` of the gain at the largest N). A setting whose units are not all committed has
     ``missing`` (why) and no ``ts``; ``summed``: {eps: the largest N at which every seed reaches the
@@ -351,6 +353,19 @@ def committed_thresholds(p: MnistParams | None = None) -> dict[str, ThresholdSer
         ts = thr.thresholds(frame, rule=p.threshold_rule, metric=p.threshold_metric, delta=p.delta,
                             level=p.level, method="greedy")
         out[setting] = ThresholdSeries(setting, ts, summed=summed_reach(frame, p.summed_eps), rule=p.rule)
+    # the well-trained arm's lead step (mean field), one level for every N: the chapter's lead verdict
+    frame, done, total = store.committed_frame(exps["well"])
+    for k, setting in ((p.width // 8, "mf_wt_k64"), (p.width // 2, "mf_wt_k256")):
+        if done < total or frame.empty or k not in set(frame["k"]) or p.wt_lead_lr not in set(frame["lr"]):
+            out[setting] = ThresholdSeries(setting, missing=(
+                store.not_committed(done, total) if done < total else
+                f"not computed (the well-trained arm has no k = {k} subnetwork at step {p.wt_lead_lr:g})"))
+            continue
+        sub = wt_rows(frame)
+        greedy = sub[(sub["method"] == "greedy") & (sub["k"] == k) & (sub["split"] == "train")
+                     & (sub["lr"] == p.wt_lead_lr)]
+        ts = thr.gain_thresholds(greedy, p.wt_share, ["lr", "k", "split"], level_from="largest")
+        out[setting] = ThresholdSeries(setting, ts)
     frame, done, total = store.committed_frame(exps["well_ntk"])
     for k, setting in ((p.width // 8, "ntk_k64"), (p.width // 2, "ntk_k256")):
         if done < total or frame.empty or k not in set(frame["k"]):
