@@ -254,11 +254,12 @@ def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | Non
                 continue
             q = piv.loc[k]
             gaps = (q["heldout"] - q["train"])
-            held_parts.append(f"for k = {k:,} the held-out T* is {q['heldout'].iloc[0]:.0f} steps against "
-                              f"{q['train'].iloc[0]:.0f} on the training images at N = {n_words(q.index[0])}, and "
-                              f"{q['heldout'].iloc[-1]:.0f} against {q['train'].iloc[-1]:.0f} at N = "
-                              f"{n_words(q.index[-1])} (the gap {'narrows' if abs(gaps.iloc[-1]) < abs(gaps.iloc[0]) else 'does not narrow'})")
-        out["ch3_wt_heldout_sentence"] = ("At its own level, " + "; ".join(held_parts) if held_parts else
+            held_parts.append(f"k = {k:,}: {q['heldout'].iloc[0]:.0f} against {q['train'].iloc[0]:.0f} steps at "
+                              f"N = {n_words(q.index[0])}, {q['heldout'].iloc[-1]:.0f} against "
+                              f"{q['train'].iloc[-1]:.0f} at N = {n_words(q.index[-1])} (the gap "
+                              f"{'narrows' if abs(gaps.iloc[-1]) < abs(gaps.iloc[0]) else 'does not narrow'})")
+        out["ch3_wt_heldout_sentence"] = ("At its own level, held-out against training T*: " + "; ".join(held_parts)
+                                          if held_parts else
                                           "No held-out thresholds can be computed")
         # Is the test set easier than the unused training images? (the dense network, end of training)
         d = frame[(frame["method"] == "dense") & (frame["t"] == last) & (frame["lr"] == best_lr)]
@@ -282,6 +283,7 @@ def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | Non
     out["ch3_wtntk_k"] = half
     if ntk.empty or half not in set(ntk["k"]):
         out["ch3_wtntk_sentence"] = (f"the NTK arm has no k = {half:,} (k/m = 1/2) subnetwork for these settings")
+        out["ch3_wtntk_growth_sentence"] = "No threshold of the NTK arm can be traced"
     else:
         own = nts[(nts["k"] == half) & (nts["split"] == "train") & (nts["rule"] == "own")]
         fixed = nts[(nts["k"] == half) & (nts["split"] == "train") & (nts["rule"] == "largest")]
@@ -296,8 +298,8 @@ def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | Non
         out["ch3_wtntk_sentence"] = (
             f"at step {lr} the k = {half:,} greedy subnetwork (k/m = 1/2, no repeats) reaches {sub_acc:.3f} "
             f"training accuracy at N = {n_words(largest_n)} against the dense network's {dense_acc:.3f}, "
-            + ("a useful subnetwork" if sub_acc >= p.useful_accuracy else "not a useful subnetwork")
-            + f"; its T* at {100 * share:.0f}% of its own gain {_span_words(own)}: it {words}, and at one level "
-            f"for every N it {fwords}")
+            + ("a useful subnetwork" if sub_acc >= p.useful_accuracy else "not a useful subnetwork"))
+        out["ch3_wtntk_growth_sentence"] = (f"At one level for every N its T* {fwords}; at {100 * share:.0f}% of "
+                                            f"its own gain it {_span_words(own)} and {words}")
     out["ch3_wt_n_units"] = int(len(frame.groupby(["lr", "n", "seed"]))) if not frame.empty else 0
     return {"numbers": out, "table": table, "thresholds": ts, "ntk_thresholds": nts, "lead": lead_out}
