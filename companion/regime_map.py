@@ -505,7 +505,9 @@ def _build(n_boot: int) -> RegimeMap:
     order = {k: i for i, k in enumerate(SETTINGS)}
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     table = table.sort_values("setting", key=lambda s: s.map(order), kind="stable", ignore_index=True)
-    ratios = pd.concat(ratios, ignore_index=True) if ratios else pd.DataFrame(columns=RATIO_COLUMNS)
+    with warnings.catch_warnings():  # an absolute row's ratio column is all NaN, on purpose
+        warnings.simplefilter("ignore", FutureWarning)
+        ratios = pd.concat(ratios, ignore_index=True) if ratios else pd.DataFrame(columns=RATIO_COLUMNS)
     ratios = ratios.sort_values(["setting", "n"], key=lambda s: s.map(order) if s.name == "setting" else s,
                                 kind="stable", ignore_index=True)
     # c of ||y - u(0)||^2 ~ cN: the range chapter 2's runs measure; N_min: its sets of runs'
