@@ -325,7 +325,7 @@ class WellTrainedSweep(_Chapter3Experiment):
         if self.lead_lr is None or lr != self.lead_lr:
             return self.checkpoints
         first, last, points = self.lead_grid
-        return lead_checkpoints(self.checkpoints, first, last, points)
+        return [t for t in lead_checkpoints(self.checkpoints, first, last, points) if t <= self.steps]
 
     @property
     def tolerance(self) -> dict:

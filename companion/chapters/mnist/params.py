@@ -134,7 +134,7 @@ class MnistParams:
         validate.integer("k", self.k, low=1, high=self.width)
         validate.integer_list("wt_sizes", list(self.wt_sizes), low=NUM_CLASSES, high=self.heldout_from)
         validate.integer("heldout_from", self.heldout_from, low=max(self.wt_sizes), high=max_train)
-        validate.integer("wt_lead_to", self.wt_lead_to, low=self.wt_lead_from, high=self.steps)
+        validate.integer("wt_lead_to", self.wt_lead_to, low=self.wt_lead_from)
         for i, k in enumerate(self.wt_ks):
             validate.integer(f"wt_ks[{i}]", k, low=1, high=self.width)
         validate.integer("first_checkpoint", self.first_checkpoint, low=1, high=self.steps)
