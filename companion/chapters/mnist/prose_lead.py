@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ...stats import paired
-from .findings import epochs_at, finite, growth, window_summary, wt_windows
+from .findings import ALPHA, epochs_at, finite, growth, window_summary, wt_windows
 from .params import MnistParams
 from .prose_words import Words, growth_words, n_words
 
@@ -23,6 +23,7 @@ K_NAMES = {
     "ksmall": {"k": "ch3_wt_ksmall", "tstars": "ch3_wt_ksmall_tstars", "growth": "ch3_wt_ksmall_growth",
                "change": "ch3_wt_ksmall_change", "tail": "ch3_wt_ksmall_tail",
                "own_tstars": "ch3_wt_ksmall_own_tstars", "own_growth": "ch3_wt_ksmall_own_growth",
+               "own_verdict": "ch3_wt_ksmall_own_verdict",
                "level": "ch3_wt_ksmall_level", "epochs_large": "ch3_wt_ksmall_epochs_large",
                "epochs_small": "ch3_wt_ksmall_epochs_small", "images_large": "ch3_wt_ksmall_images_large",
                "open_large": "ch3_wt_ksmall_open_large", "close_large": "ch3_wt_ksmall_close_large",
@@ -32,6 +33,7 @@ K_NAMES = {
     "klarge": {"k": "ch3_wt_klarge", "tstars": "ch3_wt_klarge_tstars", "growth": "ch3_wt_klarge_growth",
                "change": "ch3_wt_klarge_change", "tail": "ch3_wt_klarge_tail",
                "own_tstars": "ch3_wt_klarge_own_tstars", "own_growth": "ch3_wt_klarge_own_growth",
+               "own_verdict": "ch3_wt_klarge_own_verdict",
                "level": "ch3_wt_klarge_level", "epochs_large": "ch3_wt_klarge_epochs_large",
                "epochs_small": "ch3_wt_klarge_epochs_small", "images_large": "ch3_wt_klarge_images_large",
                "open_large": "ch3_wt_klarge_open_large", "close_large": "ch3_wt_klarge_close_large",
@@ -96,6 +98,7 @@ def lead_summary(frame: pd.DataFrame, ts: pd.DataFrame, p: MnistParams, lead: fl
             out |= {names["tstars"]: "not reached", names["growth"]: "cannot be traced: no results",
                     names["change"]: "no paired change", names["tail"]: "no paired change",
                     names["own_tstars"]: "not reached", names["own_growth"]: "cannot be traced: no results",
+                    names["own_verdict"]: "cannot be traced: no results",
                     names["closed_large"]: "no window", names["closed_sizes"]: "at no size", names["k"]: 0}
     for slot, k in zip(("ksmall", "klarge"), ks[:1] + ks[-1:] if len(ks) > 1 else ks * 2):
         names = K_NAMES[slot]
@@ -112,6 +115,7 @@ def lead_summary(frame: pd.DataFrame, ts: pd.DataFrame, p: MnistParams, lead: fl
                               "no tail: the last significant rise ends at the largest N")
         out[names["own_tstars"]] = tstar_list(own)
         out[names["own_growth"]] = growth_words(go, w) + "; " + change_phrase(go.rise)
+        out[names["own_verdict"]] = growth_words(go, w)
         e = epochs[epochs["k"] == k].groupby("n")[["epochs", "images"]].mean()
         out[names["epochs_large"]] = float(e["epochs"].get(largest, np.nan)) if largest else math.nan
         out[names["epochs_small"]] = float(e["epochs"].iloc[0]) if len(e) else math.nan
@@ -154,6 +158,7 @@ def lead_summary(frame: pd.DataFrame, ts: pd.DataFrame, p: MnistParams, lead: fl
         rel = steps["rel_mean"].dropna()
         out["ch3_wt_lead_min_step_rel"] = float(rel.min()) if len(rel) else math.nan
         out["ch3_wt_lead_steps_up"] = int((steps["mean"] > 0).sum())
+        out["ch3_wt_lead_steps_sig"] = int(sum(paired.change_rises(r, ALPHA) for r in steps.to_dict("records")))
         out["ch3_wt_lead_steps_all"] = int(len(steps))
     g_all = [v for v in verdicts.values()]
     out["ch3_wt_lead_grows_k"] = int(sum(v.grows for v in g_all))

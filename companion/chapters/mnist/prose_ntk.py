@@ -9,7 +9,7 @@ import pandas as pd
 
 from ...stats import paired
 from ...stats.verdicts import Growth
-from .findings import (ALPHA, NTK_CLOSE, NTK_SIZEABLE, WELL_TRAINED, finite, grid_ratio, growth, ntk_tuning,
+from .findings import (ALPHA, NTK_CLOSE, NTK_SIZEABLE, WELL_TRAINED, finite, growth, ntk_tuning,
                        p_ok, wt_rows, wt_thresholds)
 from .params import MnistParams
 from .prose_lead import lead_step, lead_summary
@@ -286,8 +286,6 @@ def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | Non
     else:
         own = nts[(nts["k"] == half) & (nts["split"] == "train") & (nts["rule"] == "own")]
         fixed = nts[(nts["k"] == half) & (nts["split"] == "train") & (nts["rule"] == "largest")]
-        words, _, _ = _growth_words(own, w)
-        fwords, _, _ = _growth_words(fixed, w)
         last, largest_n = ntk["t"].max(), ntk["n"].max()
         end = ntk[(ntk["t"] == last) & (ntk["n"] == largest_n) & (ntk["split"] == "train")]
         sub_acc = float(end[(end["method"] == "greedy") & (end["k"] == half)]["accuracy"].mean())
@@ -298,7 +296,8 @@ def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | Non
             f"at step {lr} the k = {half:,} greedy subnetwork (k/m = 1/2, no repeats) reaches {sub_acc:.3f} "
             f"training accuracy at N = {n_words(largest_n)} against the dense network's {dense_acc:.3f}, "
             + ("a useful subnetwork" if sub_acc >= p.useful_accuracy else "not a useful subnetwork"))
-        out["ch3_wtntk_growth_sentence"] = (f"At one level for every N its T* {fwords}; at {100 * share:.0f}% of "
-                                            f"its own gain it {_span_words(own)} and {words}")
+        out["ch3_wtntk_growth_sentence"] = (f"At one level for every N its T* {growth_words(growth(fixed), w)}; at "
+                                            f"{100 * share:.0f}% of its own gain it {_span_words(own)} and "
+                                            f"{growth_words(growth(own), w)}")
     out["ch3_wt_n_units"] = int(len(frame.groupby(["lr", "n", "seed"]))) if not frame.empty else 0
     return {"numbers": out, "table": table, "thresholds": ts, "ntk_thresholds": nts, "lead": lead_out}
