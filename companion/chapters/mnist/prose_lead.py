@@ -166,8 +166,7 @@ def lead_summary(frame: pd.DataFrame, ts: pd.DataFrame, p: MnistParams, lead: fl
     # epochs: from which size on is T* shorter than one pass over the data (both k)?
     per_n = epochs.groupby("n")["epochs"].max() if len(epochs) else pd.Series(dtype=float)
     below = [int(n) for n, e in per_n.items() if e < 1]
-    out["ch3_wt_one_pass_from"] = (f"N = {n_words(min(below))}" if below and all(n in below for n in per_n.index
-                                                                                  if n >= min(below))
-                                   else "no size")
+    out["ch3_wt_one_pass_from"] = (f"from N = {n_words(min(below))} on" if below and all(
+        n in below for n in per_n.index if n >= min(below)) else "at no size")
     return {"numbers": out, "table": pd.DataFrame(rows), "windows": windows, "window_table": wsum,
             "epochs": epochs, "steps": steps}
