@@ -536,7 +536,7 @@ def _build(n_boot: int) -> RegimeMap:
 READER_COLUMNS = {"label": "setting", "quantity": "T* is the first step at which", "n_range": "N",
                   "ratio_words": "T*(N)/T*(N_min) at each N", "verdict_words": "grows with N? (paired over seeds)", "growth_words": "ln T*(N_max)/T*(N_min)",
                   "split_shown": "of which 1/η, 1/λ0, log, rest", "exponent_words": "growth exponent b (95% interval)",
-                  "law_words": "best law (leave-one-size-out)", "reached_words": "units that reach the target",
+                  "law_words": f"like what: a + b log N, a N^b or a + b N (leave-one-size-out, within {laws.LAW_MARGIN:.0%} a tie)", "reached_words": "units that reach the target",
                   "summed_words": "theorem's summed target"}
 
 
