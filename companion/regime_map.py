@@ -411,31 +411,22 @@ def sentences(table: pd.DataFrame, missing: dict) -> dict:
                if len(log_share) else "") + ".")
     else:
         out["ch2_map_answer"] = "The theorem's own setting has no committed runs that reach the target, so the map cannot answer."
-    inside = groups["within_log"]
-    out["ch2_map_holds"] = ("It grows no faster than the theorem's pure logarithm in " + _names(inside["label"]) + "."
-                            if len(inside) else "In no setting does it grow as slowly as the theorem's pure logarithm.")
-    out["ch2_map_holds"] += (" A free-slope logarithm is the best of the laws by leave-one-size-out error in "
-                             + _names(logs["label"]) + "." if len(logs) else
-                             " A free-slope logarithm is the best of the laws by leave-one-size-out error in no setting.")
-
-    def labelled(rows):
-        return _names(f"{r.label} (exponent {r.b:.2f})" if math.isfinite(r.b) else r.label for r in rows.itertuples())
-
-    faster, stops, back = groups["faster"], groups["levels"], groups["no_growth"]
+    # chapter 2's sentences about the map: counts of the one classification (the table names the rows)
+    inside, n_all = groups["within_log"], len(table)
+    out["ch2_map_holds"] = ((f"It grows no faster than the theorem's pure logarithm in {len(inside)} of the {n_all} "
+                             "settings." if len(inside) else
+                             "In no setting does it grow as slowly as the theorem's pure logarithm.")
+                            + f" A free-slope logarithm fits best (leave-one-size-out) in {len(logs)} of the {n_all}.")
     out["ch2_map_fails"] = (
-        ("It grows faster than that in " + labelled(faster) + "." if len(faster) else
-         "It grows faster than the pure logarithm in no setting.")
-        + (" In " + labelled(stops) + " it grows, then stops or falls (paired over seeds)." if len(stops) else "")
-        + (" In " + _names(back["label"]) + " it does not grow significantly (paired over seeds)." if len(back) else ""))
+        f"It grows faster than that in {len(groups['faster'])} of the {n_all} settings, grows, then stops or falls in "
+        f"{len(groups['levels'])}, and does not grow significantly in {len(groups['no_growth'])} (paired over seeds).")
     if len(split):
         n_dom = out["ch2_map_n_eta_lam"]
         out["ch2_map_why"] = (
-            ("Where it grows faster, the step size and the kernel's smallest eigenvalue, which shrink as N grows, "
-             f"carry more of the growth than the logarithm in {n_dom} of the {len(split)} sets of runs." if n_dom else
-             "The logarithm carries more of the growth than the step size and the kernel's smallest eigenvalue "
-             f"together in every one of the {len(split)} sets of runs of the theorem's setting.")
-            + (" Outside it the threshold is one of accuracy, not of the summed loss the logarithm comes from."
-               if (table["chapter"] > 2).any() else ""))
+            f"In {n_dom} of the {len(split)} sets of runs of the theorem's setting, the shrinking step and smallest "
+            "eigenvalue carry more of the growth than the logarithm." if n_dom else
+            f"In all {len(split)} sets of runs of the theorem's setting, the logarithm carries more of the growth "
+            "than the step and the smallest eigenvalue together.")
     else:
         out["ch2_map_why"] = "Why it grows cannot be said: no set of runs of the theorem's setting can be split."
     grow_pr = pr[pr["klass"].isin(["faster", "within_log"])]
