@@ -143,12 +143,11 @@ def ntk_summary(ntk: pd.DataFrame, p: MnistParams) -> dict:
     none_, refit, c, dl = (out[k] for k in ("ch3_ntk_loss_kmin_none", "ch3_ntk_loss_kmin_refit",
                                             "ch3_ntk_scale_kmin", "ch3_ntk_dense_loss"))
     positive = bool((ref[("scale", "refit")] > 0).all())
-    text = ("Refitting the output scale does not change the accuracy (a positive scale leaves the arg-max alone)"
-            if positive else "Refitting the output scale can change the accuracy here (a negative scale flips the arg-max)")
+    text = ("Refitting the output scale leaves the accuracy alone (a positive scale keeps the arg-max)"
+            if positive else "Refitting the output scale can change the accuracy (a negative scale flips the arg-max)")
     compare = ("still far above" if refit > 2 * dl else "still above" if refit > dl else "at or below")
-    out["ch3_ntk_refit_sentence"] = (text + f" but shows how much of the loss is a matter of size alone: at k = {kmin:,} "
-                                     f"the loss falls from {none_:.2f} to {refit:.3f} with c = {c:.3f}, {compare} the "
-                                     f"dense network's {dl:.3f}")
+    out["ch3_ntk_refit_sentence"] = (text + f" but shows the loss due to size: at k = {kmin:,} it falls from "
+                                     f"{none_:.2f} to {refit:.3f} (c = {c:.3f}), {compare} the dense {dl:.3f}")
     return {"numbers": out, "table": table, "lrs": lrs, "steps": steps}
 
 
