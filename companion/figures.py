@@ -175,51 +175,73 @@ __all__ = ["DATA_DIR", "DATA_SUBDIR", "ENV_DIR", "FigureData", "PALETTE", "SEQUE
 
 
 def regime_map(ratios: pd.DataFrame, table: pd.DataFrame, band: pd.DataFrame, band_label: str):
-    """The regime map (:mod:`companion.regime_map`): top, T*(N)/T*(N_min) against N/N_min on log-log
-    axes with the theorem's pure logarithm as a grey band; bottom, the growth ln(T*(N_max)/T*(N_min)) of
-    each setting as a horizontal bar, stacked into its shares of 1/eta, 1/lambda_0, the logarithm and the
-    rest where the chapter defines the split (negative shares to the left of 0), else one bar. A black
-    tick marks each total. Returns the figure."""
-    labels = list(table["label"])
-    colors = dict(zip(labels, sns.color_palette(PALETTE, max(len(labels), 1))))
-    styles = {2: "-", 3: "--", 4: ":"}
-    # Top: the growth curves with their legend beside them; bottom: the bars, labelled on the left.
-    fig = plt.figure(figsize=(WIDTH, 8.6))
-    grid = fig.add_gridspec(2, 2, height_ratios=[1.1, 1], width_ratios=[1.15, 1])
-    left, key, right = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, :])
-    key.axis("off")
-    left.fill_between(band["n_over_nmin"], band["lower"], band["upper"], color="0.7", lw=0, label=band_label)
-    for label, g in ratios.dropna(subset=["ratio"]).groupby("label", sort=False):
-        left.plot(g["n_over_nmin"], g["ratio"], styles.get(int(g["chapter"].iloc[0]), "-"), marker="o",
-                  ms=3, color=colors.get(label), label=label)
-    left.set(xscale="log", yscale="log", xlabel="N / N_min (log scale)", ylabel="T*(N) / T*(N_min) (log scale)",
-             title="Growth of the threshold")
-    handles, names = left.get_legend_handles_labels()
-    key.legend(handles, names, fontsize=7, loc="center left", frameon=False)
+    """The regime map (:mod:`companion.regime_map`), one panel per family of settings, legends inside:
+    (a) the theorem's setting and (b) MNIST as trained, T*(N)/T*(N_min) against N/N_min on log-log axes
+    with the theorem's pure logarithm as a grey band; (c) fine-tuning, absolute t_enough against N (not
+    normalised: its value at the smallest N is at noise level); (d) the growth ln(T*(N_max)/T*(N_min))
+    of the theorem's setting, stacked into its shares of 1/eta, 1/lambda_0, the logarithm and the rest
+    (negative shares to the left of 0), a black tick at each total. Line style: the row's one class."""
+    from .regime_map import FAMILIES
+
+    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 7.6))
+    (ax_a, ax_b), (ax_c, ax_d) = axes
+    styles = {"faster": "-", "within_log": "-", "levels": "--", "no_growth": ":", "untested": ":"}
+    klass = dict(zip(table["setting"], table["klass"])) if "klass" in table else {}
+    prefixes = ("MNIST (theorem's setting), ", "MNIST ", "fine-tuning protocol ")
+    for ax, chapter, letter in ((ax_a, 2, "a"), (ax_b, 3, "b")):
+        rows = table[table["chapter"] == chapter]
+        colors = dict(zip(rows["setting"], sns.color_palette(PALETTE, max(len(rows), 1))))
+        ax.fill_between(band["n_over_nmin"], band["lower"], band["upper"], color="0.75", lw=0,
+                        label="pure logarithm")
+        top = 1.0
+        for key in rows["setting"]:
+            g = ratios[(ratios["setting"] == key)].dropna(subset=["ratio"])
+            if g.empty:
+                continue
+            label = g["label"].iloc[0]
+            for pre in prefixes:
+                label = label.replace(pre, "MNIST, " if pre == "MNIST (theorem's setting), " else "")
+            ax.plot(g["n_over_nmin"], g["ratio"], styles.get(klass.get(key), "-"), marker="o", ms=2.5, lw=1.1,
+                    color=colors[key], label=label)
+            top = max(top, float(g["n_over_nmin"].max()))
+        ax.set(xscale="log", yscale="log", xlabel="N / N_min", ylabel="T*(N) / T*(N_min)",
+               xlim=(0.9, top * 1.1))
+        ax.set_title(f"({letter}) {FAMILIES[chapter]}", fontsize=9)
+        ax.legend(fontsize=5.5, loc="upper left", frameon=False, handlelength=2.2)
+    # (c) fine-tuning: absolute t_enough, no ratio
+    rows = table[table["chapter"] == 4]
+    for key in rows["setting"]:
+        g = ratios[ratios["setting"] == key].dropna(subset=["t_star_mean"])
+        ax_c.plot(g["n"], g["t_star_mean"], styles.get(klass.get(key), ":"), marker="o", ms=3, color="0.2",
+                  label="deep MLP, t_enough (seed mean)")
+    ax_c.set(xscale="log", xlabel="N (images)", ylabel="t_enough (SGD steps)")
+    ax_c.set_title(f"(c) {FAMILIES[4]} (absolute, not normalised)", fontsize=9)
+    if len(rows):
+        ax_c.legend(fontsize=6, loc="best", frameon=False)
+    # (d) where the growth of the theorem's setting comes from
     parts = list(SPLIT_PARTS)
     part_colors = dict(zip(parts, sns.color_palette("pastel", len(parts))))
     hatches = dict(zip(parts, ("", "//", "..", "xx")))
-    y = np.arange(len(table))[::-1]
+    split = table[table["chapter"] == 2]
+    y = np.arange(len(split))[::-1]
     shown = set()
-    for yi, r in zip(y, table.itertuples()):
+    for yi, r in zip(y, split.itertuples()):
         values = [getattr(r, p) for p in parts]
         if all(math.isfinite(v) for v in values):
             pos = neg = 0.0
             for p, v in zip(parts, values):
                 start = pos if v >= 0 else neg + v
-                right.barh(yi, abs(v), left=start, color=part_colors[p], hatch=hatches[p], edgecolor="0.3",
-                           lw=0.4, height=0.7, label=SPLIT_PARTS[p] if p not in shown else None)
+                ax_d.barh(yi, abs(v), left=start, color=part_colors[p], hatch=hatches[p], edgecolor="0.3",
+                          lw=0.4, height=0.7, label=SPLIT_PARTS[p] if p not in shown else None)
                 shown.add(p)
                 pos, neg = (pos + v, neg) if v >= 0 else (pos, neg + v)
-        elif math.isfinite(r.growth_total):
-            right.barh(yi, r.growth_total, color="0.8", edgecolor="0.3", lw=0.4, height=0.7,
-                       label="total (not split)" if "total" not in shown else None)
-            shown.add("total")
         if math.isfinite(r.growth_total):
-            right.plot([r.growth_total] * 2, [yi - 0.4, yi + 0.4], color="k", lw=1.2)
-    right.axvline(0, color="k", lw=0.6)
-    right.set_yticks(y, labels, fontsize=7)
-    right.set(xlabel="ln T*(N_max) / T*(N_min)", title="Where the growth comes from")
-    right.legend(fontsize=6, loc="lower right")
+            ax_d.plot([r.growth_total] * 2, [yi - 0.4, yi + 0.4], color="k", lw=1.2)
+    ax_d.axvline(0, color="k", lw=0.6)
+    names = [str(l).replace("MNIST (theorem's setting), ", "MNIST, ") for l in split["label"]]
+    ax_d.set_yticks(y, names, fontsize=6)
+    ax_d.set_xlabel("ln T*(N_max) / T*(N_min)")
+    ax_d.set_title("(d) theorem's setting: where the growth comes from", fontsize=9)
+    ax_d.legend(fontsize=6, loc="upper right", frameon=False)
     fig.tight_layout()
     return fig

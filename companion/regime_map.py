@@ -21,8 +21,15 @@ Which threshold each row measures:
 - chapter 3, NTK (the well-trained arm, k = 64 and 256 of m = 512): the first step at which the greedy
   subnetwork's training accuracy reaches one level for every N, the share ``wt_share`` of the way from
   its start to its best at the largest N (chapter 3's "one level for every N");
+- chapter 3, mean field, well trained (the well-trained arm's lead step, k = 64 and 256): the same one
+  level for every N (chapter 3's lead verdict);
 - chapter 4: t_enough of the deep MLP arm's greedy subnetwork (smallest kept fraction, longest
-  fine-tuning budget).
+  fine-tuning budget), read through chapter 4's findings. It is not normalised (:data:`ABSOLUTE`: its
+  value at the smallest N is at the noise level of the measurement) and is drawn as absolute t_enough in
+  its own panel.
+
+Every row is in exactly one class (:func:`classify`, :data:`CLASSES`): the map, its table and every
+sentence of the intro read that class, never a second criterion.
 """
 from __future__ import annotations
 
@@ -59,10 +66,28 @@ SETTINGS = {
     "mnist_per_n": (2, "MNIST (theorem's setting), step per N"),
     "mf_sgd": (3, "MNIST mean field, SGD"),
     "mf_gd": (3, "MNIST mean field, full-batch GD"),
+    "mf_wt_k64": (3, "MNIST mean field, well trained, k/m = 1/8"),
+    "mf_wt_k256": (3, "MNIST mean field, well trained, k/m = 1/2"),
     "ntk_k64": (3, "MNIST NTK, k/m = 1/8"),
     "ntk_k256": (3, "MNIST NTK, k/m = 1/2"),
     "finetune": (4, "fine-tuning protocol (deep MLP), t_enough"),
 }
+#: The families the map groups its rows into (one panel each), by chapter.
+FAMILIES = {2: "the theorem's setting", 3: "MNIST as trained", 4: "fine-tuning"}
+#: The one classification of every row (:func:`classify`), in the order the intro names them.
+CLASSES = {"faster": "grows faster than the pure logarithm",
+           "within_log": "grows, no faster than the pure logarithm",
+           "levels": "grows, then stops or falls",
+           "no_growth": "no significant growth",
+           "untested": "cannot be tested"}
+#: Rows a practitioner would prune (a subnetwork someone would use), and why the others are not.
+NOT_PRUNED = {"sphere200_fixed": "the dense residual, no subnetwork", "sphere200_per_n": "the dense residual, no subnetwork",
+              "sphere10_fixed": "the dense residual, no subnetwork", "sphere10_per_n": "the dense residual, no subnetwork",
+              "mnist_fixed": "the dense residual, no subnetwork", "mnist_per_n": "the dense residual, no subnetwork",
+              "ntk_k64": "k/m = 1/8 in the NTK network: chapter 3 finds such subnetworks useless"}
+#: Rows not normalised by T*(N_min) (shown as absolute thresholds in their own panel), and why.
+ABSOLUTE = {"finetune": "t_enough at the smallest N is at the noise level of the measurement"}
+
 #: What T* is in each chapter's rows.
 QUANTITY = {2: "dense residual ≤ ε", 3: "subnetwork reaches a fixed accuracy",
             4: "fine-tuned accuracy stops changing"}
@@ -70,7 +95,7 @@ QUANTITY = {2: "dense residual ≤ ε", 3: "subnetwork reaches a fixed accuracy"
 TABLE_COLUMNS = ["setting", "label", "chapter", "quantity", "n_min", "n_max", "sizes", "units", "reached",
                  "reached_share", "growth_total", "growth_factor", *SPLIT_PARTS, "split_words", "b", "b_lo",
                  "b_hi", "exponent_words", "growth", "growth_lo", "growth_hi", "best_law", "law_words", "within_log_band", "band_words",
-                 "summed_words"]
+                 "summed_words", "log_free_best", "like_words", "family", "prunable", "klass"]
 RATIO_COLUMNS = ["setting", "label", "chapter", "n", "n_over_nmin", "t_star_mean", "ratio", "seeds", "seeds_reached"]
 
 
@@ -108,7 +133,7 @@ def _row(key: str, ts: pd.DataFrame, *, n_boot: int = N_BOOT, split: dict | None
     ok = ts[np.isfinite(ts["t_star"])]
     g = ts.groupby("n")
     means = ok.groupby("n")["t_star"].mean().reindex(sorted(ts["n"].unique()))
-    positive = means[means > 0]
+    positive = means[means > 0] if key not in ABSOLUTE else means.iloc[:0]
     n_min = int(positive.index[0]) if len(positive) else None
     base = float(positive.iloc[0]) if len(positive) else math.nan
     ratios = pd.DataFrame({"setting": key, "label": label, "chapter": chapter, "n": means.index.astype(int),
@@ -120,12 +145,18 @@ def _row(key: str, ts: pd.DataFrame, *, n_boot: int = N_BOOT, split: dict | None
                           columns=RATIO_COLUMNS)
     if n_min:
         ratios = ratios[ratios["n"] >= n_min].reset_index(drop=True)
+    if key in ABSOLUTE:  # not normalised: the absolute threshold at every size, no ratio
+        n_min = int(means.index[0]) if len(means) else None
+        ratios["n_over_nmin"] = ratios["n"] / n_min if n_min else math.nan
     defined = ratios.dropna(subset=["ratio"])
     n_max = int(defined["n"].iloc[-1]) if len(defined) >= 2 else None
     total = float(np.log(defined["ratio"].iloc[-1])) if n_max else math.nan
+    if key in ABSOLUTE and len(means.dropna()) >= 2:
+        n_max = int(means.dropna().index[-1])
     row = {"setting": key, "label": label, "chapter": chapter, "quantity": QUANTITY[chapter],
            "n_min": n_min if n_min else math.nan, "n_max": n_max if n_max else math.nan,
-           "sizes": int(len(defined)), "units": int(len(ts)), "reached": int(len(ok)),
+           "sizes": int(len(defined) if key not in ABSOLUTE else len(means.dropna())),
+           "units": int(len(ts)), "reached": int(len(ok)),
            "reached_share": len(ok) / len(ts) if len(ts) else math.nan,
            "growth_total": total, "growth_factor": math.exp(total) if math.isfinite(total) else math.nan,
            "summed_words": summed_words}
@@ -157,6 +188,14 @@ def _row(key: str, ts: pd.DataFrame, *, n_boot: int = N_BOOT, split: dict | None
     best = laws.best_model(fits, "all") if len(fits) else None
     row["best_law"] = best or "none"
     row["law_words"] = LAW_WORDS[best] if best else "cannot be told (fewer than three sizes reached the target)"
+    # a + b log N, a N^b and a + b N by leave-one-size-out error with the book's margin: a tie is said
+    compared = laws.compare_laws(ok["n"], ok["t_star"])
+    row["log_free_best"] = compared["best"] == "log"
+    if compared["best"] in laws.NO_LAW:
+        tied = compared.get("tied", [])
+        row["like_words"] = ("cannot be told apart" + (f" ({', '.join(LAW_WORDS[t] for t in tied)})" if tied else ""))
+    else:
+        row["like_words"] = LAW_WORDS[compared["best"]] + (" (free slope)" if compared["best"] == "log" else "")
     return row, ratios
 
 
@@ -258,89 +297,186 @@ def _range(lo: float, hi: float, fmt) -> str:
     return a if a == b else f"{a} to {b}"
 
 
+def classify(row) -> str:
+    """The one class of a row (:data:`CLASSES`), from the book's one growth criterion
+    (:func:`.stats.verdicts.growth`, paired over seeds) and the theorem's pure-logarithm band: every row
+    is in exactly one class, and the map, its table and every intro sentence read this one."""
+    verdict = str(row["growth"])
+    if verdict in ("grows", "grows_tail_untested"):
+        return "within_log" if bool(row["within_log_band"]) else "faster"
+    if verdict in ("grows_then_stops", "grows_then_falls"):
+        return "levels"
+    if verdict in ("flat", "falls"):
+        return "no_growth"
+    return "untested"
+
+
 def _rises(row) -> bool:
-    """Whether the threshold grows over the sizes run, by the book's one growth criterion
-    (:func:`.stats.verdicts.growth`: paired over seeds), whatever the best law: a setting can leave the
-    logarithm's band at some sizes and still not grow overall (a threshold that rises, then falls back)."""
-    return str(row["growth"]).startswith("grows")
+    """Whether the threshold grows over the sizes run (any class that starts with growth)."""
+    return classify(row) in ("faster", "within_log", "levels")
 
 
 def _levels(row) -> bool:
-    """Whether the threshold stops growing, stays flat or falls over the sizes run (same criterion)."""
-    return row["growth"] in ("grows_then_stops", "grows_then_falls", "flat", "falls")
+    """Whether the threshold stops growing, stays flat or falls over the sizes run."""
+    return classify(row) in ("levels", "no_growth")
+
+
+def _count_names(rows) -> str:
+    return _names(rows["label"]) if len(rows) else "none"
+
+
+#: Per setting, the glue names of its row in the intro's key-results table (literal, for grep).
+ROW_NAMES = {
+    "sphere200_fixed": ("ch2_map_sphere200_fixed_grows", "ch2_map_sphere200_fixed_like", "ch2_map_sphere200_fixed_logshare"),
+    "sphere200_per_n": ("ch2_map_sphere200_per_n_grows", "ch2_map_sphere200_per_n_like", "ch2_map_sphere200_per_n_logshare"),
+    "sphere10_fixed": ("ch2_map_sphere10_fixed_grows", "ch2_map_sphere10_fixed_like", "ch2_map_sphere10_fixed_logshare"),
+    "sphere10_per_n": ("ch2_map_sphere10_per_n_grows", "ch2_map_sphere10_per_n_like", "ch2_map_sphere10_per_n_logshare"),
+    "mnist_fixed": ("ch2_map_mnist_fixed_grows", "ch2_map_mnist_fixed_like", "ch2_map_mnist_fixed_logshare"),
+    "mnist_per_n": ("ch2_map_mnist_per_n_grows", "ch2_map_mnist_per_n_like", "ch2_map_mnist_per_n_logshare"),
+    "mf_sgd": ("ch2_map_mf_sgd_grows", "ch2_map_mf_sgd_like", "ch2_map_mf_sgd_logshare"),
+    "mf_gd": ("ch2_map_mf_gd_grows", "ch2_map_mf_gd_like", "ch2_map_mf_gd_logshare"),
+    "mf_wt_k64": ("ch2_map_mf_wt_k64_grows", "ch2_map_mf_wt_k64_like", "ch2_map_mf_wt_k64_logshare"),
+    "mf_wt_k256": ("ch2_map_mf_wt_k256_grows", "ch2_map_mf_wt_k256_like", "ch2_map_mf_wt_k256_logshare"),
+    "ntk_k64": ("ch2_map_ntk_k64_grows", "ch2_map_ntk_k64_like", "ch2_map_ntk_k64_logshare"),
+    "ntk_k256": ("ch2_map_ntk_k256_grows", "ch2_map_ntk_k256_like", "ch2_map_ntk_k256_logshare"),
+    "finetune": ("ch2_map_finetune_grows", "ch2_map_finetune_like", "ch2_map_finetune_logshare"),
+}
+
+
+def row_cells(table: pd.DataFrame) -> dict:
+    """The intro's key-results table, cell by cell (short phrases): does T* grow with N (the row's class,
+    with the exponent b where it grows), like what (the law that wins by leave-one-size-out error, or a
+    tie) and the logarithm's share of the growth (chapter 2's split; else 'not split'). A setting not in
+    the map says so."""
+    out = {}
+    by_key = {r.setting: r for r in table.itertuples()}
+    for key, (g_name, like_name, share_name) in ROW_NAMES.items():
+        r = by_key.get(key)
+        if r is None:
+            out |= {g_name: "not committed", like_name: "not committed", share_name: "not committed"}
+            continue
+        words = CLASSES[r.klass] if r.klass != "levels" else vocabulary.GROWTH_WORDS[r.growth]
+        if r.klass in ("faster", "within_log") and math.isfinite(r.b):
+            words += f" (exponent {r.b:.2f})"
+        out[g_name] = words
+        out[like_name] = r.like_words
+        share = r.share_log / r.growth_total if math.isfinite(r.share_log) and r.growth_total else math.nan
+        out[share_name] = _pct(share) if math.isfinite(share) else "not split"
+    return out
 
 
 def sentences(table: pd.DataFrame, missing: dict) -> dict:
-    """The five sentences of the intro (the answer, where it holds, where not, why, what it means for
-    someone who prunes) and the map's coverage, each chosen from the table; no formula in them."""
+    """What the book glues about the map: short phrases and counts for the intro (its sentences live in
+    intro.md), and chapter 2's sentences about the map; every one reads the row's one class
+    (:func:`classify`), so no setting is named in two classes."""
     out = {}
+    table = table.copy()
+    if "klass" not in table or table["klass"].isna().any():
+        table["klass"] = [classify(r) for _, r in table.iterrows()] if len(table) else []
+    if "prunable" not in table or table["prunable"].isna().any():
+        table["prunable"] = [k not in NOT_PRUNED for k in table["setting"]] if len(table) else []
+    groups = {c: table[table["klass"] == c] for c in CLASSES}
+    for c, rows in groups.items():
+        out[CLASS_NAMES[c][0]] = int(len(rows))
+        out[CLASS_NAMES[c][1]] = _count_names(rows)
+    out["ch2_map_n_settings"] = int(len(table))
+    # chapter 2: how many grow, by what factor, the logarithm's share
     ch2 = table[table["chapter"] == 2]
     known = ch2[np.isfinite(ch2["growth_total"].astype(float))]
+    log_share = (known["share_log"] / known["growth_total"]).dropna() if len(known) else pd.Series(dtype=float)
+    out["ch2_map_ch2_n"] = int(len(known))
+    out["ch2_map_ch2_grows"] = int(known["klass"].isin(["faster", "within_log", "levels"]).sum()) if len(known) else 0
+    out["ch2_map_log_share_lo"] = _pct(log_share.min()) if len(log_share) else "not split"
+    out["ch2_map_log_share_hi"] = _pct(log_share.max()) if len(log_share) else "not split"
+    split = known.dropna(subset=["share_log"])
+    out["ch2_map_n_split"] = int(len(split))
+    out["ch2_map_n_eta_lam"] = int((split["share_eta"] + split["share_lam"] > split["share_log"]).sum()) if len(split) else 0
+    logs = table[table["log_free_best"].astype(bool)] if "log_free_best" in table else table.iloc[:0]
+    out["ch2_map_log_free_list"] = _count_names(logs)
+    out["ch2_map_n_log_free"] = int(len(logs))
+    # for someone who prunes: the rows of a subnetwork someone would use
+    pr = table[table["prunable"].astype(bool)]
+    out["ch2_map_prune_n"] = int(len(pr))
+    out["ch2_map_prune_grow_n"] = int(pr["klass"].isin(["faster", "within_log"]).sum())
+    out["ch2_map_prune_grow_list"] = _count_names(pr[pr["klass"].isin(["faster", "within_log"])])
+    out["ch2_map_prune_other_list"] = _count_names(pr[~pr["klass"].isin(["faster", "within_log"])])
+    out["ch2_map_prune_levels_n"] = int(pr["klass"].isin(["levels", "no_growth"]).sum())
+    # chapter 2's sentences (its markdown reads them), from the same classes
     if len(known):
         factors = known["growth_factor"]
-        log_share = (known["share_log"] / known["growth_total"]).dropna()
-        grows = int(known.apply(_rises, axis=1).sum())
         out["ch2_map_answer"] = (
-            f"In the theorem's own setting the threshold grows with N in {grows} of {len(known)} sets of runs, "
-            f"by a factor {_range(factors.min(), factors.max(), _factor)} over the sizes run"
-            + (f", and the logarithm the theorem is about carries {_range(log_share.min(), log_share.max(), _pct)} "
-               "of that growth" if len(log_share) else "") + ".")
+            f"In the theorem's own setting the threshold grows with N in {out['ch2_map_ch2_grows']} of {len(known)} "
+            f"sets of runs, by a factor {_range(factors.min(), factors.max(), _factor)} over the sizes run"
+            + (f"; the logarithm carries {_range(log_share.min(), log_share.max(), _pct)} of that growth"
+               if len(log_share) else "") + ".")
     else:
         out["ch2_map_answer"] = "The theorem's own setting has no committed runs that reach the target, so the map cannot answer."
-    inside = table[table["within_log_band"]]
-    outside = table[~table["within_log_band"] & table["sizes"].ge(2)]
-    out["ch2_map_holds"] = (
-        "It grows no faster than the theorem's pure logarithm in " + _names(inside["label"]) + "."
-        if len(inside) else "In no setting does it grow as slowly as the theorem's pure logarithm.")
-    logs = table[table["best_law"] == "log"]
-    out["ch2_map_holds"] += (" The logarithm is the best of the four laws by leave-one-size-out error in "
-                             + _names(logs["label"]) + "." if len(logs) else
-                             " The logarithm is the best of the four laws by leave-one-size-out error in no setting.")
-    rising = outside.apply(_rises, axis=1).astype(bool) if len(outside) else pd.Series(dtype=bool)
-    stopping = outside.apply(_levels, axis=1).astype(bool) if len(outside) else pd.Series(dtype=bool)
-    faster, stops, back = outside[rising & ~stopping], outside[rising & stopping], outside[~rising]
-
-    def labelled(rows):
-        return _names(f"{r.label} (exponent {r.b:.2f})" if math.isfinite(r.b) else r.label for r in rows.itertuples())
-
+    # chapter 2's sentences about the map: counts of the one classification (the table names the rows)
+    inside, n_all = groups["within_log"], len(table)
+    out["ch2_map_holds"] = ((f"It grows no faster than the theorem's pure logarithm in {len(inside)} of the {n_all} "
+                             "settings." if len(inside) else
+                             "In no setting does it grow as slowly as the theorem's pure logarithm.")
+                            + f" A free-slope logarithm fits best (leave-one-size-out) in {len(logs)} of the {n_all}.")
     out["ch2_map_fails"] = (
-        ("It grows faster than that in " + labelled(faster) + "." if len(faster) else
-         "It grows faster than the pure logarithm in no setting.")
-        + (" In " + labelled(stops) + " it rises above the logarithm's band, then stops growing (paired over "
-           "seeds)." if len(stops) else "")
-        + (" In " + labelled(back) + " the threshold rises above the logarithm's band at some sizes but does "
-           "not grow significantly over the sizes run (paired over seeds)." if len(back) else ""))
-    split = known.dropna(subset=["share_log"])
+        f"It grows faster than that in {len(groups['faster'])} of the {n_all} settings, grows, then stops or falls in "
+        f"{len(groups['levels'])}, and does not grow significantly in {len(groups['no_growth'])} (paired over seeds).")
     if len(split):
-        dominated = split[split["share_eta"] + split["share_lam"] > split["share_log"]]
+        n_dom = out["ch2_map_n_eta_lam"]
         out["ch2_map_why"] = (
-            ("Where it grows faster, the reason is the step size and the kernel's smallest eigenvalue, which "
-             f"shrink as N grows: together they carry more of the growth than the logarithm in {len(dominated)} "
-             f"of the {len(split)} sets of runs of the theorem's setting." if len(dominated) else
-             "The logarithm carries more of the growth than the step size and the kernel's smallest eigenvalue "
-             f"together in every one of the {len(split)} sets of runs of the theorem's setting.")
-            + (" Outside it the threshold is one of accuracy, not of the summed loss the logarithm comes from."
-               if (table["chapter"] > 2).any() else ""))
+            f"In {n_dom} of the {len(split)} sets of runs of the theorem's setting, the shrinking step and smallest "
+            "eigenvalue carry more of the growth than the logarithm." if n_dom else
+            f"In all {len(split)} sets of runs of the theorem's setting, the logarithm carries more of the growth "
+            "than the step and the smallest eigenvalue together.")
     else:
         out["ch2_map_why"] = "Why it grows cannot be said: no set of runs of the theorem's setting can be split."
-    rising = table.apply(_rises, axis=1).astype(bool) if len(table) else pd.Series(dtype=bool)
-    levels = table.apply(_levels, axis=1).astype(bool) if len(table) else pd.Series(dtype=bool)
-    grow, level = table[rising & ~levels], table[levels]
-    if len(grow):
-        text = ("For someone who prunes: the pre-training a good subnetwork needs is not a constant of the data "
-                f"set's size: it grows with N over the sizes run in {len(grow)} of the {len(table)} settings (by a factor "
-                f"of up to {_factor(grow['growth_factor'].max())} over the sizes run)")
-        text += (", and stops, stays flat or falls only in " + _names(level["label"]) if len(level) else "")
-        text += (", so a pre-training budget found on a small data set is to be measured again, not reused, "
-                 "when the data set grows.")
-    else:
-        text = ("For someone who prunes: in no setting measured does the pre-training a good subnetwork needs "
-                "grow with N, so a budget found on a small data set carries over.")
-    out["ch2_map_pruning"] = text
+    grow_pr = pr[pr["klass"].isin(["faster", "within_log"])]
+    out["ch2_map_pruning"] = (
+        (f"For someone who prunes: of the {len(pr)} settings with a usable subnetwork, the pre-training it needs "
+         f"grows with N in {len(grow_pr)}" + (" and stops, stays flat or falls only in "
+                                              + _names(pr[pr["klass"].isin(["levels", "no_growth"])]["label"])
+                                              if pr["klass"].isin(["levels", "no_growth"]).any() else "") + ".")
+        if len(pr) else "For someone who prunes: no setting with a usable subnetwork is in the map.")
     labels = {k: v[1] for k, v in SETTINGS.items()}
     out["ch2_map_missing"] = ("Every setting of the map has its results committed." if not missing else
                               "Not in the map: " + "; ".join(f"{labels[k]}, {why}" for k, why in missing.items()) + ".")
-    out["ch2_map_n_settings"] = int(len(table))
+    out |= row_cells(table)
+    return out
+
+
+#: Per class, the glue names of its count and its list of settings (literal, for grep).
+CLASS_NAMES = {"faster": ("ch2_map_n_faster", "ch2_map_faster_list"),
+               "within_log": ("ch2_map_n_within_log", "ch2_map_within_log_list"),
+               "levels": ("ch2_map_n_levels", "ch2_map_levels_list"),
+               "no_growth": ("ch2_map_n_no_growth", "ch2_map_no_growth_list"),
+               "untested": ("ch2_map_n_untested", "ch2_map_untested_list")}
+
+
+def bound_numbers(every: pd.DataFrame) -> dict:
+    """What holds and what fails of chapter 2's reconstructed bound, from its runs (each run counted once:
+    the two step rules share the run of the largest N): in how many runs that reach eps the bound lies
+    above the measured threshold, how loose it is there (t_bound / t_dense: median and quartiles), and
+    how lambda_0 and the step set per N shrink with N on MNIST."""
+    out = {"ch2_map_bound_above": 0, "ch2_map_bound_reached": 0, "ch2_map_bound_median": math.nan,
+           "ch2_map_bound_q1": math.nan, "ch2_map_bound_q3": math.nan, "ch2_map_lam_small": math.nan,
+           "ch2_map_lam_large": math.nan, "ch2_map_eta_small": math.nan, "ch2_map_eta_large": math.nan,
+           "ch2_map_lam_n_small": 0, "ch2_map_lam_n_large": 0}
+    if every.empty:
+        return out
+    runs = every.drop_duplicates(["dataset", "d", "N", "seed", "eta"]).dropna(subset=["t_dense"])
+    above = runs[runs["t_bound"] >= runs["t_dense"]]
+    loose = (above["t_bound"] / above["t_dense"]).to_numpy(float)
+    out |= {"ch2_map_bound_above": int(len(above)), "ch2_map_bound_reached": int(len(runs))}
+    if len(loose):
+        out |= {"ch2_map_bound_median": float(np.median(loose)), "ch2_map_bound_q1": float(np.quantile(loose, 0.25)),
+                "ch2_map_bound_q3": float(np.quantile(loose, 0.75))}
+    mn = every[every["dataset"] == "mnist"]
+    if len(mn):
+        lam = mn.groupby("N")["lambda_0"].mean()
+        out |= {"ch2_map_lam_small": float(lam.iloc[0]), "ch2_map_lam_large": float(lam.iloc[-1]),
+                "ch2_map_lam_n_small": int(lam.index[0]), "ch2_map_lam_n_large": int(lam.index[-1])}
+        per_n = mn[mn["rule"] == "per_n"].groupby("N")["eta"].mean()
+        if len(per_n):
+            out |= {"ch2_map_eta_small": float(per_n.iloc[0]), "ch2_map_eta_large": float(per_n.iloc[-1])}
     return out
 
 
@@ -360,7 +496,9 @@ def _build(n_boot: int) -> RegimeMap:
     order = {k: i for i, k in enumerate(SETTINGS)}
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     table = table.sort_values("setting", key=lambda s: s.map(order), kind="stable", ignore_index=True)
-    ratios = pd.concat(ratios, ignore_index=True) if ratios else pd.DataFrame(columns=RATIO_COLUMNS)
+    with warnings.catch_warnings():  # an absolute row's ratio column is all NaN, on purpose
+        warnings.simplefilter("ignore", FutureWarning)
+        ratios = pd.concat(ratios, ignore_index=True) if ratios else pd.DataFrame(columns=RATIO_COLUMNS)
     ratios = ratios.sort_values(["setting", "n"], key=lambda s: s.map(order) if s.name == "setting" else s,
                                 kind="stable", ignore_index=True)
     # c of ||y - u(0)||^2 ~ cN: the range chapter 2's runs measure; N_min: its sets of runs'
@@ -372,14 +510,14 @@ def _build(n_boot: int) -> RegimeMap:
     for key in table["setting"]:
         inside.append(_within_band(ratios[ratios["setting"] == key], c_range, n_min_range, p2.eps))
     table["within_log_band"] = inside
-    rises = table.apply(_rises, axis=1).astype(bool) if len(table) else pd.Series(dtype=bool)
+    table["klass"] = [classify(r) for _, r in table.iterrows()] if len(table) else []
+    table["family"] = table["chapter"].map(FAMILIES)
+    table["prunable"] = [k not in NOT_PRUNED for k in table["setting"]] if len(table) else []
     table["band_words"] = np.where(table["sizes"] < 2, "cannot be compared (fewer than two sizes)",
-                                   np.where(table["within_log_band"], "no faster than the pure logarithm",
-                                            np.where(rises, "faster than the pure logarithm",
-                                                     "above the pure logarithm at some sizes, no growth overall")))
+                                   [CLASSES[c] for c in table["klass"]] if len(table) else [])
     top = float(ratios["n_over_nmin"].max()) if len(ratios) else 2.0
     band = log_band(np.geomspace(1.0, max(top, 2.0), 60), c_range, n_min_range, p2.eps)
-    numbers = sentences(table, missing) | {
+    numbers = sentences(table, missing) | bound_numbers(every) | {
         "ch2_map_c_lo": c_range[0], "ch2_map_c_hi": c_range[1], "ch2_map_eps": p2.eps,
         "ch2_map_nmin_lo": int(n_min_range[0]), "ch2_map_nmin_hi": int(n_min_range[1])}
     return RegimeMap(table, ratios, missing, band, c_range, p2.eps, n_min_range, numbers)
@@ -389,7 +527,7 @@ def _build(n_boot: int) -> RegimeMap:
 READER_COLUMNS = {"label": "setting", "quantity": "T* is the first step at which", "n_range": "N",
                   "ratio_words": "T*(N)/T*(N_min) at each N", "verdict_words": "grows with N? (paired over seeds)", "growth_words": "ln T*(N_max)/T*(N_min)",
                   "split_shown": "of which 1/η, 1/λ0, log, rest", "exponent_words": "growth exponent b (95% interval)",
-                  "law_words": "best law (leave-one-size-out)", "reached_words": "units that reach the target",
+                  "law_words": f"like what: a + b log N, a N^b or a + b N (leave-one-size-out, within {laws.LAW_MARGIN:.0%} a tie)", "reached_words": "units that reach the target",
                   "summed_words": "theorem's summed target"}
 
 
@@ -399,15 +537,20 @@ def reader_frame(regime: RegimeMap) -> pd.DataFrame:
     for r in regime.table.itertuples():
         rat = regime.ratios[regime.ratios["setting"] == r.setting]
         ratio_words = ", ".join(f"{v:.2f}" if math.isfinite(v) else "not reached" for v in rat["ratio"])
+        if r.setting in ABSOLUTE:
+            ratio_words = ("not normalised (" + ABSOLUTE[r.setting] + "); T* = "
+                           + ", ".join(f"{v:.0f}" if math.isfinite(v) else "not reached" for v in rat["t_star_mean"])
+                           + " steps")
         split = ("not split" if not math.isfinite(r.share_log) else
                  ", ".join(f"{getattr(r, part):+.2f}" for part in SPLIT_PARTS))
         rows.append({"label": r.label, "quantity": r.quantity,
                      "n_range": (f"{int(r.n_min):,} to {int(r.n_max):,}" if math.isfinite(r.n_max)
                                  else "fewer than two sizes reached"),
                      "ratio_words": ratio_words or "not reached",
-                     "verdict_words": vocabulary.GROWTH_WORDS[r.growth],
-                     "growth_words": f"{r.growth_total:.2f}" if math.isfinite(r.growth_total) else "undefined",
-                     "split_shown": split, "exponent_words": r.exponent_words, "law_words": r.law_words,
+                     "verdict_words": f"{CLASSES[r.klass]} ({vocabulary.GROWTH_WORDS[r.growth]})",
+                     "growth_words": (f"{r.growth_total:.2f}" if math.isfinite(r.growth_total) else
+                                      "not normalised" if r.setting in ABSOLUTE else "undefined"),
+                     "split_shown": split, "exponent_words": r.exponent_words, "law_words": r.like_words,
                      "reached_words": f"{r.reached} of {r.units} ({r.reached_share:.0%})",
                      "summed_words": r.summed_words})
     return pd.DataFrame(rows, columns=list(READER_COLUMNS))

@@ -338,3 +338,33 @@ def usefulness(frame: pd.DataFrame) -> pd.DataFrame:
     best = curve.groupby(["method", "n"])["accuracy"].max().reset_index()
     return best.groupby("method")["accuracy"].agg(["min", "max"]).reset_index() \
         .rename(columns={"min": "best_acc_worst_n", "max": "best_acc_best_n"})
+
+
+def accuracy_window(t, values, level: float) -> dict:
+    """The window in which an accuracy curve stays at or above ``level``: ``open``, the first t at which
+    it reaches the level (as :func:`threshold_time`, interpolated in log(1 + t)); ``close``, the t after
+    which it stays below the level to the end of the grid (the crossing between the last checkpoint at or
+    above the level and the next one, interpolated the same way); ``peak_t`` and ``peak``, where the
+    curve is highest. ``open`` NaN: the level is never reached (no window); ``close`` NaN with ``open``
+    finite: the window is still open at the last checkpoint (censored)."""
+    t = np.asarray(t, dtype=float)
+    v = np.asarray(values, dtype=float)
+    order = np.argsort(t)
+    t, v = t[order], v[order]
+    out = {"open": math.nan, "close": math.nan, "peak_t": math.nan, "peak": math.nan}
+    if not len(t) or not np.isfinite(v).any():
+        return out
+    i_peak = int(np.nanargmax(v))
+    out |= {"peak_t": float(t[i_peak]), "peak": float(v[i_peak])}
+    out["open"] = threshold_time(t, v, rule="reaches", metric="accuracy", level=level)
+    if not math.isfinite(out["open"]):
+        return out
+    above = np.flatnonzero(v >= level)
+    j = int(above[-1])
+    if j == len(t) - 1:
+        return out  # still open at the end of the grid
+    x0, x1 = np.log1p(t[j]), np.log1p(t[j + 1])
+    v0, v1 = v[j], v[j + 1]
+    frac = 1.0 if v0 == v1 else (v0 - level) / (v0 - v1)
+    out["close"] = float(np.expm1(x0 + frac * (x1 - x0)))
+    return out

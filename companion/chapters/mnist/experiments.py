@@ -315,6 +315,17 @@ class WellTrainedSweep(_Chapter3Experiment):
     heldout_from: int
     source: str
     dtype: str = "float32"
+    #: The lead step (``None``: none): its units add a geometric grid (first, last, points) to the wt grid,
+    #: dense where the thresholds lie; the other steps keep the wt grid (and their stored units).
+    lead_lr: float | None = None
+    lead_grid: tuple = (25, 260, 34)
+
+    def unit_checkpoints(self, lr) -> list[int]:
+        """The checkpoints of step ``lr``: the wt grid, plus the dense grid for the lead step."""
+        if self.lead_lr is None or lr != self.lead_lr:
+            return self.checkpoints
+        first, last, points = self.lead_grid
+        return [t for t in lead_checkpoints(self.checkpoints, first, last, points) if t <= self.steps]
 
     @property
     def tolerance(self) -> dict:
@@ -341,14 +352,20 @@ class WellTrainedSweep(_Chapter3Experiment):
                 "sgd_batches": "epoch_stream", "n": n, "seed": seed, "n_test": self.n_test,
                 "n_heldout": self.n_heldout, "heldout_from": self.heldout_from, "source": self.source,
                 "center": CENTER, "unit_norm": True, "width": self.width, "ks": sorted(self.ks),
-                "allow_repeats": False, "checkpoints": self.checkpoints, "dtype": self.dtype}
+                "allow_repeats": False, "checkpoints": self.unit_checkpoints(lr), "dtype": self.dtype}
 
     def cost(self, unit):
-        n = unit[1]
-        return self.steps * self.batch_size * 3 + len(self.checkpoints) * (n + self.n_heldout) * 6
+        lr, n = unit[0], unit[1]
+        return self.steps * self.batch_size * 3 + len(self.unit_checkpoints(lr)) * (n + self.n_heldout) * 6
 
     def compute(self, unit, device):
         return compute_well_trained_unit(self.unit_config(unit), str(device))
+
+
+def lead_checkpoints(grid, first: int, last: int, points: int) -> list[int]:
+    """``grid`` with ``points`` iterations spaced geometrically from ``first`` to ``last`` (rounded) added:
+    the lead step's grid, dense where its thresholds lie, the geometric tail kept."""
+    return sorted({*grid, *(int(round(v)) for v in np.geomspace(first, last, points))})
 
 
 def compute_well_trained_unit(config: dict, device: str = "auto", progress: bool = False) -> pd.DataFrame:

@@ -279,6 +279,51 @@ def wt_thresholds(frame: pd.DataFrame, share: float) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
 
 
+def wt_windows(frame: pd.DataFrame, ts: pd.DataFrame, lr: float) -> pd.DataFrame:
+    """The greedy subnetworks' accuracy windows on the training images at step ``lr``, per (k, n, seed):
+    where the curve first reaches the one level of its k (``ts``' rule 'largest', the level every N
+    shares) and where it falls below it for good (:func:`companion.stats.thresholds.accuracy_window`;
+    ``close`` NaN: still open at the last checkpoint), its peak, and its accuracy at the last checkpoint."""
+    cols = ["k", "n", "seed", "level", "open", "close", "peak_t", "peak", "end"]
+    fixed = ts[(ts["lr"] == lr) & (ts["rule"] == "largest") & (ts["split"] == "train")]
+    levels = fixed.groupby("k")["level"].first()
+    curves = frame[(frame["lr"] == lr) & (frame["method"] == "greedy") & (frame["split"] == "train")]
+    rows = []
+    for (k, n, seed), c in curves.groupby(["k", "n", "seed"]):
+        if k not in levels.index:
+            continue
+        c = c.sort_values("t")
+        w = thr.accuracy_window(c["t"], c["accuracy"], float(levels[k]))
+        rows.append({"k": int(k), "n": int(n), "seed": int(seed), "level": float(levels[k]), **w,
+                     "end": float(c["accuracy"].iloc[-1])})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def window_summary(windows: pd.DataFrame) -> pd.DataFrame:
+    """Per (k, n): the seed means of the window's bounds, peak and end, and how many seeds' windows are
+    open (reached) and closed within the grid. The mean closing step is over the seeds whose window
+    closed."""
+    if windows.empty:
+        return pd.DataFrame(columns=["k", "n", "level", "open", "close", "closed", "opened", "seeds",
+                                     "peak_t", "peak", "end"])
+    g = windows.groupby(["k", "n"])
+    out = g.agg(level=("level", "first"), open=("open", "mean"), close=("close", "mean"),
+                peak_t=("peak_t", "mean"), peak=("peak", "mean"), end=("end", "mean"),
+                seeds=("seed", "size")).reset_index()
+    out["opened"] = g["open"].apply(lambda s: int(np.isfinite(s).sum())).to_numpy()
+    out["closed"] = g["close"].apply(lambda s: int(np.isfinite(s).sum())).to_numpy()
+    return out
+
+
+def epochs_at(ts: pd.DataFrame, batch_size: int) -> pd.DataFrame:
+    """Passes over the training set at T*: T* x batch / N per unit (the mechanism of issue 34, point 3:
+    below one epoch each image has been seen at most once, so the runs at every N are one pass of SGD)."""
+    out = ts.copy()
+    out["images"] = out["t_star"].astype(float) * batch_size
+    out["epochs"] = out["images"] / out["n"].astype(float)
+    return out
+
+
 # --------------------------------------------------------------------------------------------------
 # Chapter 3's thresholds from the committed results (the regime map and chapter 4 read these)
 
@@ -291,6 +336,8 @@ def paper_params() -> MnistParams:
 def committed_thresholds(p: MnistParams | None = None) -> dict[str, ThresholdSeries]:
     """Chapter 3's T*(N) of the greedy subnetwork from the committed results only (nothing computed):
     ``mf_sgd`` and ``mf_gd`` (the mean-field network under SGD and full-batch GD, the chapter's rule),
+    ``mf_wt_k64`` and ``mf_wt_k256`` (the well-trained arm's lead step ``wt_lead_lr``, k = m/8 and m/2,
+    one level for every N: its verdict),
     ``ntk_k64`` and ``ntk_k256`` (the well-trained arm's NTK network at k = m/8 and m/2, one level for
     every N: ``wt_share`` of the gain at the largest N). A setting whose units are not all committed has
     ``missing`` (why) and no ``ts``; ``summed``: {eps: the largest N at which every seed reaches the
@@ -306,6 +353,19 @@ def committed_thresholds(p: MnistParams | None = None) -> dict[str, ThresholdSer
         ts = thr.thresholds(frame, rule=p.threshold_rule, metric=p.threshold_metric, delta=p.delta,
                             level=p.level, method="greedy")
         out[setting] = ThresholdSeries(setting, ts, summed=summed_reach(frame, p.summed_eps), rule=p.rule)
+    # the well-trained arm's lead step (mean field), one level for every N: the chapter's lead verdict
+    frame, done, total = store.committed_frame(exps["well"])
+    for k, setting in ((p.width // 8, "mf_wt_k64"), (p.width // 2, "mf_wt_k256")):
+        if done < total or frame.empty or k not in set(frame["k"]) or p.wt_lead_lr not in set(frame["lr"]):
+            out[setting] = ThresholdSeries(setting, missing=(
+                store.not_committed(done, total) if done < total else
+                f"not computed (the well-trained arm has no k = {k} subnetwork at step {p.wt_lead_lr:g})"))
+            continue
+        sub = wt_rows(frame)
+        greedy = sub[(sub["method"] == "greedy") & (sub["k"] == k) & (sub["split"] == "train")
+                     & (sub["lr"] == p.wt_lead_lr)]
+        ts = thr.gain_thresholds(greedy, p.wt_share, ["lr", "k", "split"], level_from="largest")
+        out[setting] = ThresholdSeries(setting, ts)
     frame, done, total = store.committed_frame(exps["well_ntk"])
     for k, setting in ((p.width // 8, "ntk_k64"), (p.width // 2, "ntk_k256")):
         if done < total or frame.empty or k not in set(frame["k"]):

@@ -83,6 +83,13 @@ class MnistParams:
                          "at most m)", _ints(1))
     wt_num_checkpoints: int = param(16, "checkpoints of the well-trained arm (zero and a geometric grid "
                                     "from first_checkpoint to steps)", _int(2))
+    wt_lead_lr: float = param(1.6, "the well-trained arm's lead step (where the dense network trains well): "
+                              "its units add a dense checkpoint grid where T* lies", validate.positive)
+    wt_lead_from: int = param(25, "first checkpoint of the lead step's dense grid", _int(1))
+    wt_lead_to: int = param(260, "last checkpoint of the lead step's dense grid (the wt grid goes on to "
+                            "steps)", _int(1))
+    wt_lead_points: int = param(34, "checkpoints of the lead step's dense grid (geometric, added to the wt "
+                                "grid)", _int(2))
     wt_ntk_lrs: tuple = param((80.0,), "steps of the well-trained arm's NTK network (the NTK study's tuned "
                               "step)", _reals)
     wt_share: float = param(0.9, "level of the well-trained arm: this share of the way from the "
@@ -127,6 +134,7 @@ class MnistParams:
         validate.integer("k", self.k, low=1, high=self.width)
         validate.integer_list("wt_sizes", list(self.wt_sizes), low=NUM_CLASSES, high=self.heldout_from)
         validate.integer("heldout_from", self.heldout_from, low=max(self.wt_sizes), high=max_train)
+        validate.integer("wt_lead_to", self.wt_lead_to, low=self.wt_lead_from)
         for i, k in enumerate(self.wt_ks):
             validate.integer(f"wt_ks[{i}]", k, low=1, high=self.width)
         validate.integer("first_checkpoint", self.first_checkpoint, low=1, high=self.steps)
@@ -159,7 +167,9 @@ class MnistParams:
             sizes=self.wt_sizes, seeds=self.wt_seeds, ks=self.wt_ks, width=self.width, steps=self.steps,
             num_checkpoints=self.wt_num_checkpoints, first_checkpoint=self.first_checkpoint,
             batch_size=self.batch_size, n_test=self.n_test, n_heldout=self.n_heldout,
-            heldout_from=self.heldout_from, source=self.source, dtype=self.dtype)
+            heldout_from=self.heldout_from, source=self.source, dtype=self.dtype,
+            lead_lr=self.wt_lead_lr if mean_field else None,
+            lead_grid=(self.wt_lead_from, self.wt_lead_to, self.wt_lead_points))
 
     def ntk_study(self) -> NtkStudy:
         return NtkStudy(n=self.ntk_n, seeds=self.ntk_seeds, lrs=self.ntk_lrs, ks=self.ntk_ks,

@@ -90,7 +90,10 @@ def summarize(frames: dict[str, pd.DataFrame], p: MnistParams) -> Summary:
                          "summed": summed, "sensitivity": sens, "ntk": ntk_sum["table"],
                          "ntk_lrs": ntk_sum["lrs"], "largest": c.largest, "smallest": c.smallest,
                          "shape": arm.growth, "wt_thresholds": wt["thresholds"], "wt_table": wt["table"],
-                         "wt_ntk_thresholds": wt["ntk_thresholds"], "ntk_steps": ntk_sum["steps"]})
+                         "wt_ntk_thresholds": wt["ntk_thresholds"],
+                         "wt_lead": wt["lead"]["table"], "wt_windows": wt["lead"]["windows"],
+                         "wt_window_table": wt["lead"]["window_table"], "wt_epochs": wt["lead"]["epochs"],
+                         "wt_lead_steps": wt["lead"]["steps"], "ntk_steps": ntk_sum["steps"]})
 
 
 def _settings(p: MnistParams, units: pd.DataFrame) -> dict:
@@ -257,9 +260,9 @@ def _sgd_arm(out: dict, c: Context) -> None:
     diff_means = means["difference"]["mean"].dropna()
     defined = finite(d_diff, d_dense, d_greedy)
     if defined:
-        head = (f"the difference between the two (per seed) goes from {means['difference']['mean'][smallest]:.0f} "
-                f"steps at the smallest N to {means['difference']['mean'][largest]:.0f} at the largest, while the "
-                f"subnetwork's own threshold changes by {d_greedy:+.0f} steps and the dense network's by {d_dense:+.0f}")
+        head = (f"their difference goes from {means['difference']['mean'][smallest]:.0f} steps at the smallest N "
+                f"to {means['difference']['mean'][largest]:.0f} at the largest; the subnetwork's threshold "
+                f"changes by {d_greedy:+.0f}, the dense network's by {d_dense:+.0f}")
         text = ("The greedy threshold follows the dense one: " if follows else
                 "The greedy threshold does not simply follow the dense one: ") + head
     else:
@@ -272,8 +275,7 @@ def _sgd_arm(out: dict, c: Context) -> None:
     elif (diff_means == 0).all():
         text += ": the two thresholds coincide"
     elif (diff_means > 0).all():
-        text += (": the subnetwork needs the dense network to be good first and then a further stretch of "
-                 "training")
+        text += ": the subnetwork needs a good dense network, then more training"
     elif (diff_means < 0).all():
         text += (": the subnetwork meets the rule before the dense network does at every size (choosing neurons "
                  "is itself a fit), so the theorem's decomposition (dense term plus O(1/k)) does not describe "

@@ -72,10 +72,9 @@ def grid(out: dict, c: Context) -> pd.DataFrame:
                                                "crossing\" is well defined in every unit")
         elif finite(share_big) and share_big > share:
             out["ch3_multi_cross_sentence"] = (
-                f"The large moves come from subnetworks whose training {rule.metric} hovers around the level "
-                f"and crosses it more than once ({share:.0%} of the units, {share_big:.0%} of the moves beyond "
-                "the 90th percentile): there \"the first crossing\" depends on which iterations are recorded, "
-                "whatever the interpolation")
+                f"The large moves come from subnetworks whose training {rule.metric} crosses the level more than "
+                f"once ({share:.0%} of the units, {share_big:.0%} of the largest tenth of moves): there the first "
+                "crossing depends on which iterations are recorded")
         else:
             out["ch3_multi_cross_sentence"] = (
                 f"{share:.0%} of the units cross the level more than once, but they are no more frequent among the "
@@ -258,15 +257,15 @@ def epochs_and_gap(out: dict, c: Context) -> tuple[pd.DataFrame, pd.DataFrame, p
     at_l = th["greedy"][th["greedy"]["n"] == largest]
     k_l, n_l = int(at_l["reached"].sum()), len(at_l)
     if finite(e_s, e_l):
-        text = (f"Counted in passes over the data, SGD's threshold {'falls' if e_l < e_s else 'rises'} from "
+        text = (f"SGD's threshold {'falls' if e_l < e_s else 'rises'} from "
                 f"{e_s:.1f} epochs at N = {n_words(smallest)} to {e_l:.2f} at N = {n_words(largest)}")
         about = "about one pass" if 0.5 <= e_l <= 2 else f"{e_l:.1f} passes"
         if k_l < n_l:
             text += (f": on the largest set the seeds that get there need {about}, but within the budget of "
                      f"{budget:.0f} passes only {k_l} of {n_l} seeds get there at all, so the budget binds")
         elif e_l <= budget / 2:
-            text += (f": on the largest set the subnetwork is good after {about}, long before the budget of "
-                     f"{budget:.0f} passes is used, so the budget does not bind")
+            text += (f": on the largest set it is good after {about}; the budget of "
+                     f"{budget:.0f} passes does not bind")
         else:
             text += (f": on the largest set the subnetwork is good after {about}, more than half of the budget of "
                      f"{budget:.0f} passes")
@@ -314,7 +313,7 @@ def epochs_and_gap(out: dict, c: Context) -> tuple[pd.DataFrame, pd.DataFrame, p
         gap_text = f"The train–test gap at the threshold is not defined at N = {n_words(missing)} (no seed {w.reach} there)"
     if finite(e_l):
         gap_text += f", and SGD gets there after {e_l:.1f} passes over the data"
-    out["ch3_verdict_population"] = (("a fixed level is reached, at large N, as a property of the population. "
+    out["ch3_verdict_population"] = (("at large N a fixed level is a property of the population. "
                                       if population else "the controls do not show the level being met as a "
                                       "property of the population at large N. ") + gap_text)
     return epochs, heldout, gap
@@ -366,10 +365,9 @@ def summed(out: dict, c: Context) -> pd.DataFrame:
     met_d, _ = met_words(summed, "dense")
     count = {0: "no size", 1: "one size", 2: "two sizes"}
     if most_g < 3:
-        out["ch3_summed_law_sentence"] = (f"A threshold in the theorem's sense can therefore be measured for the "
-                                          f"subnetwork at {count[most_g]} at most within one arm and one ε, too few "
-                                          "sizes for a law, and chapter 2 measures it in the theorem's exact "
-                                          "setting instead")
+        out["ch3_summed_law_sentence"] = (f"So the theorem's threshold can be measured for the subnetwork at "
+                                          f"{count[most_g]} at most per arm and ε, too few for a law; chapter 2 "
+                                          "measures it in the theorem's setting instead")
         out["ch3_summed_verdict"] = (f"{met_g}, so MNIST cannot test the theorem's law itself; chapter 2 does, in "
                                      "the theorem's setting")
     else:
@@ -378,7 +376,7 @@ def summed(out: dict, c: Context) -> pd.DataFrame:
                                           "measures it in the theorem's exact setting as well")
         out["ch3_summed_verdict"] = (f"{met_g}: enough sizes for a law; chapter 2 tests it in the theorem's "
                                      "exact setting")
-    out["ch3_summed_caveat"] = f"every seed of the subnetwork reaches such a target {met_g}, every seed of the dense network {met_d}"
+    out["ch3_summed_caveat"] = f"all seeds of the subnetwork reach such a target {met_g}; of the dense network, {met_d}"
     out["ch3_fixed_level_words"] = ("its flattening at large N is what a fixed level predicts" if shape.stops else
                                     f"the shape it shows here (the threshold {growth_words(shape, w)}) is a property "
                                     "of that threshold" if shape.defined else "what it shows here is a property of that threshold")
@@ -424,10 +422,9 @@ def sensitivity(out: dict, c: Context) -> pd.DataFrame:
     else:
         out["ch3_sens_direction"] = "The two rules do not each give one direction"
     if lv > 0 and dl < 0 and bl_l > bl_s:
-        out["ch3_sens_explain"] = (f"On more data the subnetwork's training loss levels off sooner and at a worse value "
-                                   f"(its best training loss is {bl_s:.3g} at the smallest N and {bl_l:.3g} at the "
-                                   "largest), so \"close to its own best\" comes earlier, while a fixed target is "
-                                   "reached later")
+        out["ch3_sens_explain"] = (f"On more data the subnetwork's training loss levels off sooner and higher "
+                                   f"(best {bl_s:.3g} at the smallest N, {bl_l:.3g} at the largest), so \"close to "
+                                   "its own best\" comes earlier while a fixed target comes later")
     else:
         out["ch3_sens_explain"] = (f"The subnetwork's best training loss over the grid is {bl_s:.3g} at the smallest N "
                                    f"and {bl_l:.3g} at the largest")
@@ -435,7 +432,7 @@ def sensitivity(out: dict, c: Context) -> pd.DataFrame:
     lo_r, hi_r = by_level.iloc[0], by_level.iloc[-1]
     ends = (f"at {lo_r['value']:.2f} it goes from {lo_r['t_star_smallest_n']:.0f} to {lo_r['t_star_largest_n']:.0f} "
             f"steps, at {hi_r['value']:.2f} from {hi_r['t_star_smallest_n']:.0f} to {hi_r['t_star_largest_n']:.0f}")
-    plateau = f"the plateau of the {p.k}-neuron subnetwork at the largest N (best training accuracy {acc_l:.3f})"
+    plateau = f"the {p.k}-neuron subnetwork's plateau ({acc_l:.3f} at the largest N)"
     if len(by_level) < 2:
         out["ch3_sens_levels_sentence"] = ("Only one accuracy level is compared, so how T* grows with the level is "
                                            "not measured here")
@@ -443,9 +440,7 @@ def sensitivity(out: dict, c: Context) -> pd.DataFrame:
                  hi_r["t_star_largest_n"]) and lo_r["t_star_smallest_n"] > 0 and hi_r["t_star_smallest_n"] > 0:
         if hi_r["t_star_largest_n"] / hi_r["t_star_smallest_n"] > lo_r["t_star_largest_n"] / lo_r["t_star_smallest_n"]:
             out["ch3_sens_levels_sentence"] = (
-                f"The closer a fixed level comes to {plateau}, the faster T* grows: {ends}. That is the O(1/k) "
-                "term at work: a fixed target is reached in slowly growing time only if the subnetwork of size k "
-                "can reach it comfortably")
+                f"The closer a fixed level comes to {plateau}, the faster T* grows: {ends}")
         else:
             out["ch3_sens_levels_sentence"] = f"T* does not grow faster at levels closer to {plateau}: {ends}"
     else:
@@ -493,18 +488,18 @@ def loss_gap_sentence(sgd: pd.DataFrame, n: int, t_star: float, k: int) -> str:
     picks = [("t = 0", ts.min())]
     if finite(t_star):
         picks.append((f"t = {int(ts[np.argmin(np.abs(ts - t_star))]):,} (near T*)", ts[np.argmin(np.abs(ts - t_star))]))
-    picks.append((f"t = {int(ts.max()):,} (the end)", ts.max()))
+    picks.append((f"t = {int(ts.max()):,}", ts.max()))
     gaps = [(label, float(loss.loc[t, "greedy"] - loss.loc[t, "dense"])) for label, t in picks]
     parts = ", ".join(f"{g:+.3f} at {label}" for label, g in gaps)
     values = [g for _, g in gaps]
     spread = max(values) - min(values)
     if spread > 0.5 * max(abs(v) for v in values):
-        verdict = ("so it is not a constant O(1/k) term added to the dense loss: it changes with the amount of "
-                   "pre-training" + (", and changes sign" if min(values) < 0 < max(values) else ""))
+        verdict = ("not a constant O(1/k) term" + (": it changes sign" if min(values) < 0 < max(values) else
+                                                  ": it changes with pre-training"))
     else:
         verdict = "roughly constant over pre-training, as a fixed O(1/k) term would be"
-    return (f"In mean training loss (half the squared error) at N = {n_words(n)}, the {k}-neuron subnetwork minus the dense "
-            f"network is {parts}; {verdict}")
+    return (f"At N = {n_words(n)} the {k}-neuron subnetwork's mean training loss minus the dense network's is "
+            f"{parts}; {verdict}")
 
 
 def heldout_thresholds(sgd: pd.DataFrame, train_ts: pd.DataFrame, rule: Rule, smallest: int,
@@ -523,7 +518,7 @@ def heldout_thresholds(sgd: pd.DataFrame, train_ts: pd.DataFrame, rule: Rule, sm
                                        "rule on both the training and the held-out images at any size")
         return frame, out
     ts_, tl_ = out["ch3_heldout_tstar_smallest"], out["ch3_heldout_tstar_largest"]
-    head = (f"On held-out accuracy the subnetwork's threshold goes from {ts_:,.0f} steps at N = {n_words(smallest)} to "
+    head = (f"On held-out accuracy the subnetwork's T* goes from {ts_:,.0f} steps at N = {n_words(smallest)} to "
             f"{tl_:,.0f} at N = {n_words(largest)}" if finite(ts_, tl_) else
             "On held-out accuracy the subnetwork's threshold is not defined at the smallest or the largest size")
     sign = np.sign(diff.to_numpy())
@@ -531,7 +526,7 @@ def heldout_thresholds(sgd: pd.DataFrame, train_ts: pd.DataFrame, rule: Rule, sm
     where = ""
     if flips:
         lo, hi = diff.index[flips[0] - 1], diff.index[flips[0]]
-        where = f"; the two thresholds meet between N = {n_words(lo)} and N = {n_words(hi)}"
+        where = f"; the two meet between N = {n_words(lo)} and N = {n_words(hi)}"
         out["ch3_heldout_meet_lo"], out["ch3_heldout_meet_hi"] = int(lo), int(hi)
     else:
         side = "above" if sign[0] > 0 else "below"
@@ -542,8 +537,8 @@ def heldout_thresholds(sgd: pd.DataFrame, train_ts: pd.DataFrame, rule: Rule, sm
         lo, hi = test["ci_lo"], test["ci_hi"]
         out |= {"ch3_heldout_diff_largest": float(last.mean()), "ch3_heldout_diff_lo": float(lo),
                 "ch3_heldout_diff_hi": float(hi)}
-        tail = (f" (held-out minus training at N = {n_words(diff.index.max())}: {last.mean():+,.0f} steps, 95% interval "
-                f"{lo:+,.0f} to {hi:+,.0f}, paired over {len(last)} seeds)")
+        tail = (f" (at the largest N held-out minus training is {last.mean():+,.0f} steps, 95% interval "
+                f"{lo:+,.0f} to {hi:+,.0f})")
     else:
         tail = (f" ({len(last)} seed{'s' if len(last) != 1 else ''} at N = {n_words(diff.index.max())}: no interval "
                 f"with fewer than {paired.MIN_PAIRS})")

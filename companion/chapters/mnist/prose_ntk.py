@@ -9,9 +9,10 @@ import pandas as pd
 
 from ...stats import paired
 from ...stats.verdicts import Growth
-from .findings import (ALPHA, NTK_CLOSE, NTK_SIZEABLE, WELL_TRAINED, finite, grid_ratio, growth, ntk_tuning,
+from .findings import (ALPHA, NTK_CLOSE, NTK_SIZEABLE, WELL_TRAINED, finite, growth, ntk_tuning,
                        p_ok, wt_rows, wt_thresholds)
 from .params import MnistParams
+from .prose_lead import lead_step, lead_summary
 from .prose_words import Words, change_stats, growth_words, n_words, sizes_list
 
 #: Glue names (literal, so that ``grep NAME`` finds this code).
@@ -142,12 +143,11 @@ def ntk_summary(ntk: pd.DataFrame, p: MnistParams) -> dict:
     none_, refit, c, dl = (out[k] for k in ("ch3_ntk_loss_kmin_none", "ch3_ntk_loss_kmin_refit",
                                             "ch3_ntk_scale_kmin", "ch3_ntk_dense_loss"))
     positive = bool((ref[("scale", "refit")] > 0).all())
-    text = ("Refitting the output scale does not change the accuracy (a positive scale leaves the arg-max alone)"
-            if positive else "Refitting the output scale can change the accuracy here (a negative scale flips the arg-max)")
+    text = ("Refitting the output scale leaves the accuracy alone (a positive scale keeps the arg-max)"
+            if positive else "Refitting the output scale can change the accuracy (a negative scale flips the arg-max)")
     compare = ("still far above" if refit > 2 * dl else "still above" if refit > dl else "at or below")
-    out["ch3_ntk_refit_sentence"] = (text + f" but shows how much of the loss is a matter of size alone: at k = {kmin:,} "
-                                     f"the loss falls from {none_:.2f} to {refit:.3f} with c = {c:.3f}, {compare} the "
-                                     f"dense network's {dl:.3f}")
+    out["ch3_ntk_refit_sentence"] = (text + f" but shows the loss due to size: at k = {kmin:,} it falls from "
+                                     f"{none_:.2f} to {refit:.3f} (c = {c:.3f}), {compare} the dense {dl:.3f}")
     return {"numbers": out, "table": table, "lrs": lrs, "steps": steps}
 
 
@@ -200,12 +200,13 @@ def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | Non
     frame = wt_rows(well)
     empty_ts = wt_thresholds(frame.iloc[:0], share)
     if frame.empty:
-        out |= {"ch3_wt_verdict": "the well-trained arm has no results for these settings",
-                "ch3_wt_lr_sentence": "No run of the well-trained arm finished for these settings",
-                "ch3_wt_heldout_sentence": "No held-out thresholds can be computed",
+        out |= {"ch3_wt_lr_sentence": "No run of the well-trained arm finished for these settings",
+                "ch3_wt_heldout_ksmall": "no held-out threshold", "ch3_wt_heldout_klarge": "no held-out threshold",
                 "ch3_wt_test_gap_sentence": "No held-out images were evaluated"}
         table = pd.DataFrame()
         ts = empty_ts
+        lead_out = lead_summary(frame, ts, p, p.wt_lead_lr)
+        out |= lead_out["numbers"]
     else:
         largest, last = frame["n"].max(), frame["t"].max()
         end = frame[(frame["t"] == last) & (frame["n"] == largest)]
@@ -222,83 +223,42 @@ def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | Non
             + ("well trained by this section's criterion" if trained else
                f"short of the {WELL_TRAINED:.2f} this section calls well trained at every step tried"))
         ts = wt_thresholds(frame, share)
-        rows, verdicts = [], {}
+        rows = []
         for (lr, k), g in ts[(ts["split"] == "train")].groupby(["lr", "k"]):
             own = g[g["rule"] == "own"]
             fixed = g[g["rule"] == "largest"]
-            words, grown, lastc = _growth_words(own, w)
-            fwords, fgrown, flast = _growth_words(fixed, w)
+            gf, go = growth(fixed), growth(own)
             curve = frame[(frame["lr"] == lr) & (frame["k"] == k) & (frame["method"] == "greedy")
                           & (frame["split"] == "train") & (frame["n"] == largest)]
             ceiling = float(curve.groupby("seed")["accuracy"].max().mean())
             row = {"lr": lr, "k": int(k), "dense_train": float(dense_end.loc[lr, "train"]),
                    "ceiling": ceiling, "level_largest": float(fixed["level"].mean()),
-                   **{f"T*({n_words(n)})": float(v) for n, v in own.groupby("n")["t_star"].mean().items()},
-                   "last_change": lastc["mean"] if lastc else np.nan, "last_p": lastc["p_value"] if lastc else np.nan,
+                   **{f"T*({n_words(n)})": float(v) for n, v in fixed.groupby("n")["t_star"].mean().items()},
                    "fixed_reached": f"{int(fixed['reached'].sum())}/{len(fixed)}",
-                   "fixed_last_change": flast["mean"] if flast else np.nan,
-                   "fixed_last_p": flast["p_value"] if flast else np.nan}
+                   "fixed_growth": growth_words(gf, w), "own_growth": growth_words(go, w)}
             rows.append(row)
-            verdicts[(lr, k)] = (words, fwords, grown, fgrown)
         table = pd.DataFrame(rows)
-        # The verdict: at the best-trained step, every k, both rules; a rise is set against the grid step
-        grid = grid_ratio(p.steps, p.first_checkpoint, p.wt_num_checkpoints)
-        out["ch3_wt_grid_ratio"] = grid
-        parts, rises = [], {"own": [], "largest": []}
-        for k in sorted(p.wt_ks):
-            if (best_lr, k) not in verdicts:
-                continue
-            words, fwords, grown, fgrown = verdicts[(best_lr, k)]
-            parts.append(f"for k = {k:,} it {words}; with one level for every N (set at N = {n_words(largest)}) "
-                         f"it {fwords}")
-            for rule, g in (("own", grown), ("largest", fgrown)):
-                if g is not None and g.verdict in ("grows", "grows_tail_untested"):
-                    rises[rule].append((k, g.tail if g.tail is not None else g.rise))
-        out["ch3_wt_k_sentences"] = ("; ".join(parts) if parts else
-                                     "no greedy subnetwork has a threshold at the best step")
-        own_best = ts[(ts["lr"] == best_lr) & (ts["rule"] == "own") & (ts["split"] == "train")]
-        span = own_best.groupby(["k", "n"])["t_star"].mean()
-        regime = (f"in a well-trained regime (step {best_lr:g}, dense training accuracy {best_acc:.3f} at "
-                  f"N = {n_words(largest)})" if trained else
-                  f"at the best step tried ({best_lr:g}; dense training accuracy {best_acc:.3f} at "
-                  f"N = {n_words(largest)}, short of well trained)")
-
-        def rule_words(rule: str, name: str) -> str:
-            if not rises[rule]:
-                return f"{name} T* stops growing, stays flat or falls for every k tried"
-            ks = " and ".join(f"{k:,}" for k, _ in rises[rule])
-            worst = max(rises[rule], key=lambda kc: kc[1]["mean"] if finite(kc[1]["mean"]) else 0)[1]
-            rel = worst["rel_mean"]
-            size = (f"by at most {worst['mean']:+.0f} steps ({100 * rel:+.0f}%), less than one checkpoint interval "
-                    f"(a factor {grid:.2f}), so the rise rests on the interpolation between checkpoints"
-                    if finite(rel) and 1 + rel < grid else
-                    f"by up to {worst['mean']:+.0f} steps" + (f" ({100 * rel:+.0f}%)" if finite(rel) else ""))
-            return f"{name} T* still grows over the sizes measured for k = {ks}, {size}"
-
-        if span.empty:
-            out["ch3_wt_verdict"] = "the well-trained arm has no greedy thresholds for these settings"
-        else:
-            lo, hi = float(span.min()), float(span.max())
-            out |= {"ch3_wt_tstar_min": lo, "ch3_wt_tstar_max": hi}
-            out["ch3_wt_verdict"] = (f"{regime} the subnetworks' T* stays between {lo:.0f} and {hi:.0f} SGD steps "
-                                     f"over {sizes_list(p.wt_sizes)}; "
-                                     + rule_words("own", "at a level relative to each subnetwork's own ceiling")
-                                     + ", and " + rule_words("largest", "at one level for every N"))
+        # The verdict: the lead step, one level for every N first, the own ceiling as sensitivity (issue 34)
+        lead = lead_step(p, dense_end.index, best_lr)
+        lead_out = lead_summary(frame, ts, p, lead)
+        out |= lead_out["numbers"]
+        out["ch3_wt_lead_dense_acc"] = float(dense_end["train"].get(lead, np.nan))
+        best_lr = lead
         # Held-out thresholds against the training ones, at the best step (point 6 of the review)
         tr = ts[(ts["lr"] == best_lr) & (ts["rule"] == "own")]
         piv = tr.groupby(["k", "split", "n"])["t_star"].mean().unstack("split")
-        held_parts = []
-        for k in sorted(p.wt_ks):
+        held = {"ch3_wt_heldout_ksmall": "no held-out threshold", "ch3_wt_heldout_klarge": "no held-out threshold"}
+        ks_sorted = sorted(p.wt_ks)
+        for name, k in (("ch3_wt_heldout_ksmall", ks_sorted[0]), ("ch3_wt_heldout_klarge", ks_sorted[-1])):
             if k not in piv.index.get_level_values(0) or "heldout" not in piv.columns:
                 continue
             q = piv.loc[k]
             gaps = (q["heldout"] - q["train"])
-            held_parts.append(f"for k = {k:,} the held-out T* is {q['heldout'].iloc[0]:.0f} steps against "
-                              f"{q['train'].iloc[0]:.0f} on the training images at N = {n_words(q.index[0])}, and "
-                              f"{q['heldout'].iloc[-1]:.0f} against {q['train'].iloc[-1]:.0f} at N = "
-                              f"{n_words(q.index[-1])} (the gap {'narrows' if abs(gaps.iloc[-1]) < abs(gaps.iloc[0]) else 'does not narrow'})")
-        out["ch3_wt_heldout_sentence"] = ("At its own level, " + "; ".join(held_parts) if held_parts else
-                                          "No held-out thresholds can be computed")
+            held[name] = (f"for k = {k:,}, {q['heldout'].iloc[0]:.0f} against {q['train'].iloc[0]:.0f} steps at "
+                          f"N = {n_words(q.index[0])} and {q['heldout'].iloc[-1]:.0f} against "
+                          f"{q['train'].iloc[-1]:.0f} at N = {n_words(q.index[-1])} (the gap "
+                          f"{'narrows' if abs(gaps.iloc[-1]) < abs(gaps.iloc[0]) else 'does not narrow'})")
+        out |= held
         # Is the test set easier than the unused training images? (the dense network, end of training)
         d = frame[(frame["method"] == "dense") & (frame["t"] == last) & (frame["lr"] == best_lr)]
         gap = d.pivot_table(index=["n", "seed"], columns="split", values="accuracy")
@@ -321,11 +281,10 @@ def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | Non
     out["ch3_wtntk_k"] = half
     if ntk.empty or half not in set(ntk["k"]):
         out["ch3_wtntk_sentence"] = (f"the NTK arm has no k = {half:,} (k/m = 1/2) subnetwork for these settings")
+        out["ch3_wtntk_growth_sentence"] = "No threshold of the NTK arm can be traced"
     else:
         own = nts[(nts["k"] == half) & (nts["split"] == "train") & (nts["rule"] == "own")]
         fixed = nts[(nts["k"] == half) & (nts["split"] == "train") & (nts["rule"] == "largest")]
-        words, _, _ = _growth_words(own, w)
-        fwords, _, _ = _growth_words(fixed, w)
         last, largest_n = ntk["t"].max(), ntk["n"].max()
         end = ntk[(ntk["t"] == last) & (ntk["n"] == largest_n) & (ntk["split"] == "train")]
         sub_acc = float(end[(end["method"] == "greedy") & (end["k"] == half)]["accuracy"].mean())
@@ -335,8 +294,9 @@ def well_trained_summary(well: pd.DataFrame | None, well_ntk: pd.DataFrame | Non
         out["ch3_wtntk_sentence"] = (
             f"at step {lr} the k = {half:,} greedy subnetwork (k/m = 1/2, no repeats) reaches {sub_acc:.3f} "
             f"training accuracy at N = {n_words(largest_n)} against the dense network's {dense_acc:.3f}, "
-            + ("a useful subnetwork" if sub_acc >= p.useful_accuracy else "not a useful subnetwork")
-            + f"; its T* at {100 * share:.0f}% of its own gain {_span_words(own)}: it {words}, and at one level "
-            f"for every N it {fwords}")
+            + ("a useful subnetwork" if sub_acc >= p.useful_accuracy else "not a useful subnetwork"))
+        out["ch3_wtntk_growth_sentence"] = (f"At one level for every N its T* {growth_words(growth(fixed), w)}; at "
+                                            f"{100 * share:.0f}% of its own gain it {_span_words(own)} and "
+                                            f"{growth_words(growth(own), w)}")
     out["ch3_wt_n_units"] = int(len(frame.groupby(["lr", "n", "seed"]))) if not frame.empty else 0
-    return {"numbers": out, "table": table, "thresholds": ts, "ntk_thresholds": nts}
+    return {"numbers": out, "table": table, "thresholds": ts, "ntk_thresholds": nts, "lead": lead_out}

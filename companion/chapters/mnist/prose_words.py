@@ -225,7 +225,7 @@ def rise_sentence(steps: pd.DataFrame, who: str, w: Words) -> tuple[str, str]:
     rising = [r for r in rows if sig_up(r)]
     if rising:
         last = rising[-1]
-        head = (f"The last step at which {who} threshold rises significantly (5% level) is from "
+        head = (f"{who[0].upper() + who[1:]} threshold last rises significantly (5% level) from "
                 f"N = {n_words(last['n_from'])} to {n_words(last['n_to'])}")
         short = f"last significant rise from N = {n_words(last['n_from'])} to {n_words(last['n_to'])}"
         flat = [r for r in rows if r["n_from"] >= last["n_to"]]
@@ -236,8 +236,8 @@ def rise_sentence(steps: pd.DataFrame, who: str, w: Words) -> tuple[str, str]:
             return (head + f"; the {len(flat)} steps after it are not defined (no seed {w.reach} at both sizes)",
                     short + ", then steps that are not defined")
         k = sum(p_ok(r) and r["p_value"] < ALPHA for r in flat)
-        return (head + f"; over the {len(flat)} steps after it the mean changes are at most "
-                f"{count_steps(max(sizes), w.short)} in size, and {k} of them {is_are(k)} significant at the 5% level",
+        return (head + f"; the {len(flat)} steps after it change the mean by at most "
+                f"{count_steps(max(sizes), w.short)}, and {k} of them {is_are(k)} significant",
                 short + f", then at most {count_steps(max(sizes), w.short)}")
     sizes = [abs(r["mean"]) for r in rows if finite(r["mean"])]
     if not any(p_ok(r) for r in rows):
