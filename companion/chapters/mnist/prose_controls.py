@@ -440,7 +440,7 @@ def sensitivity(out: dict, c: Context) -> pd.DataFrame:
     lo_r, hi_r = by_level.iloc[0], by_level.iloc[-1]
     ends = (f"at {lo_r['value']:.2f} it goes from {lo_r['t_star_smallest_n']:.0f} to {lo_r['t_star_largest_n']:.0f} "
             f"steps, at {hi_r['value']:.2f} from {hi_r['t_star_smallest_n']:.0f} to {hi_r['t_star_largest_n']:.0f}")
-    plateau = f"the {p.k}-neuron subnetwork's plateau ({acc_l:.3f} at the largest N)"
+    plateau = f"the {p.k}-neuron subnetwork's best accuracy ({acc_l:.3f} at the largest N)"
     if len(by_level) < 2:
         out["ch3_sens_levels_sentence"] = ("Only one accuracy level is compared, so how T* grows with the level is "
                                            "not measured here")
