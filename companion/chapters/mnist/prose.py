@@ -260,9 +260,9 @@ def _sgd_arm(out: dict, c: Context) -> None:
     diff_means = means["difference"]["mean"].dropna()
     defined = finite(d_diff, d_dense, d_greedy)
     if defined:
-        head = (f"their difference goes from {means['difference']['mean'][smallest]:.0f} steps at the smallest N "
-                f"to {means['difference']['mean'][largest]:.0f} at the largest; the subnetwork's threshold "
-                f"changes by {d_greedy:+.0f}, the dense network's by {d_dense:+.0f}")
+        head = (f"their difference goes from {means['difference']['mean'][smallest]:.0f} to "
+                f"{means['difference']['mean'][largest]:.0f} steps (smallest to largest N), while the thresholds change "
+                f"by {d_greedy:+.0f} (subnetwork) and {d_dense:+.0f} (dense)")
         text = ("The greedy threshold follows the dense one: " if follows else
                 "The greedy threshold does not simply follow the dense one: ") + head
     else:
@@ -354,11 +354,16 @@ def _sgd_arm(out: dict, c: Context) -> None:
         rising = th["greedy"][(th["greedy"]["n"] <= n0) & th["greedy"]["reached"]]
         c = rising["n"].nunique()
         span = f"N = {n_words(shape.first)} to {n_words(n0)}, {c} sizes"
+        out["ch3_rising_part_span"] = span
         if c < 3:
             out["ch3_rising_part_sentence"] = (f"The rising part alone ({span}) is too short to tell a logarithm "
                                                "from a small power")
+            out["ch3_rising_part_laws"] = "it is too short to tell a logarithm from a small power"
         else:
             shares = laws.model_choice(rising["n"], rising["t_star"], n_boot=min(p.n_boot, 200))
             out["ch3_rising_part_sentence"] = f"On the rising part alone ({span}), {shares_text(shares)}"
+            out["ch3_rising_part_laws"] = shares_text(shares)
     else:
         out["ch3_rising_part_sentence"] = "Without a significant rise there is no rising part to fit on its own"
+        out["ch3_rising_part_span"] = "none: no significant rise"
+        out["ch3_rising_part_laws"] = "there is no rising part to fit on its own"

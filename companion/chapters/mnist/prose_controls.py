@@ -146,6 +146,7 @@ def gd_arm(out: dict, c: Context) -> pd.DataFrame:
     out["ch3_gd_last_step"] = (step_words(gd_steps.iloc[-1].to_dict(), wg) if len(gd_steps) else
                                "there is no step between sizes to test")
     common = sorted(set(p.sizes) & set(p.gd_sizes))
+    out["ch3_common_progress"] = f"Each GD iteration costs as much as N / {p.batch_size} SGD steps"
     agree = False
     if len(common) >= 2:
         a, b = common[0], common[-1]
@@ -169,6 +170,7 @@ def gd_arm(out: dict, c: Context) -> pd.DataFrame:
                    f"under {missing} T* is 0 at N = {n_words(a)}")
             out["ch3_verdict_gd"] = f"cannot be compared with SGD over the sizes both cover ({why})"
             out["ch3_common_sentence"] = f"Over the sizes both arms cover ({span}) their growth cannot be compared: {why}"
+            out["ch3_common_factors"] = out["ch3_common_sentence"]
             out["ch3_gd_conclusion"] = "Without that comparison this check cannot tell the two explanations apart"
         else:
             intervals = finite(r_s["lo"], r_s["hi"], r_g["lo"], r_g["hi"])
@@ -190,18 +192,23 @@ def gd_arm(out: dict, c: Context) -> pd.DataFrame:
                     ": the two factors differ beyond their spread" if not agree else
                     ": the factors agree within their spread, but the paired tests do not give the same verdict")
             iv = (lambda r: f" (95% interval {r['lo']:.2f} to {r['hi']:.2f})" if finite(r["lo"], r["hi"]) else "")
-            text = (f"Over the sizes both arms cover ({n_words(a)} to {n_words(b)}), the greedy threshold changes by a factor "
-                    f"{r_g['ratio']:.2f} under GD{iv(r_g)} and {r_s['ratio']:.2f} under SGD{iv(r_s)}, and each GD "
-                    f"iteration costs as much as N / {p.batch_size} SGD steps")
+            factors = (f"Over the sizes both arms cover ({n_words(a)} to {n_words(b)}), the greedy threshold changes by a "
+                       f"factor {r_g['ratio']:.2f} under GD{iv(r_g)} and {r_s['ratio']:.2f} under SGD{iv(r_s)}")
+            out["ch3_common_factors"] = factors
+            text = factors + f", and each GD iteration costs as much as N / {p.batch_size} SGD steps"
+            cost = f"Each GD iteration costs as much as N / {p.batch_size} SGD steps"
             ts_, tg_ = means["greedy"]["mean"], gmeans["greedy"]["mean"]
             ratios = [tg_[n] / ts_[n] for n in (a, b) if finite(ts_.get(n, np.nan), tg_.get(n, np.nan)) and ts_[n] > 0]
             detail = (f"at N = {n_words(a)} GD needs {tg_[a]:.0f} iterations and SGD {ts_[a]:.0f} steps, at N = {n_words(b)} "
                       f"{tg_[b]:.0f} and {ts_[b]:.0f}")
             if len(ratios) == 2 and all(2 / 3 <= r <= 3 / 2 for r in ratios):
                 text += f", yet buys about the same progress ({detail})"
+                cost += f", yet buys about the same progress ({detail})"
             elif len(ratios) == 2:
                 text += f"; per iteration the two arms progress differently ({detail})"
+                cost += f"; per iteration the two arms progress differently ({detail})"
             out["ch3_common_sentence"] = text
+            out["ch3_common_progress"] = cost
             if agree and ws == wgd == "grows":
                 out["ch3_gd_conclusion"] = (
                     "So the threshold in iterations is set by how fast the population loss falls, not by how "
@@ -221,6 +228,7 @@ def gd_arm(out: dict, c: Context) -> pd.DataFrame:
     else:
         out["ch3_verdict_gd"] = "cannot be compared with SGD: the two arms share fewer than two sizes"
         out["ch3_common_sentence"] = "The two arms share fewer than two sizes, so their growth cannot be compared directly"
+        out["ch3_common_factors"] = out["ch3_common_sentence"]
         out["ch3_gd_conclusion"] = "Without that comparison this check cannot tell the two explanations apart"
     # whether GD levels off where SGD does
     text = f"Its arm stops at N = {n_words(hi_gd)} (its cost grows with N)"
@@ -432,7 +440,7 @@ def sensitivity(out: dict, c: Context) -> pd.DataFrame:
     lo_r, hi_r = by_level.iloc[0], by_level.iloc[-1]
     ends = (f"at {lo_r['value']:.2f} it goes from {lo_r['t_star_smallest_n']:.0f} to {lo_r['t_star_largest_n']:.0f} "
             f"steps, at {hi_r['value']:.2f} from {hi_r['t_star_smallest_n']:.0f} to {hi_r['t_star_largest_n']:.0f}")
-    plateau = f"the {p.k}-neuron subnetwork's plateau ({acc_l:.3f} at the largest N)"
+    plateau = f"the {p.k}-neuron subnetwork's best accuracy ({acc_l:.3f} at the largest N)"
     if len(by_level) < 2:
         out["ch3_sens_levels_sentence"] = ("Only one accuracy level is compared, so how T* grows with the level is "
                                            "not measured here")
@@ -516,6 +524,8 @@ def heldout_thresholds(sgd: pd.DataFrame, train_ts: pd.DataFrame, rule: Rule, sm
     if len(diff) == 0:
         out["ch3_heldout_sentence"] = ("The threshold on held-out accuracy is not defined here: no seed meets the "
                                        "rule on both the training and the held-out images at any size")
+        out["ch3_heldout_head"] = "The threshold on held-out accuracy is not defined here"
+        out["ch3_heldout_rest"] = "No seed meets the rule on both the training and the held-out images at any size"
         return frame, out
     ts_, tl_ = out["ch3_heldout_tstar_smallest"], out["ch3_heldout_tstar_largest"]
     head = (f"On held-out accuracy the subnetwork's T* goes from {ts_:,.0f} steps at N = {n_words(smallest)} to "
@@ -543,5 +553,7 @@ def heldout_thresholds(sgd: pd.DataFrame, train_ts: pd.DataFrame, rule: Rule, sm
         tail = (f" ({len(last)} seed{'s' if len(last) != 1 else ''} at N = {n_words(diff.index.max())}: no interval "
                 f"with fewer than {paired.MIN_PAIRS})")
     out["ch3_heldout_sentence"] = head + where + tail
+    rest = where.removeprefix("; ")
+    out["ch3_heldout_head"], out["ch3_heldout_rest"] = head, rest[:1].upper() + rest[1:] + tail
     return frame, out
 
