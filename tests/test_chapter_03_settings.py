@@ -86,15 +86,34 @@ def summaries(cache, tmp_path_factory):
 
 
 def _paired(ts: pd.DataFrame, a: int, b: int) -> dict:
-    """T*(b) - T*(a) over the seeds finite at both: mean, and scipy's paired t-test (None without one)."""
+    """T*(b) - T*(a) over the seeds, independently of companion.stats: scipy's paired t-test of the
+    differences finite at both sizes (two-sided ``p``; ``up``/``down`` one-sided at ALPHA, the book's
+    rises and falls are one-sided questions); when a seed is censored (NaN) at exactly one size, its
+    known sign joins an exact sign test instead (scipy's binomtest), as the book keeps censored units."""
     x = ts[ts["n"] == a].set_index("seed")["t_star"]
     y = ts[ts["n"] == b].set_index("seed")["t_star"]
+    both = x.index.intersection(y.index)
+    x, y = x[both], y[both]
     d = (y - x).dropna()
-    p = (float(stats.ttest_rel(y[d.index], x[d.index]).pvalue)
-         if len(d) >= 2 and d.std(ddof=1) > 0 else None)
+    rises = int((np.isfinite(x) & ~np.isfinite(y)).sum())
+    falls = int((~np.isfinite(x) & np.isfinite(y)).sum())
+    if rises or falls:
+        up, down = int((d > 0).sum()) + rises, int((d < 0).sum()) + falls
+        ok = up + down >= 3
+        p_up = stats.binomtest(up, up + down, 0.5, alternative="greater").pvalue if ok else None
+        p_down = stats.binomtest(down, up + down, 0.5, alternative="greater").pvalue if ok else None
+        p = min(1.0, 2 * min(p_up, p_down)) if ok else None
+    elif len(d) >= 3 and d.std(ddof=1) > 0:
+        p = float(stats.ttest_rel(y[d.index], x[d.index]).pvalue)
+        p_up = float(stats.ttest_rel(y[d.index], x[d.index], alternative="greater").pvalue)
+        p_down = float(stats.ttest_rel(y[d.index], x[d.index], alternative="less").pvalue)
+    elif len(d) >= 3:  # every seed moves by the same amount: a change (or none)
+        p = 0.0 if d.mean() != 0 else 1.0
+        p_up, p_down = (0.0 if d.mean() > 0 else 1.0), (0.0 if d.mean() < 0 else 1.0)
+    else:
+        p = p_up = p_down = None
     return {"seeds": len(d), "mean": float(d.mean()) if len(d) else math.nan, "p": p,
-            "up": p is not None and p < ALPHA and d.mean() > 0,
-            "down": p is not None and p < ALPHA and d.mean() < 0}
+            "up": p_up is not None and p_up < ALPHA, "down": p_down is not None and p_down < ALPHA}
 
 
 def _ratio_interval(ts: pd.DataFrame, a: int, b: int) -> tuple[float, float]:
