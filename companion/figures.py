@@ -32,7 +32,7 @@ from IPython.display import Markdown
 from matplotlib.ticker import NullLocator
 
 from . import chapters, display, paths
-from .regime_map import SPLIT_PARTS
+from .regime_map import FAMILIES, SPLIT_PARTS
 
 #: The folder of the book's figure data, relative to the chapters (book/).
 DATA_SUBDIR = Path("_static") / "data"
@@ -181,8 +181,6 @@ def regime_map(ratios: pd.DataFrame, table: pd.DataFrame, band: pd.DataFrame, ba
     normalised: its value at the smallest N is at noise level); (d) the growth ln(T*(N_max)/T*(N_min))
     of the theorem's setting, stacked into its shares of 1/eta, 1/lambda_0, the logarithm and the rest
     (negative shares to the left of 0), a black tick at each total. Line style: the row's one class."""
-    from .regime_map import FAMILIES
-
     fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 7.6))
     (ax_a, ax_b), (ax_c, ax_d) = axes
     styles = {"faster": "-", "within_log": "-", "levels": "--", "no_growth": ":", "untested": ":"}

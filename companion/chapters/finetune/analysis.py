@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ... import validate
+from ...prune.early_bird import settle_time
 from ...stats import laws, paired, thresholds, verdicts
 from ...vocabulary import finite
 
@@ -483,7 +484,6 @@ def step_confound(frame: pd.DataFrame, ratio: float, budget: int, *, split: str 
 def early_bird(reference: pd.DataFrame, epsilon: float, window: int) -> pd.DataFrame:
     """Per (arm, N, seed) of the reference frame: ``t_eb``, when the greedy mask settles
     (:func:`companion.prune.early_bird.settle_time` on its mask distances; NaN: never within the run)."""
-    from ...prune.early_bird import settle_time
     rows = []
     d = reference[reference["quantity"] == "mask_distance"]
     for (arm, n, seed), g in d.groupby(["arm", "n", "seed"], sort=True):

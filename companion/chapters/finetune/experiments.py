@@ -81,22 +81,6 @@ EVAL_CHUNK = 512
 CENTER = "pool"
 
 
-def experiments(p, arms=None) -> dict[str, engine.Experiment]:
-    """The chapter's experiments for parameters ``p``: one per arm (every registered arm whose
-    parameters ``p`` has, :func:`.arms.arms_of`; or the arms named in ``arms``), and each arm's
-    reference runs (:mod:`.reference`, key ``<arm>_reference``)."""
-    from .reference import ReferenceRun  # it builds on this module's unit
-    keys = _arms.arms_of(p) if arms is None else [_arms.spec(k).key for k in arms]
-    out: dict = {key: FinetuneArm.of(p, key) for key in keys}
-    if hasattr(p, "reference_seeds"):
-        out |= {f"{key}{REFERENCE_SUFFIX}": ReferenceRun.of(p, key) for key in keys}
-    return out
-
-
-#: The key suffix of an arm's reference runs among :func:`experiments`.
-REFERENCE_SUFFIX = "_reference"
-
-
 @dataclass(frozen=True)
 class FinetuneArm(engine.Experiment):
     """One arm of chapter 4 (everything its results depend on; run options are not here)."""
@@ -375,27 +359,3 @@ def compute_unit(config: dict, device: str = "cpu", progress: bool = False) -> p
     frame = pd.DataFrame(rows, columns=FRAME_COLUMNS)
     return frame.sort_values(["t", "method", "ratio", "budget", "split"], kind="stable",
                              ignore_index=True)
-
-
-def run(p, options: engine.RunOptions, arms=None) -> dict[str, pd.DataFrame]:
-    """The chapter's frames: one per arm (:func:`experiments`; the book's: ``two_layer``, ``mlp``,
-    ``cnn``), ``reference`` (every arm's reference runs, :mod:`.reference`) and ``units`` (the
-    provenance of every unit)."""
-    from .reference import REFERENCE_COLUMNS
-    exps = experiments(p, arms)
-    computed = {key: engine.run(exp, options) for key, exp in exps.items()}
-    out = {}
-    for key in exps:
-        if key.endswith(REFERENCE_SUFFIX):
-            continue
-        out[key] = computed[key]
-        if len(out[key]):
-            out[key] = out[key].sort_values(["n", "seed", "t", "method", "ratio", "budget", "split"],
-                                            kind="stable", ignore_index=True)
-    refs = [computed[k] for k in exps if k.endswith(REFERENCE_SUFFIX) and len(computed[k])]
-    out["reference"] = (pd.concat(refs, ignore_index=True).sort_values(["arm", "n", "seed", "t", "quantity"],
-                                                                      kind="stable", ignore_index=True)
-                        if refs else pd.DataFrame(columns=REFERENCE_COLUMNS))
-    out["units"] = pd.concat([engine.provenance(exp, options.cache_dir).assign(experiment=key)
-                              for key, exp in exps.items()], ignore_index=True)
-    return out

@@ -8,6 +8,7 @@ import pandas as pd
 
 from ...vocabulary import finite, n_words
 from .analysis import GREEDY_VARIANTS, UNDEFINED, slice_of
+from .verdict_box import growth_clause
 from .prose import METHOD_NAMES, arm_name, change_tested_words, range_words, shape
 
 def compare_chapter3(arm_out: dict, arm_te: pd.DataFrame, ch3, ch3_rule: str) -> dict:
@@ -159,7 +160,6 @@ def verdict(arm_outs: dict, cmp3: dict) -> dict:
             cannot.append(f"anything about the {arm_name(arm)}, whose dense network did not learn in "
                           f"{o['failed_runs']} of its runs ({o['failed_cause']})")
     cannot.append("how the answer carries beyond MNIST, these architectures and this fine-tuning schedule")
-    from .verdict_box import growth_clause
     scratch = {k: sum(o.get("counts", {}).get("scratch", {}).get(k, 0) for o in arm_outs.values() if o.get("has_data"))
                for k in ("better", "worse", "tested")}
     # the verdicts the intro quotes: short clauses (the chapter's box has the details)

@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 
 from ...vocabulary import finite
-from .analysis import per_doubling
-from .prose import arm_name
+from .analysis import GREEDY_VARIANTS, per_doubling
+from .arms import ARMS, arms_of
+from .experiments import FinetuneArm
+from .prose import METHOD_NAMES, arm_name
 
 CONTROL_NAMES = {"random": "random pruning", "magnitude": "largest-norm pruning",
                  "scratch": "scratch, same steps", "scratch_flops": "scratch, same FLOPs"}
@@ -130,8 +132,6 @@ def ranges(values, fmt: str = "{:,.0f}") -> str:
 def protocol(params) -> pd.DataFrame:
     """Per arm, from the parameters: sizes N, seeds, kept fractions, T_full, the pruning steps and the
     fine-tuning budgets."""
-    from .arms import ARMS, arms_of
-    from .experiments import FinetuneArm
     rows = []
     for key in arms_of(params):
         exp = FinetuneArm.of(params, key)
@@ -145,9 +145,6 @@ def protocol(params) -> pd.DataFrame:
 def variants(te: pd.DataFrame, arm_outs: dict) -> pd.DataFrame:
     """The greedy variants of the arm that has them (the MLP) at its largest N and main setting:
     accuracy after full pre-training (the reference), mean t_enough and how many seeds have one."""
-    from .analysis import GREEDY_VARIANTS
-    from .arms import ARMS
-    from .prose import METHOD_NAMES
     arm = next((k for k in arm_outs if ARMS[k].variants and arm_outs[k].get("has_data")), None)
     rows = []
     if arm is not None and len(te):

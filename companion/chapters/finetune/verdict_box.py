@@ -22,6 +22,7 @@ import pandas as pd
 from ...stats import paired
 from ...vocabulary import finite, n_words
 from . import analysis as an
+from .prose import arm_name
 
 #: The questions of the box, in the order of its rows, with the family each is tested in.
 QUESTIONS = {
@@ -100,7 +101,6 @@ def _arms_phrase(names: list[str]) -> str:
 
 def growth_clause(arm_outs: dict) -> str:
     """'grows for the two-layer network; no detectable change for the deep MLP and the residual CNN'."""
-    from .prose import arm_name
     groups: dict = {}
     for arm, o in arm_outs.items():
         if not o.get("has_data"):
@@ -119,10 +119,22 @@ def growth_clause(arm_outs: dict) -> str:
 def trivial_clause(arm_outs: dict) -> str:
     """The arms whose longest budget is at least T_full: there a subnetwork pruned at t = 0 trains as
     long as the dense network, so a t_enough of 0 says little. '' when there is none."""
-    from .prose import arm_name
     names = [arm_name(a) for a, o in arm_outs.items()
              if o.get("has_data") and isinstance(o.get("long"), int) and o["long"] >= o["t_full"]]
     return _arms_phrase(names) if names else "no arm"
+
+
+#: The In short's counts over the arms, each glued name written out: control -> count -> name.
+TOTAL_GLUE = {
+    "random": {"better": "ch4_random_better_total", "worse": "ch4_random_worse_total",
+               "tested": "ch4_random_tested_total"},
+    "magnitude": {"better": "ch4_magnitude_better_total", "worse": "ch4_magnitude_worse_total",
+                  "tested": "ch4_magnitude_tested_total"},
+    "scratch": {"better": "ch4_scratch_better_total", "worse": "ch4_scratch_worse_total",
+                "tested": "ch4_scratch_tested_total"},
+    "scratch_flops": {"better": "ch4_scratch_flops_better_total", "worse": "ch4_scratch_flops_worse_total",
+                      "tested": "ch4_scratch_flops_tested_total"},
+}
 
 
 def in_short(arm_outs: dict, tables: dict) -> dict:
@@ -130,10 +142,9 @@ def in_short(arm_outs: dict, tables: dict) -> dict:
     notebook)."""
     out = {"ch4_short_growth": growth_clause(arm_outs), "ch4_long_covers": trivial_clause(arm_outs)}
     with_data = {a: o for a, o in arm_outs.items() if o.get("has_data")}
-    for control in ("random", "magnitude", "scratch", "scratch_flops"):
-        total = {k: sum(o["counts"][control][k] for o in with_data.values()) for k in ("better", "worse", "tested")}
-        for k, v in total.items():
-            out[f"ch4_{control}_{k}_total"] = v
+    for control, names in TOTAL_GLUE.items():
+        for k, name in names.items():
+            out[name] = sum(o["counts"][control][k] for o in with_data.values())
     deltas = [o["delta_pp"] for o in with_data.values()]
     lo, hi = (min(deltas), max(deltas)) if deltas else (math.nan, math.nan)
     out["ch4_delta_range"] = (f"{lo:g}" if lo == hi else f"{lo:g} to {hi:g}") if deltas else "undefined"
@@ -152,7 +163,6 @@ def early_bird_clause(stop, arm_outs: dict) -> dict:
     """``ch4_eb_short``: in how many reference runs the greedy mask settles by the early-bird rule, in
     which arms, and, over those runs, what stopping there changes in held-out accuracy (pp, against
     the reference) and saves in training FLOPs. ``ch4_eb_settled``: 'k of n'."""
-    from .prose import arm_name
     if stop is None or not len(stop):
         return {"ch4_eb_short": "cannot be read: there are no reference runs", "ch4_eb_settled": "none"}
     ok = stop[np.isfinite(stop["t_eb"])]
@@ -169,7 +179,6 @@ def early_bird_clause(stop, arm_outs: dict) -> dict:
 def reference_clause(arm_outs: dict) -> str:
     """Does the fine-tuned reference move by less than the arm's delta when pre-training doubles?
     'moves by less than δ in every arm (at most +0.60 pp)', or which arms it moves more in."""
-    from .prose import arm_name
     moved, changes = [], []
     for arm, o in arm_outs.items():
         r = (o.get("reference_check") or {}).get("greedy_finetuned") if o.get("has_data") else None
