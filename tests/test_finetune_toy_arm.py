@@ -105,7 +105,8 @@ def test_the_toy_arm_runs_the_quick_preset_through_run_and_summarize(quick_toy):
     toy = tables["arms"]["toy"]
     assert toy["has_data"] and toy["t_full"] == 16 and toy["largest"] == 400 and toy["n_seeds"] == 2
     assert toy["verdict"].startswith("with the long fine-tuning budget (F = 8 steps), the greedy subnetwork's")
-    assert "toy network" in numbers["ch4_verdict_growth"] and "toy network" in numbers["ch4_verdict_worth"]
+    assert "toy network" in numbers["ch4_verdict_growth"] and "toy network" in numbers["ch4_short_growth"]
+    assert "toy" in tables["box"].columns  # the verdict box has a column for every arm with data
     te = tables["t_enough"]
     assert set(te["arm"]) == {"toy"} and len(te[te["method"] == "greedy"]) == 3 * 2 * 3  # N x seeds x budgets (0 too)
     assert set(tables["practitioner"]["arm"]) == {"toy"}

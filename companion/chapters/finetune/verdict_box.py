@@ -31,7 +31,7 @@ QUESTIONS = {
     "magnitude": ("Greedy against largest-norm pruning", "every (N, t)"),
     "scratch": ("Pipeline against scratch training (same steps)", "every (N, t)"),
     "scratch_from": ("Better than scratch from t =", "t at the largest N"),
-    "step_check": ("Random(t = 0) against scratch: a step confound?", "every N"),
+    "step_check": ("Random(t = 0) against scratch: do the two fresh small networks differ?", "every N"),
     "early_bird": ("Early-bird stop (mean t; cost; FLOPs saved)", "—"),
 }
 
