@@ -285,17 +285,6 @@ def contrast(frame: pd.DataFrame, a: str, b: str, *, split: str = "heldout", met
     return out[CONTRAST_COLUMNS]
 
 
-def worth_from(c: pd.DataFrame) -> dict:
-    """From one (arm, ratio, budget, N) slice of :func:`contrast` (pipeline minus control): the first
-    grid t at which the pipeline is significantly better (5%), and whether it stays so at every later t."""
-    c = c.sort_values("t")
-    sig = (c["p_value"] < ALPHA) & (c["mean"] > 0)
-    if not sig.any():
-        return {"t": math.nan, "stays": False, "tested": int(c["p_value"].notna().sum())}
-    i = int(np.flatnonzero(sig.to_numpy())[0])
-    return {"t": float(c["t"].iloc[i]), "stays": bool(sig.iloc[i:].all()), "tested": int(c["p_value"].notna().sum())}
-
-
 # --------------------------------------------------------------------------------------------------
 # The practitioner's table and convergence
 

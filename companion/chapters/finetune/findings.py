@@ -82,8 +82,7 @@ def committed_thresholds(p: FinetuneParams | None = None) -> dict[str, Threshold
         return {"finetune": ThresholdSeries("finetune", missing=store.not_committed(done, total))}
     ratio, budget = min(p.mlp_ratios), max(p.mlp_budgets)
     # the chapter's rule: the arm's delta from its measured noise (as the summary computes it)
-    delta = analysis.arm_delta(p.delta, analysis.noise_floor(frame, ratio, budget)["sd"], p.noise_multiple
-                               if hasattr(p, "noise_multiple") else analysis.NOISE_MULTIPLE)
+    delta = analysis.arm_delta(p.delta, analysis.noise_floor(frame, ratio, budget)["sd"])
     te = analysis.t_enough(frame, delta, methods=("greedy",))
     te = te[(te["ratio"] == ratio) & (te["budget"] == budget)]
     return {"finetune": ThresholdSeries("finetune", analysis.as_thresholds(te))}

@@ -127,8 +127,6 @@ def verdict(arm_outs: dict, cmp3: dict) -> dict:
         grow.append(f"for the {arm_name(arm)} t_enough(N) {o['shape']['words']}" +
                     (f" ({o['laws']})" if o["shape"]["defined"] and o["shape"]["grows"] else ""))
     text = "; ".join(grow)
-    worth = [f"{arm_name(a)}: {arm_outs[a]['worth']}" for a in arm_outs
-             if arm_outs[a]["has_data"]]
     cannot = []
     for arm, o in arm_outs.items():
         if not o["has_data"]:

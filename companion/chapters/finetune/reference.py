@@ -29,7 +29,6 @@ from ...experiments import engine
 from ...prune.early_bird import mask_distance
 from ...runtime import resolve_device
 from ...train import checkpoint_grid, train
-from . import arms as _arms
 from .arms import ARMS
 from .experiments import CENTER, _at, _data, _evaluate, _sgd, materialise_choice, select
 
@@ -70,7 +69,12 @@ class ReferenceRun(engine.Experiment):
 
     @property
     def tolerance(self) -> dict:
-        return dict(ARMS[self.arm].tolerance)
+        """The arm's tolerance, with a larger share of rows allowed to differ: a frame of ~20 rows per
+        unit in which one flipped float32 greedy pick at a near-tie moves three rows (that checkpoint's
+        pruned accuracy and two mask distances). Measured: the CNN's quick unit recomputed with baseline
+        ATen kernels, MKL AVX2 and one thread differs at 2 of 17 rows (one pick, distance 0.125); the
+        arm's 5% would fail on one flip; the paper unit of the two-layer arm (N = 500) differs at 8 of 62."""
+        return dict(ARMS[self.arm].tolerance) | {"max_share": 0.2}
 
     @property
     def checkpoints(self) -> list[int]:

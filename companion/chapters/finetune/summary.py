@@ -223,7 +223,7 @@ def arm_summary(arm: str, frame: pd.DataFrame, s: Settings, params, reference: p
     out["pct_largest"] = pct if finite(pct) else UNDEFINED
     out["saved_largest"] = saved if finite(saved) else UNDEFINED
     # the corrected families of the verdict box
-    fams = verdict_box.arm_families(frame, ratio, long_, s.split)
+    fams = verdict_box.arm_families(frame, ratio, long_, s.split, contrasts)
     tables["families"] = fams
     counts = {k: an.family_counts(c) for k, c in fams.items()}
     out["counts"] = counts

@@ -9,7 +9,6 @@ import math
 import numpy as np
 import pandas as pd
 
-from ...vocabulary import finite
 from .analysis import GREEDY_VARIANTS, per_doubling
 from .arms import ARMS, arms_of
 from .experiments import FinetuneArm
@@ -118,15 +117,6 @@ def main_sensitivity(sens: pd.DataFrame, arm_outs: dict) -> pd.DataFrame:
             parts.append(sens[(sens["arm"] == arm) & (sens["method"] == "greedy") & (sens["ratio"] == o["ratio"])
                               & (sens["budget"] == o["long"])].assign(arm=arm_name(arm)))
     return pd.concat(parts, ignore_index=True) if parts else sens
-
-
-def ranges(values, fmt: str = "{:,.0f}") -> str:
-    """'120 to 340' (or one value) of the finite values; '—' when none is."""
-    v = [float(x) for x in values if finite(x)]
-    if not v:
-        return "—"
-    lo, hi = min(v), max(v)
-    return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else f"{fmt.format(lo)} to {fmt.format(hi)}"
 
 
 def protocol(params) -> pd.DataFrame:

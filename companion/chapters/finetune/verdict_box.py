@@ -59,11 +59,15 @@ def growth_phrase(g, holm_p: float) -> str:
     return words
 
 
-def arm_families(frame: pd.DataFrame, ratio: float, budget: int, split: str) -> dict:
-    """The corrected families of one arm at its main setting: control -> :func:`.analysis.family` rows."""
+def arm_families(frame: pd.DataFrame, ratio: float, budget: int, split: str, contrasts: dict | None = None) -> dict:
+    """The corrected families of one arm at its main setting: control -> :func:`.analysis.family` rows.
+    ``contrasts``: the greedy-minus-control contrasts already computed (control -> :func:`.analysis.contrast`
+    rows), reused rather than computed again."""
     out = {}
     for control in ("random", "magnitude", "scratch", "scratch_flops"):
-        c = an.contrast(frame, "greedy", control, split=split)
+        c = (contrasts or {}).get(control)
+        if c is None:
+            c = an.contrast(frame, "greedy", control, split=split)
         out[control] = an.family(c[(c["ratio"] == ratio) & (c["budget"] == budget)])
     out["step_check"] = an.step_confound(frame, ratio, budget, split=split)
     return out
@@ -193,11 +197,3 @@ def reference_clause(arm_outs: dict) -> str:
     if not moved:
         return f"moves by less than the arm's δ in every arm (at most {largest:+.2f} pp)"
     return f"moves by more than δ for {_arms_phrase(moved)} (up to {largest:+.2f} pp)"
-
-
-def _span(values, fmt: str) -> str:
-    v = [float(x) for x in values if finite(x)]
-    if not v:
-        return "undefined"
-    lo, hi = fmt.format(min(v)), fmt.format(max(v))
-    return lo if lo == hi else f"{lo} to {hi}"
