@@ -118,9 +118,9 @@ class FinetuneParams:
     mlp_finetune_lr: float = param(0.05, "SGD step of the MLP arm's fine-tuning", validate.positive)
     mlp_momentum: float = param(0.9, "SGD momentum of the MLP arm", _momentum)
     mlp_steps: int = param(2048, "T_full of the MLP arm", _int(1, MAX_STEPS))
-    mlp_num_checkpoints: int = param(6, "pruning steps of the MLP arm (zero and a geometric grid)",
+    mlp_num_checkpoints: int = param(10, "pruning steps of the MLP arm (zero and a geometric grid)",
                                      _int(2, MAX_CHECKPOINTS))
-    mlp_first_checkpoint: int = param(32, "first pruning step after t = 0 (MLP arm)", _int(1, MAX_STEPS))
+    mlp_first_checkpoint: int = param(8, "first pruning step after t = 0 (MLP arm)", _int(1, MAX_STEPS))
     mlp_budgets: tuple = param((64, 1024, 2048), "fine-tuning budgets F of the MLP arm (steps)", _ints(1, MAX_STEPS, max_len=MAX_LIST))
     mlp_sampled_candidates: int = param(50, "candidates drawn per step by the sampled greedy (Ye et "
                                         "al.'s code)", _int(1, MAX_CANDIDATES))
