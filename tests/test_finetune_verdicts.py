@@ -143,3 +143,19 @@ def test_the_reference_run_reproduces_the_main_unit_at_t_full():
     assert float(dense["value"].iloc[0]) == pytest.approx(
         float(a[(a["method"] == "dense") & (a["split"] == "heldout") & (a["t"] == main.steps)]["accuracy"].iloc[0]),
         abs=1e-6)
+
+
+def test_the_box_says_where_the_mask_settles_when_not_at_the_largest_n():
+    """The box's early-bird row reads the largest N; a mask that settles only at smaller N is said so,
+    not reported as never settling (the chapter's short line counts every run)."""
+    import numpy as np
+    import pandas as pd
+
+    from companion.chapters.finetune.verdict_box import early_bird_phrase
+
+    stop = pd.DataFrame({"n": [1000, 1000, 16000, 16000], "t_eb": [600.0, np.nan, np.nan, np.nan],
+                         "t_stop": [683.0, 1024.0, 1024.0, 1024.0], "cost": [0.0] * 4, "saved": [0.3, 0, 0, 0]})
+    assert early_bird_phrase(stop) == "not at N = 16,000; settles in 1 of 4 runs at smaller N"
+    assert early_bird_phrase(stop.assign(t_eb=np.nan)) == "the mask never settles"
+    settled = stop.assign(t_eb=[600.0, np.nan, 700.0, 800.0])
+    assert early_bird_phrase(settled).startswith("t = 1,024;")

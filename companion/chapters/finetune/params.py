@@ -144,9 +144,9 @@ class FinetuneParams:
     cnn_finetune_lr: float = param(0.05, "SGD step of the CNN arm's fine-tuning", validate.positive)
     cnn_momentum: float = param(0.9, "SGD momentum of the CNN arm", _momentum)
     cnn_steps: int = param(1024, "T_full of the CNN arm", _int(1, MAX_STEPS))
-    cnn_num_checkpoints: int = param(5, "pruning steps of the CNN arm (zero and a geometric grid)",
+    cnn_num_checkpoints: int = param(10, "pruning steps of the CNN arm (zero and a geometric grid)",
                                      _int(2, MAX_CHECKPOINTS))
-    cnn_first_checkpoint: int = param(64, "first pruning step after t = 0 (CNN arm)", _int(1, MAX_STEPS))
+    cnn_first_checkpoint: int = param(4, "first pruning step after t = 0 (CNN arm)", _int(1, MAX_STEPS))
     cnn_budgets: tuple = param((64, 128, 256), "fine-tuning budgets F of the CNN arm (steps)", _ints(1, MAX_STEPS, max_len=MAX_LIST))
     # Shared
     batch_size: int = param(128, "SGD mini-batch of every arm (epochs run into each other)",
