@@ -59,15 +59,13 @@ def growth_phrase(g, holm_p: float) -> str:
     return words
 
 
-def arm_families(frame: pd.DataFrame, ratio: float, budget: int, split: str, contrasts: dict | None = None) -> dict:
+def arm_families(frame: pd.DataFrame, ratio: float, budget: int, split: str, contrasts: dict) -> dict:
     """The corrected families of one arm at its main setting: control -> :func:`.analysis.family` rows.
-    ``contrasts``: the greedy-minus-control contrasts already computed (control -> :func:`.analysis.contrast`
+    ``contrasts``: the summary's greedy-minus-control contrasts (control -> :func:`.analysis.contrast`
     rows), reused rather than computed again."""
     out = {}
     for control in ("random", "magnitude", "scratch", "scratch_flops"):
-        c = (contrasts or {}).get(control)
-        if c is None:
-            c = an.contrast(frame, "greedy", control, split=split)
+        c = contrasts[control]
         out[control] = an.family(c[(c["ratio"] == ratio) & (c["budget"] == budget)])
     out["step_check"] = an.step_confound(frame, ratio, budget, split=split)
     return out
